@@ -142,8 +142,11 @@ def run(work: Path, samples: int = 8, seed: int = 42) -> dict[str, Any]:
         raise RuntimeError(
             f"{len(table)} exported ratings for {rated + human_rated} parsed answers"
         )
+    usage = log.stats.role_usage["grader"]
     result = {
         "samples": n,
+        "judge_input_tokens_per_sample": usage.input_tokens / n,
+        "judge_output_tokens_per_sample": usage.output_tokens / n,
         "seconds": seconds,
         "reply_words_mean": sum(lengths) / n,
         "reply_words_max": max(lengths),
@@ -160,7 +163,9 @@ def run(work: Path, samples: int = 8, seed: int = 42) -> dict[str, Any]:
         f"{result['reply_words_mean']:.0f} words on average (max {result['reply_words_max']}, "
         f"{result['over_limit']} over {LENGTH_LIMIT}, {result['empty_replies']} empty); judge "
         f"followed the format for {rated}/{n} model and {human_rated}/{n} human replies; "
-        f"{len(table)} ratings exported, none from an unparsed answer | completes |"
+        f"{len(table)} ratings exported, none from an unparsed answer; judge tokens a prompt "
+        f"{result['judge_input_tokens_per_sample']:.0f} in, "
+        f"{result['judge_output_tokens_per_sample']:.0f} out | completes |"
     )
     return result
 
