@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,24 +24,44 @@ def check_writable(path: Path, force: bool) -> None:
 
 
 @contextmanager
+def atomic_paths(
+    paths: Sequence[str | os.PathLike[str]], *, force: bool = False
+) -> Iterator[list[Path]]:
+    """Yield a temporary path beside each of ``paths``; move them all into place only if the block
+    succeeds.
+
+    Every file is written in full before any is moved, so a failure while writing leaves all the
+    existing files as they were (a report's Markdown never sits beside the old HTML). On any
+    exception the temporary files are removed.
+    """
+    targets = [Path(p) for p in paths]
+    for target in targets:
+        check_writable(target, force)
+    temps: list[Path] = []
+    try:
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            os.close(fd)
+            temps.append(Path(name))
+            # mkstemp makes the file private (0600); give it the mode a plain open() would.
+            temps[-1].chmod(0o666 & ~_UMASK)
+        yield temps
+        for tmp, target in zip(temps, targets):
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
 def atomic_path(path: str | os.PathLike[str], *, force: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
     On any exception the temporary file is removed and an existing ``path`` is left untouched.
     """
-    target = Path(path)
-    check_writable(target, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    # mkstemp makes the file private (0600); give the output the mode a plain open() would.
-    tmp.chmod(0o666 & ~_UMASK)
-    try:
+    with atomic_paths([path], force=force) as [tmp]:
         yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _read_umask() -> int:

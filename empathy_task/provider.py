@@ -97,10 +97,13 @@ class EmpathyProvider(ModelAPI):
 
     async def _judge(self, prompt: str) -> str:
         self._calls += 1
+        fail = self._fail_after is not None and self._calls > self._fail_after
         if self._calls_file is not None:
+            # One line per call: the prompt's hash, and "failed" for a call that raised.
             with self._calls_file.open("a", encoding="utf-8") as f:
-                f.write(f"{hashlib.sha256(prompt.encode()).hexdigest()[:16]}\n")
-        if self._fail_after is not None and self._calls > self._fail_after:
+                digest = hashlib.sha256(prompt.encode()).hexdigest()[:16]
+                f.write(f"{digest}{' failed' if fail else ''}\n")
+        if fail:
             raise RuntimeError(f"mock-judge: injected failure after {self._fail_after} calls")
         if self._delay:
             await asyncio.sleep(self._delay)

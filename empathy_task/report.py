@@ -27,7 +27,6 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from empathy_task import stats
-from empathy_task._io import OutputExistsError, write_atomic
+from empathy_task._io import OutputExistsError, atomic_paths
 from empathy_task.analysis import OVERALL, TESTS, Analysis, KindAgreement
 from empathy_task.inputs import LoadedInput
 from empathy_task.ratings import CROWD
@@ -954,8 +953,8 @@ def render_report(
 def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = False) -> list[Path]:
     """Write the rendered files into ``out_dir``; refuse to overwrite any of them unless ``force``.
 
-    Existing files are checked before anything is written, and each file is moved into place
-    atomically.
+    Existing files are checked before anything is written; every file is written in full before
+    any is moved into place, so a failure leaves the previous report whole.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -964,7 +963,8 @@ def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = F
     if existing and not force:
         names = ", ".join(p.name for p in existing)
         raise OutputExistsError(f"{out} already holds {names}; pass --force to overwrite")
-    written = []
-    for name, data in report.files.items():
-        written.append(write_atomic(out / name, partial(Path.write_bytes, data=data), force=force))
-    return written
+    targets = [out / name for name in report.files]
+    with atomic_paths(targets, force=force) as temps:
+        for tmp, data in zip(temps, report.files.values()):
+            tmp.write_bytes(data)
+    return targets

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import tenacity
 from inspect_ai.model import CachePolicy, ChatMessageUser, Model, get_model
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
@@ -23,17 +24,43 @@ NAN = float("nan")
 JUDGE_CACHE = CachePolicy(expiry=None)
 
 
+TIMEOUT_NOTE = "The judge timed out on every attempt Inspect allowed; nothing was rated."
+
+
+def is_timeout(error: BaseException) -> bool:
+    """True for a call that ran out of time once Inspect's retries were spent.
+
+    Inspect retries an attempt that exceeds ``attempt_timeout`` and, when ``max_retries`` runs
+    out, raises tenacity's ``RetryError`` around the last ``AttemptTimeoutError``; an overall
+    ``timeout`` raises ``TimeoutError``. (Inspect does not export its timeout classes.)
+    """
+    if isinstance(error, tenacity.RetryError):
+        last = error.last_attempt.exception()
+        return last is not None and is_timeout(last)
+    return isinstance(error, TimeoutError) or type(error).__name__.endswith("TimeoutError")
+
+
 async def judge_reply(
     grader: Model, metadata: dict[str, Any], reply: str, cache: bool | CachePolicy = JUDGE_CACHE
 ) -> tuple[int | None, str]:
-    """Ask the judge about one reply; return ``(rating or None, the judge's text)``."""
+    """Ask the judge about one reply; return ``(rating or None, the judge's text)``.
+
+    A judge that times out after Inspect's retries leaves the reply unrated: one slow answer
+    should not end a 2,000-prompt run. Any other error (an outage, a spent quota) propagates, so
+    the sample fails and ``inspect eval-retry`` picks it up later.
+    """
     prompt = judge_prompt(
         emotion=metadata["emotion"],
         situation=metadata["situation"],
         speaker_turn=metadata["speaker_turn"],
         reply=reply,
     )
-    output = await grader.generate([ChatMessageUser(content=prompt)], cache=cache)
+    try:
+        output = await grader.generate([ChatMessageUser(content=prompt)], cache=cache)
+    except Exception as e:
+        if is_timeout(e):
+            return None, f"{TIMEOUT_NOTE} ({e})"
+        raise
     text = output.completion
     return parse_rating(text), text
 
@@ -82,7 +109,12 @@ def empathy_judge(judge_human: bool = True, cache: bool = True) -> Scorer:
             value["human_rated"] = NAN
         reason = None
         if rating is None:
-            reason = "no_response" if not reply else "grader_failed"
+            if not reply:
+                reason = "no_response"
+            elif text.startswith(TIMEOUT_NOTE):
+                reason = "grader_timeout"
+            else:
+                reason = "grader_failed"
         return Score(
             value=value,
             answer=RATING_TO_LABEL.get(rating) if rating else None,

@@ -39,7 +39,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from empathy_task.data import DataError
     from empathy_task.ratings import RatingTableError
 
-    return (DataError, RatingTableError, OutputExistsError, FileNotFoundError, ValueError)
+    # OSError: a missing input, a full disk, no permission. Said in one line, not a traceback.
+    return (DataError, RatingTableError, OutputExistsError, OSError, ValueError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
