@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -83,29 +84,37 @@ def write_atomic(
     return Path(path)
 
 
-def neutralise_formula(value: object) -> object:
-    """Prefix a text cell that a spreadsheet would execute with an apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+_FORMULA = "^[" + re.escape("".join(_FORMULA_START)) + "]"
+_NEUTRALISED = "^'[" + re.escape("".join(_FORMULA_START)) + "]"
 
 
-def restore_formula(value: object) -> object:
-    """Undo :func:`neutralise_formula` when reading our own CSV back."""
-    if (
-        isinstance(value, str)
-        and len(value) > 1
-        and value[0] == "'"
-        and value[1:].startswith(_FORMULA_START)
-    ):
-        return value[1:]
-    return value
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+    ]
 
 
 def safe_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose text cells are neutralised for spreadsheets."""
     out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise_formula)
+    for col in _text_columns(out):
+        text = out[col].astype("string")
+        hit = text.str.contains(_FORMULA, regex=True, na=False).to_numpy(dtype=bool)
+        if hit.any():
+            # Only text cells: a number such as -3 in a mixed column is left as it is.
+            hit[hit] = [isinstance(v, str) for v in out[col].to_numpy()[hit]]
+            out[col] = out[col].astype(object)
+            out.loc[hit, col] = "'" + text[hit].astype(str)
     return out
+
+
+def read_safe_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV that :func:`safe_csv_frame` wrote: every cell text, apostrophes undone."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for col in frame.columns:
+        hit = frame[col].str.contains(_NEUTRALISED, regex=True).to_numpy(dtype=bool)
+        if hit.any():
+            frame.loc[hit, col] = frame.loc[hit, col].str.slice(1)
+    return frame

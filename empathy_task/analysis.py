@@ -13,14 +13,13 @@ call (:func:`empathy_task.stats.chi2_tests`), so that a million ratings take abo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from empathy_task import stats
+from empathy_task import stats, teq
 from empathy_task.ratings import CROWD, rater_kind
 
 OVERALL = "overall"
@@ -525,18 +524,6 @@ def _agreement(
     return tuple(out)
 
 
-def _parse_teq(value: object, source: str) -> list[int]:
-    answers = json.loads(value) if isinstance(value, str) else list(value)  # type: ignore[arg-type]
-    if len(answers) != stats.TEQ_ITEMS or not all(
-        isinstance(x, int | np.integer) and 0 <= x <= 4 for x in answers
-    ):
-        raise ValueError(
-            f"column 'teq' (source {source!r}): each value must be a JSON list of "
-            f"{stats.TEQ_ITEMS} answers scored 0-4"
-        )
-    return [int(x) for x in answers]
-
-
 _QUALITY_COLUMNS = ["rater_kind", "source", *stats.TeqSummary._fields]
 
 
@@ -556,7 +543,8 @@ def _rater_quality(table: pd.DataFrame, kinds: np.ndarray) -> pd.DataFrame:
         }
     )
     sub = sub.drop_duplicates(["rater_kind", "source", "rater"])
-    sub["answers"] = [_parse_teq(v, s) for v, s in zip(sub["teq"], sub["source"])]
+    # validate_rating_table has checked every answer list.
+    sub["answers"] = [teq.parse_answers(v) for v in sub["teq"]]
     rows = []
     for (kind, source), g in sub.groupby(["rater_kind", "source"], sort=False):
         rows.append((kind, source, *stats.summarise_teq(np.array(g["answers"].tolist()))))

@@ -157,13 +157,13 @@ def read_reply_table(path: str | os.PathLike[str], source: str | None = None) ->
     ``source`` (the ``--source`` option) names the replies' author when the table has no source
     column, and overrides it when it has one.
     """
-    from empathy_task._io import restore_formula
+    from empathy_task._io import read_safe_csv
 
     origin = str(path)
     fmt = table_format(path)
     try:
         if fmt == "csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False).map(restore_formula)
+            frame = read_safe_csv(path)
         elif fmt == "jsonl":
             frame = pd.read_json(path, lines=True, dtype=False)
         else:

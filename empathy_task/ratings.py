@@ -9,12 +9,14 @@ Stored as CSV, JSONL or Parquet, chosen by the file's suffix.
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from empathy_task._io import restore_formula, safe_csv_frame, write_atomic
+from empathy_task._io import read_safe_csv, safe_csv_frame, write_atomic
 
 RATING_COLUMNS: tuple[str, ...] = (
     "dialog_id",
@@ -121,8 +123,42 @@ def validate_rating_table(
         raise fail(
             dup, "dialog_id", "duplicate rating of the same dialog and source by the same rater"
         )
+    if "teq" in out.columns:
+        out["teq"] = _canonical_teq(out["teq"], fail)
     keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
     return out[keep]
+
+
+def _canonical_teq(cells: pd.Series, fail: Callable[..., RatingTableError]) -> pd.Series:
+    """TEQ answers as a JSON list string (None where a row has none); a malformed list is an error.
+
+    Parsed once per distinct cell: a rater's answers repeat on each of their rows.
+    """
+    from empathy_task import teq
+
+    def present(value: object) -> bool:
+        return not (
+            value is None
+            or (isinstance(value, float) and math.isnan(value))
+            or (isinstance(value, str) and not value.strip())
+        )
+
+    canonical: dict[str, str | None] = {}
+    values: list[str | None] = []
+    for i, value in enumerate(cells.tolist()):
+        if not present(value):
+            values.append(None)
+            continue
+        key = value if isinstance(value, str) else repr(list(value))
+        if key not in canonical:
+            try:
+                canonical[key] = json.dumps(teq.parse_answers(value))
+            except (ValueError, TypeError) as e:
+                mask = pd.Series(False, index=cells.index)
+                mask.iloc[i] = True
+                raise fail(mask, "teq", str(e)) from None
+        values.append(canonical[key])
+    return pd.Series(values, index=cells.index, dtype=object)
 
 
 def read_rating_table(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -132,7 +168,7 @@ def read_rating_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     origin = str(p)
     try:
         if fmt == "csv":
-            frame = pd.read_csv(p, dtype=str, keep_default_na=False).map(restore_formula)
+            frame = read_safe_csv(p)
         elif fmt == "jsonl":
             frame = _read_jsonl(p)
         else:

@@ -24,11 +24,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats as _sp
 
+from empathy_task import teq
+
 CATEGORIES: tuple[int, ...] = (1, 2, 3)
 LABELS: tuple[str, ...] = ("Bad", "Okay", "Good")
 #: 1-based TEQ items scored in reverse (Spreng et al., 2009).
-REVERSE_KEYED_ITEMS: tuple[int, ...] = (2, 4, 7, 10, 11, 12, 14, 15)
-TEQ_ITEMS = 16
+REVERSE_KEYED_ITEMS: tuple[int, ...] = tuple(sorted(teq.REVERSE_KEYED))
+TEQ_ITEMS = teq.N_ITEMS
 #: Raw TEQ answer from which a rater "often or always" agrees with an item (0 Never .. 4 Always).
 OFTEN = 3
 
@@ -561,7 +563,7 @@ def _teq(answers: npt.ArrayLike) -> np.ndarray:
         x = x[None]
     if x.ndim != 2 or x.shape[1] != TEQ_ITEMS:
         raise ValueError(f"TEQ answers must have {TEQ_ITEMS} items per rater")
-    if x.size and (x.min() < 0 or x.max() > 4):
+    if x.size and (x.min() < 0 or x.max() > teq.MAX_ANSWER):
         raise ValueError("TEQ answers must be scored 0 (Never) to 4 (Always)")
     return x
 
@@ -572,7 +574,7 @@ _REVERSED = np.isin(np.arange(1, TEQ_ITEMS + 1), REVERSE_KEYED_ITEMS)
 def teq_totals(answers: npt.ArrayLike) -> np.ndarray:
     """TEQ totals (0-64) of raters' 16 answers (0-4), reverse-keyed items scored ``4 - answer``."""
     x = _teq(answers)
-    return np.where(_REVERSED, 4 - x, x).sum(axis=1)
+    return np.where(_REVERSED, teq.MAX_ANSWER - x, x).sum(axis=1)
 
 
 def reverse_keyed_often(answers: npt.ArrayLike) -> np.ndarray:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from empathy_task import teq
 from empathy_task.cli import main as cli
 from empathy_task.ratings import RatingTableError
-from empathy_task.study import teq
 from empathy_task.study.sheets import (
     ITEM_ID,
     SHEET_ID,
@@ -174,11 +174,15 @@ def test_teq_scoring_matches_the_reporter() -> None:
 
     assert teq.REVERSE_KEYED == frozenset(stats.REVERSE_KEYED_ITEMS)
     assert len(teq.ITEMS) == stats.TEQ_ITEMS == 16
-    assert teq.total([4] * 16) == 32 and teq.total([0] * 16) == 32
+    assert list(stats.teq_totals([[4] * 16, [0] * 16])) == [32, 32]
     forward_max = [0 if i in teq.REVERSE_KEYED else 4 for i in range(1, 17)]
-    assert teq.total(forward_max) == 64 and teq.reverse_keyed_agreements(forward_max) == 0
-    assert teq.reverse_keyed_agreements([3] * 16) == 8
+    assert stats.teq_totals(forward_max)[0] == 64 and stats.reverse_keyed_often(forward_max)[0] == 0
+    assert stats.reverse_keyed_often([3] * 16)[0] == 8
     for bad in ([5] * 16, [1] * 15, ["x"] * 16, [True] * 16):
         with pytest.raises(ValueError):
             teq.validate_answers(bad)
     assert json.loads(json.dumps(teq.validate_answers(["1"] * 16))) == [1] * 16
+    assert teq.parse_answers("[" + ", ".join(["2"] * 16) + "]") == [2] * 16
+    for cell in ("[true" + ", 1" * 15 + "]", '["1"' + ", 1" * 15 + "]", "{}", "[1, 2]"):
+        with pytest.raises(ValueError):
+            teq.parse_answers(cell)

@@ -37,8 +37,8 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from empathy_task import teq
 from empathy_task.data import hash_rater
-from empathy_task.study import teq
 from empathy_task.study.sheets import Sheet, read_sheets
 from empathy_task.study.store import (
     RETURN_COLUMNS,

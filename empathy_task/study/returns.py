@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task._io import restore_formula
+from empathy_task import teq
+from empathy_task._io import read_safe_csv
 from empathy_task.ratings import (
     CROWD,
     RATING_COLUMNS,
@@ -25,7 +26,6 @@ from empathy_task.ratings import (
     rater_kind,
     validate_rating_table,
 )
-from empathy_task.study import teq
 from empathy_task.study.store import RETURN_COLUMNS, StoreError, StudyStore, is_sqlite_file
 
 #: Columns a return must have; ``sheet_id`` and ``position`` are checked when present.
@@ -61,7 +61,7 @@ def read_returns(path: str | os.PathLike[str]) -> Returns:
     suffix = p.suffix.lower()
     if suffix == ".csv":
         try:
-            frame = pd.read_csv(p, dtype=str, keep_default_na=False).map(restore_formula)
+            frame = read_safe_csv(p)
         except Exception as e:  # pandas raises many types for a malformed file
             raise RatingTableError(origin, f"not a readable CSV: {e}") from e
         return Returns(frame, origin, [i + 2 for i in range(len(frame))])
@@ -104,12 +104,7 @@ def _rating(value: object) -> int | None:
 
 def _teq(value: object) -> list[int] | None:
     try:
-        answers = json.loads(value) if isinstance(value, str) else value
-        if not isinstance(answers, list) or any(
-            isinstance(a, bool) or not isinstance(a, int) for a in answers
-        ):
-            return None
-        return teq.validate_answers(answers)
+        return teq.parse_answers(value)
     except (ValueError, TypeError):
         return None
 

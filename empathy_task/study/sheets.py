@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task._io import OutputExistsError, restore_formula, safe_csv_frame, write_atomic
+from empathy_task._io import OutputExistsError, read_safe_csv, safe_csv_frame, write_atomic
 from empathy_task.ratings import RatingTableError
 
 #: Fields of a sheet file, in order. ``reply`` is Speaker #2's turn, the text being rated.
@@ -130,7 +130,7 @@ def replies_from_table(path: str | os.PathLike[str], source: str | None = None) 
     suffix = p.suffix.lower()
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(p, dtype=str, keep_default_na=False).map(restore_formula)
+            frame = read_safe_csv(p)
             row_of = 2  # header line, then rows counted from 1
         elif suffix == ".jsonl":
             frame = pd.read_json(p, lines=True, dtype=False)
@@ -410,7 +410,7 @@ def _read_records(path: Path) -> pd.DataFrame:
     fmt = path.suffix.lower().lstrip(".")
     try:
         if fmt == "csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False).map(restore_formula)
+            return read_safe_csv(path)
         if fmt == "jsonl":
             records = []
             with path.open(encoding="utf-8") as f:

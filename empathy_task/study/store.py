@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 
-from empathy_task.study import teq
+from empathy_task import teq
 from empathy_task.study.sheets import Sheet
 
 #: Rating values as stored: 1 = Bad, 2 = Okay, 3 = Good (the rating table's scale).

@@ -3,10 +3,12 @@
 Sixteen statements answered Never / Rarely / Sometimes / Often / Always, scored 0-4. Eight items are
 worded against empathy and reverse-keyed; the total runs from 0 to 64. Answering Often or Always to a
 reverse-keyed item contradicts the forward items, which the reporter uses as an attention check.
+The rating app shows the items; ``stats.teq_totals`` and ``stats.reverse_keyed_often`` score them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 #: The 16 statements in the questionnaire's order (item 1 first).
@@ -58,15 +60,16 @@ def validate_answers(answers: Sequence[object]) -> list[int]:
     return out
 
 
-def total(answers: Sequence[int]) -> int:
-    """The TEQ total (0-64) on the standard scoring, reverse-keyed items flipped."""
-    scores = validate_answers(answers)
-    return sum(
-        MAX_ANSWER - s if number in REVERSE_KEYED else s for number, s in enumerate(scores, start=1)
-    )
+def parse_answers(value: object) -> list[int]:
+    """A rater's answers from a table cell: a JSON list (CSV, JSONL) or a list (Parquet).
 
-
-def reverse_keyed_agreements(answers: Sequence[int]) -> int:
-    """How many reverse-keyed items were answered Often or Always (0-8; high = inattentive)."""
-    scores = validate_answers(answers)
-    return sum(1 for number, s in enumerate(scores, start=1) if number in REVERSE_KEYED and s >= 3)
+    Only whole numbers count (``true`` or ``"2"`` in a file are malformed, not answers).
+    """
+    answers = json.loads(value) if isinstance(value, str) else value
+    if hasattr(answers, "tolist"):  # numpy arrays from Parquet
+        answers = answers.tolist()
+    if not isinstance(answers, list) or any(
+        isinstance(a, bool) or not isinstance(a, int) for a in answers
+    ):
+        raise ValueError(f"need a JSON list of {N_ITEMS} TEQ answers 0-{MAX_ANSWER}")
+    return validate_answers(answers)
