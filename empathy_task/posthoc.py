@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from empathy_task.ratings import RatingTableError, table_format, validate_rating_table
+from empathy_task.ratings import RatingTableError, read_jsonl, table_format, validate_rating_table
 
 if TYPE_CHECKING:
     from inspect_ai.model import Model
@@ -165,9 +165,11 @@ def read_reply_table(path: str | os.PathLike[str], source: str | None = None) ->
         if fmt == "csv":
             frame = read_safe_csv(path)
         elif fmt == "jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False)
+            frame, _ = read_jsonl(path)
         else:
             frame = pd.read_parquet(path)
+    except RatingTableError:
+        raise
     except FileNotFoundError as e:
         raise RatingTableError(origin, "file not found") from e
     except Exception as e:  # pandas/pyarrow raise many types for a malformed file

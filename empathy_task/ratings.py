@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -66,11 +66,15 @@ def _row_label(fmt: str, index: int) -> int:
 
 
 def validate_rating_table(
-    frame: pd.DataFrame, origin: str = "<table>", fmt: str = "jsonl"
+    frame: pd.DataFrame,
+    origin: str = "<table>",
+    fmt: str = "jsonl",
+    rows: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Check a rating table and return it in canonical form (labels filled from the manifest).
 
-    Raises :class:`RatingTableError` naming the first bad row and column.
+    Raises :class:`RatingTableError` naming the first bad row and column. ``rows`` gives each
+    frame row's number in the file where it is not the position (a JSONL file with blank lines).
     """
     from empathy_task.data import manifest
 
@@ -83,9 +87,8 @@ def validate_rating_table(
 
     def fail(mask: pd.Series, column: str, what: str) -> RatingTableError:
         i = int(mask.to_numpy().nonzero()[0][0])
-        return RatingTableError(
-            origin, f"{what} (value {out[column].iloc[i]!r})", _row_label(fmt, i), column
-        )
+        row = rows[i] if rows is not None else _row_label(fmt, i)
+        return RatingTableError(origin, f"{what} (value {out[column].iloc[i]!r})", row, column)
 
     for col in ("dialog_id", "source", "rater"):
         bad = out[col].isna() | out[col].astype(str).str.strip().eq("")
@@ -166,11 +169,12 @@ def read_rating_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     p = Path(path)
     fmt = table_format(p)
     origin = str(p)
+    rows: list[int] | None = None
     try:
         if fmt == "csv":
             frame = read_safe_csv(p)
         elif fmt == "jsonl":
-            frame = _read_jsonl(p)
+            frame, rows = read_jsonl(p)
         else:
             frame = pd.read_parquet(p)
     except RatingTableError:
@@ -179,23 +183,32 @@ def read_rating_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise RatingTableError(origin, "file not found") from e
     except Exception as e:  # pandas/pyarrow raise many types for a malformed file
         raise RatingTableError(origin, f"not a readable {fmt} file: {e}") from e
-    return validate_rating_table(frame, origin, fmt)
+    return validate_rating_table(frame, origin, fmt, rows)
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
-    records = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise RatingTableError(str(path), f"not valid JSON: {e.msg}", row=n) from e
-            if not isinstance(rec, dict):
-                raise RatingTableError(str(path), "each line must be a JSON object", row=n)
-            records.append(rec)
-    return pd.DataFrame.from_records(records)
+def read_jsonl(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[int]]:
+    """The records of a JSONL file and the line number of each (blank lines are skipped).
+
+    A line that is not a JSON object is a :class:`RatingTableError` naming the line.
+    """
+    origin = str(path)
+    records, lines = [], []
+    try:
+        with Path(path).open(encoding="utf-8") as f:
+            for n, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise RatingTableError(origin, f"not valid JSON: {e.msg}", row=n) from e
+                if not isinstance(rec, dict):
+                    raise RatingTableError(origin, "each line must be a JSON object", row=n)
+                records.append(rec)
+                lines.append(n)
+    except UnicodeDecodeError as e:
+        raise RatingTableError(origin, f"not UTF-8 text: {e}") from e
+    return pd.DataFrame.from_records(records), lines
 
 
 def write_rating_table(

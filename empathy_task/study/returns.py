@@ -24,6 +24,7 @@ from empathy_task.ratings import (
     RATING_COLUMNS,
     RatingTableError,
     rater_kind,
+    read_jsonl,
     validate_rating_table,
 )
 from empathy_task.study.store import RETURN_COLUMNS, StoreError, StudyStore, is_sqlite_file
@@ -66,23 +67,8 @@ def read_returns(path: str | os.PathLike[str]) -> Returns:
             raise RatingTableError(origin, f"not a readable CSV: {e}") from e
         return Returns(frame, origin, [i + 2 for i in range(len(frame))])
     if suffix == ".jsonl":
-        records, lines = [], []
-        try:
-            with p.open(encoding="utf-8") as f:
-                for n, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise RatingTableError(origin, f"not valid JSON: {e.msg}", n) from e
-                    if not isinstance(rec, dict):
-                        raise RatingTableError(origin, "each line must be a JSON object", n)
-                    records.append(rec)
-                    lines.append(n)
-        except UnicodeDecodeError as e:
-            raise RatingTableError(origin, f"not UTF-8 text: {e}") from e
-        return Returns(pd.DataFrame.from_records(records), origin, lines)
+        frame, lines = read_jsonl(p)
+        return Returns(frame, origin, lines)
     raise RatingTableError(
         origin,
         f"unknown returns format {suffix!r}; use the app's .csv/.jsonl export or its database",
