@@ -84,8 +84,10 @@ def write_atomic(
     return Path(path)
 
 
-_FORMULA = "^[" + re.escape("".join(_FORMULA_START)) + "]"
-_NEUTRALISED = "^'[" + re.escape("".join(_FORMULA_START)) + "]"
+# Escaping: a cell that would execute, or that already looks escaped, gets one more apostrophe
+# on write; reading takes one off. So "=1" -> "'=1" -> "=1", and "'=1" -> "''=1" -> "'=1".
+_FORMULA = "^'*[" + re.escape("".join(_FORMULA_START)) + "]"
+_NEUTRALISED = "^'+[" + re.escape("".join(_FORMULA_START)) + "]"
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:
