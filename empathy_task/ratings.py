@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from empathy_task._io import read_safe_csv, safe_csv_frame, write_atomic
@@ -85,43 +86,78 @@ def validate_rating_table(
         raise RatingTableError(origin, "no ratings")
     out = frame.reset_index(drop=True)
 
-    def fail(mask: pd.Series, column: str, what: str) -> RatingTableError:
-        i = int(mask.to_numpy().nonzero()[0][0])
+    def fail(mask: pd.Series | np.ndarray, column: str, what: str) -> RatingTableError:
+        i = int(np.asarray(mask).nonzero()[0][0])
         row = rows[i] if rows is not None else _row_label(fmt, i)
         return RatingTableError(origin, f"{what} (value {out[column].iloc[i]!r})", row, column)
 
+    # Each check runs on a column's distinct values (a million ratings hold a few thousand) and
+    # is mapped back to rows through the factorised codes, to name the first bad row.
+    codes: dict[str, np.ndarray] = {}
     for col in ("dialog_id", "source", "rater"):
-        bad = out[col].isna() | out[col].astype(str).str.strip().eq("")
+        code, values = pd.factorize(out[col])
+        blank = np.array([str(v).strip() == "" for v in values], dtype=bool)
+        bad = (code < 0) | blank[code]
         if bad.any():
             raise fail(bad, col, "empty")
-        out[col] = out[col].astype(str)
-    numeric = pd.to_numeric(out["rating"], errors="coerce")
-    bad = ~numeric.isin([1, 2, 3])
+        if not all(isinstance(v, str) for v in values):
+            out[col] = out[col].astype(str)
+        codes[col] = code
+
+    code, values = pd.factorize(out["rating"])
+    numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy()
+    valid = np.isin(numeric, (1, 2, 3)) & np.array(
+        [not isinstance(v, bool | np.bool_) for v in values], dtype=bool
+    )
+    bad = (code < 0) | ~valid[code]
     if bad.any():
         raise fail(bad, "rating", "rating must be 1 (Bad), 2 (Okay) or 3 (Good)")
-    out["rating"] = numeric.astype("int64")
+    out["rating"] = numeric[code].astype("int64")
 
     ref = manifest().set_index("dialog_id")
-    known = out["dialog_id"].isin(ref.index)
+    dialog_code, dialogs = pd.factorize(out["dialog_id"])
+    known = pd.Index(dialogs).isin(ref.index)
     if not known.all():
-        raise fail(~known, "dialog_id", "unknown dialog id (not one of the study's 2,000 prompts)")
-    aligned = ref.loc[out["dialog_id"]].reset_index(drop=True)
+        raise fail(
+            ~known[dialog_code],
+            "dialog_id",
+            "unknown dialog id (not one of the study's 2,000 prompts)",
+        )
+    study_labels = ref.loc[dialogs]
+    emotions = set(ref["emotion"])
     for col in LABEL_COLUMNS:
+        expected = study_labels[col].to_numpy()
         if col in out.columns:
-            given = out[col].astype(str).str.strip()
-            if col == "emotion":
-                unknown = ~given.isin(set(ref["emotion"]))
-                if unknown.any():
-                    raise fail(unknown, col, "unknown emotion")
+            given_code, given = pd.factorize(out[col])
             if col == "part_no":
-                given = pd.to_numeric(out[col], errors="coerce").astype("Int64").astype(str)
-            bad = given.to_numpy() != aligned[col].astype(str).to_numpy()
-            if bad.any():
-                raise fail(pd.Series(bad), col, f"does not match the study's {col} for this dialog")
-        out[col] = aligned[col].to_numpy()
+                numbers = pd.to_numeric(pd.Series(given, dtype=object), errors="coerce")
+                text = numbers.astype("Int64").astype(str).tolist()
+            else:
+                text = [str(v).strip() for v in given]
+            text.append("nan")  # code -1: a missing cell
+            text_of = np.array(text, dtype=object)
+            if col == "emotion":
+                unknown = np.array([t not in emotions for t in text], dtype=bool)
+                if unknown[given_code].any():
+                    raise fail(unknown[given_code], col, "unknown emotion")
+            # One check per distinct (dialog, given label) pair.
+            pair = dialog_code.astype(np.int64) * len(text) + np.where(
+                given_code < 0, len(text) - 1, given_code
+            )
+            pairs, first = np.unique(pair, return_index=True)
+            wrong = text_of[pairs % len(text)] != expected[pairs // len(text)].astype(str)
+            if wrong.any():
+                bad = np.isin(pair, pairs[wrong])
+                raise fail(bad, col, f"does not match the study's {col} for this dialog")
+        out[col] = expected[dialog_code]
     out["part_no"] = out["part_no"].astype("int64")
 
-    dup = out.duplicated(["dialog_id", "source", "rater"])
+    # (dialog, source, rater) as one integer per row: duplicates hash fast.
+    n_dialog, n_source = len(dialogs), int(codes["source"].max()) + 1
+    key = dialog_code.astype(np.int64) + n_dialog * (
+        codes["source"].astype(np.int64) + n_source * codes["rater"].astype(np.int64)
+    )
+    dup = pd.Series(key).duplicated().to_numpy()
     if dup.any():
         raise fail(
             dup, "dialog_id", "duplicate rating of the same dialog and source by the same rater"

@@ -109,12 +109,10 @@ def empathy_judge(judge_human: bool = True, cache: bool = True) -> Scorer:
             value["human_rated"] = NAN
         reason = None
         if rating is None:
-            if not reply:
-                reason = "no_response"
-            elif text.startswith(TIMEOUT_NOTE):
-                reason = "grader_timeout"
-            else:
-                reason = "grader_failed"
+            # One reason for every judge failure, as documented (README, the issue): a timeout
+            # is told apart only by the explanation (TIMEOUT_NOTE), so that a filter on
+            # "grader_failed" finds every unrated reply the judge did not rate.
+            reason = "no_response" if not reply else "grader_failed"
         return Score(
             value=value,
             answer=RATING_TO_LABEL.get(rating) if rating else None,

@@ -8,6 +8,9 @@ from __future__ import annotations
 import errno
 import math
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +26,10 @@ from empathy_task.cli import main as cli
 from empathy_task.export import rating_table_from_logs
 from empathy_task.registry import DataPin, data_pin
 from empathy_task.task import empathy_task
+from tests import test_data
 from tests.conftest import STUDY_CSV
 
+INSPECT = str(Path(sys.executable).with_name("inspect"))
 SAMPLES = 16  # an emotion-stratified subsample: 32 judge calls per run with the human replies
 
 
@@ -60,22 +65,45 @@ def _values(log: EvalLog) -> dict[str, dict[str, float]]:
 # --- an eval interrupted halfway, resumed with eval-retry -------------------------------------
 
 
+def _retry(location: str, how: str, log_dir: Path) -> EvalLog:
+    """Resume a log with ``inspect_ai.eval_retry`` or, in another process, ``inspect eval-retry``."""
+    if how == "api":
+        [retried] = eval_retry(location, log_dir=str(log_dir), display="none")
+        return retried
+    done = subprocess.run(
+        [INSPECT, "eval-retry", location, "--log-dir", str(log_dir), "--display", "none"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
+    assert done.returncode == 0, done.stderr
+    [new] = [p for p in log_dir.glob("*.eval") if p.name != Path(location).name]
+    return read_eval_log(str(new))
+
+
+@pytest.mark.parametrize("how", ["api", "cli"])
 def test_interrupted_eval_resumes_without_paying_twice(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The judge raises after 18 of the 32 calls (an outage). ``eval_retry`` finishes the run: completed
-    samples are not re-run, no judgement is paid twice, and the final log equals an uninterrupted
-    run's."""
+    """The judge raises after 18 of the 32 calls (an outage). ``eval_retry`` (in process, or
+    ``inspect eval-retry`` in a new process) finishes the run: completed samples are not re-run,
+    no judgement is paid twice, and the final log equals an uninterrupted run's."""
     calls = tmp_path / "calls.txt"
     failing = get_model("empathy/mock-judge", fail_after=18, calls_file=str(calls), memoize=False)
-    first = _run(failing, tmp_path / "logs", max_connections=2)
+    # Inspect's defaults, spelled out: the first sample error ends the run with status "error"
+    # (fail_on_error=True) and no sample is retried within the run (retry_on_error=0), so the
+    # outage leaves a log to resume. Two samples at a time keep some of them complete.
+    first = _run(
+        failing, tmp_path / "logs", max_connections=2, fail_on_error=True, retry_on_error=0
+    )
     assert first.status == "error"
     done = {sid: s for sid, s in _by_id(first).items() if s.error is None and s.scores}
     assert 0 < len(done) < SAMPLES
 
     # Inspect rebuilds the grader from the log (fail_after and calls_file included) as a fresh
     # instance whose count starts at 0; 18 calls cover the 14 left, so the outage is over.
-    [retried] = eval_retry(first.location, log_dir=str(tmp_path / "logs"), display="none")
+    retried = _retry(first.location, how, tmp_path / "logs")
     assert retried.status == "success"
     resumed = _by_id(retried)
     assert len(resumed) == SAMPLES
@@ -117,8 +145,8 @@ def _unrated(value: dict[str, float]) -> bool:
 
 def test_judge_that_times_out_is_retried_then_unscored(tmp_path: Path) -> None:
     """Every judge answer takes 5 s against a 1 s attempt timeout: Inspect retries it once,
-    then the reply is unrated (reason ``grader_timeout``), the parse rate says 0, and the run
-    completes."""
+    then the reply is unrated (reason ``grader_failed``, the explanation says it timed out), the
+    parse rate says 0, and the run completes."""
     calls = tmp_path / "calls.txt"
     slow = get_model(
         "empathy/mock-judge",
@@ -139,8 +167,9 @@ def test_judge_that_times_out_is_retried_then_unscored(tmp_path: Path) -> None:
     assert len(samples) == 4
     for sample in samples:
         score = sample.scores["empathy_judge"]
-        assert _unrated(score.value) and score.reason == "grader_timeout"
+        assert _unrated(score.value) and score.reason == "grader_failed"
         assert "timed out" in score.explanation
+        assert score.value["human_rated"] == 0.0
     # Two calls a sample (the reply and the human reply), each tried twice.
     assert len(_calls(calls)) == 4 * 2 * 2
     metrics = log.results.scores[0].metrics
@@ -151,9 +180,12 @@ def test_judge_that_times_out_is_retried_then_unscored(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("style", ["empty", "nonsense"])
-def test_judge_without_a_rating_is_unscored(style: str, tmp_path: Path) -> None:
+def test_judge_without_a_rating_is_unscored(
+    style: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A judge that answers with nothing, or on another scale ("Empathy score: 4/5"), rates
-    nothing: every reply is unrated (``grader_failed``), never Bad, and the run completes."""
+    nothing: every reply is unrated (``grader_failed``), never Bad, and the run completes;
+    ``empathy-task export`` finds no rating in the log and writes no table."""
     [log] = inspect_eval(
         empathy_task(sample=8),
         model="empathy/chatgpt",
@@ -162,11 +194,17 @@ def test_judge_without_a_rating_is_unscored(style: str, tmp_path: Path) -> None:
         log_dir=str(tmp_path / "logs"),
     )
     assert log.status == "success"
-    for sample in read_eval_log(log.location).samples or []:
+    samples = read_eval_log(log.location).samples or []
+    assert len(samples) == 8
+    for sample in samples:
         score = sample.scores["empathy_judge"]
         assert _unrated(score.value) and score.reason == "grader_failed"
         assert score.value["human_rated"] == 0.0
     assert log.results.scores[0].metrics["parse_rate"].value == 0.0
+    out = tmp_path / "ratings.csv"
+    assert cli(["export", log.location, "--out", str(out)]) == 2
+    assert "no rated samples" in capsys.readouterr().err
+    assert not out.exists() and list(tmp_path.glob(".ratings.csv.*")) == []
 
 
 def test_some_answers_unparsed_are_left_out_of_the_export(tmp_path: Path) -> None:
@@ -245,29 +283,51 @@ def test_full_cache_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(data.cache_dir().iterdir()) == [path]
 
 
-def test_cli_reports_a_failed_download_and_leaves_nothing(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """``empathy-task data`` against an unreachable URL: exit status 2, the URL and a way to get
-    the file in the message, an empty cache; then a reachable pin fills it."""
-    monkeypatch.delenv("EMPATHY_TASK_DATA")
-    import socket
+# The local file server of tests/test_data.py: it serves what its handler's routes hold.
+server = test_data.server
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+@pytest.mark.parametrize("fault", ["refused", "truncated", "wrong-hash"])
+def test_cli_reports_a_failed_download_and_leaves_nothing(
+    fault: str, server: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``empathy-task data`` when the download fails (connection refused, a body cut short, other
+    bytes than the pinned ones): exit status 2, a message naming the problem and the URL, an empty
+    cache (no partial or temporary file); the next good download fills it."""
+    monkeypatch.delenv("EMPATHY_TASK_DATA")
+    body = STUDY_CSV.read_bytes()
     pin = data_pin()
-    dead = DataPin(f"http://127.0.0.1:{port}/x.csv", pin.sha256, pin.bytes, pin.commit, pin.rows)
-    monkeypatch.setattr(data, "data_pin", lambda: dead)
+    url = f"{server}/{fault}.csv"
+    if fault == "refused":
+        url, problem = f"http://127.0.0.1:{_closed_port()}/x.csv", "could not download"
+    elif fault == "truncated":
+        test_data._Handler.routes[f"/{fault}.csv"] = (body[: len(body) // 2], len(body))
+        problem = "truncated"
+    else:
+        flipped = body[:1000] + bytes([body[1000] ^ 1]) + body[1001:]
+        test_data._Handler.routes[f"/{fault}.csv"] = (flipped, None)
+        problem = f"checksum mismatch for {url}: expected sha256 {pin.sha256}"
+    bad = DataPin(url, pin.sha256, pin.bytes, pin.commit, pin.rows)
+    monkeypatch.setattr(data, "data_pin", lambda: bad)
     assert cli(["data"]) == 2
     err = capsys.readouterr().err
-    assert f"127.0.0.1:{port}" in err and "EMPATHY_TASK_DATA" in err
+    assert err.startswith("empathy-task data: error: ") and problem in err and url in err
     assert not data.cache_dir().exists() or list(data.cache_dir().iterdir()) == []
 
-    monkeypatch.setattr(data, "data_pin", _file_pin)
+    test_data._Handler.routes["/good.csv"] = (body, None)
+    good = DataPin(f"{server}/good.csv", pin.sha256, pin.bytes, pin.commit, pin.rows)
+    monkeypatch.setattr(data, "data_pin", lambda: good)
     assert cli(["data"]) == 0
-    assert capsys.readouterr().out.startswith(str(data.cache_dir()))
+    cached = data.cache_dir() / data.FILE_NAME
+    assert capsys.readouterr().out.splitlines()[0] == str(cached)
+    assert list(data.cache_dir().iterdir()) == [cached]
+    assert cached.read_bytes() == body
 
 
 # --- a write that fails halfway ----------------------------------------------------------------

@@ -304,7 +304,8 @@ def test_returns_load_exactly_or_fail_located(
 def test_reply_tables_load_exactly_or_name_the_missing_column(
     n: int, replies: list[str], suffix: str, drop: str | None, tmp_path: Path
 ) -> None:
-    assume(all("\x00" not in r for r in replies))
+    # NUL cannot be stored in CSV text; pandas' own CSV round trip turns a lone "\r" into "".
+    assume(all("\x00" not in r and "\r" not in r for r in replies))
     frame = pd.DataFrame({"dialog_id": IDS[:n], "source": "m", "reply": [r for r in replies[:n]]})
     path = tmp_path / f"replies{suffix}"
     if drop is None:
