@@ -86,11 +86,11 @@ def _retry(location: str, how: str, log_dir: Path) -> EvalLog:
 def test_interrupted_eval_resumes_without_paying_twice(
     how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The judge raises after 18 of the 32 calls (an outage). ``eval_retry`` (in process, or
+    """The judge raises after 19 of the 32 calls (an outage). ``eval_retry`` (in process, or
     ``inspect eval-retry`` in a new process) finishes the run: completed samples are not re-run,
     no judgement is paid twice, and the final log equals an uninterrupted run's."""
     calls = tmp_path / "calls.txt"
-    failing = get_model("empathy/mock-judge", fail_after=18, calls_file=str(calls), memoize=False)
+    failing = get_model("empathy/mock-judge", fail_after=19, calls_file=str(calls), memoize=False)
     # Inspect's defaults, spelled out: the first sample error ends the run with status "error"
     # (fail_on_error=True) and no sample is retried within the run (retry_on_error=0), so the
     # outage leaves a log to resume. Two samples at a time keep some of them complete.
@@ -100,9 +100,13 @@ def test_interrupted_eval_resumes_without_paying_twice(
     assert first.status == "error"
     done = {sid: s for sid, s in _by_id(first).items() if s.error is None and s.scores}
     assert 0 < len(done) < SAMPLES
+    # An odd number of paid calls: some unfinished sample had one of its two replies judged, so
+    # the retry has a judgement to take from the cache rather than pay for again.
+    paid_first = [line for line in _calls(calls) if not line.endswith(" failed")]
+    assert len(paid_first) == 19 and len(paid_first) > 2 * len(done)
 
     # Inspect rebuilds the grader from the log (fail_after and calls_file included) as a fresh
-    # instance whose count starts at 0; 18 calls cover the 14 left, so the outage is over.
+    # instance whose count starts at 0; 19 calls cover the 13 left, so the outage is over.
     retried = _retry(first.location, how, tmp_path / "logs")
     assert retried.status == "success"
     resumed = _by_id(retried)
