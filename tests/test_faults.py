@@ -33,6 +33,15 @@ INSPECT = str(Path(sys.executable).with_name("inspect"))
 SAMPLES = 16  # an emotion-stratified subsample: 32 judge calls per run with the human replies
 
 
+@pytest.fixture(autouse=True)
+def _empty_inspect_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here starts from an empty Inspect cache, even when ``INSPECT_CACHE_DIR`` is set
+    for the whole session (conftest keeps it then): the tests count paid judge calls, and
+    Inspect's cache key leaves out model args, so a cached ``style=rating`` answer would be served
+    to a ``style=nonsense`` judge."""
+    monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / "inspect-cache"))
+
+
 def _calls(path: Path) -> list[str]:
     """The mock judge's call log: one line per call, ``<prompt hash>[ failed]``."""
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
