@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -94,15 +95,22 @@ def validate_rating_table(
     # Each check runs on a column's distinct values (a million ratings hold a few thousand) and
     # is mapped back to rows through the factorised codes, to name the first bad row.
     codes: dict[str, np.ndarray] = {}
+    uniques: dict[str, Any] = {}
     for col in ("dialog_id", "source", "rater"):
         code, values = pd.factorize(out[col])
-        blank = np.array([str(v).strip() == "" for v in values], dtype=bool)
+        text = _is_text(values)
+        if text:
+            blank = pd.Series(values).str.strip().eq("").to_numpy(dtype=bool)
+        else:
+            blank = np.array([str(v).strip() == "" for v in values], dtype=bool)
         bad = (code < 0) | blank[code]
         if bad.any():
             raise fail(bad, col, "empty")
-        if not all(isinstance(v, str) for v in values):
+        if not text:
+            # Numbers in JSONL or Parquet: as text, rater 7 and rater "7" are one rater.
             out[col] = out[col].astype(str)
-        codes[col] = code
+            code, values = pd.factorize(out[col])
+        codes[col], uniques[col] = code, values
 
     code, values = pd.factorize(out["rating"])
     numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy()
@@ -115,7 +123,7 @@ def validate_rating_table(
     out["rating"] = numeric[code].astype("int64")
 
     ref = manifest().set_index("dialog_id")
-    dialog_code, dialogs = pd.factorize(out["dialog_id"])
+    dialog_code, dialogs = codes["dialog_id"], uniques["dialog_id"]
     known = pd.Index(dialogs).isin(ref.index)
     if not known.all():
         raise fail(
@@ -144,13 +152,16 @@ def validate_rating_table(
             pair = dialog_code.astype(np.int64) * len(text) + np.where(
                 given_code < 0, len(text) - 1, given_code
             )
-            pairs, first = np.unique(pair, return_index=True)
+            pairs = np.unique(pair)
             wrong = text_of[pairs % len(text)] != expected[pairs // len(text)].astype(str)
             if wrong.any():
                 bad = np.isin(pair, pairs[wrong])
                 raise fail(bad, col, f"does not match the study's {col} for this dialog")
-        out[col] = expected[dialog_code]
-    out["part_no"] = out["part_no"].astype("int64")
+        if col == "part_no":
+            out[col] = expected[dialog_code].astype("int64")
+        else:
+            # A take on the distinct labels: no Python string per row.
+            out[col] = pd.array(expected.astype(str).tolist(), dtype="str").take(dialog_code)
 
     # (dialog, source, rater) as one integer per row: duplicates hash fast.
     n_dialog, n_source = len(dialogs), int(codes["source"].max()) + 1
@@ -166,6 +177,18 @@ def validate_rating_table(
         out["teq"] = _canonical_teq(out["teq"], fail)
     keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
     return out[keep]
+
+
+def _is_text(values: Any) -> bool:
+    """Whether factorised values are all strings (an object array is looked at value by value)."""
+    dtype = getattr(values, "dtype", None)
+    if (
+        dtype is not None
+        and not pd.api.types.is_object_dtype(dtype)
+        and pd.api.types.is_string_dtype(dtype)
+    ):
+        return True
+    return all(isinstance(v, str) for v in values)
 
 
 def _canonical_teq(cells: pd.Series, fail: Callable[..., RatingTableError]) -> pd.Series:
