@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from empathy_task.ratings import RatingTableError, read_jsonl, table_format, validate_rating_table
+from empathy_task.ratings import (
+    RatingTableError,
+    iter_jsonl,
+    read_jsonl,
+    table_format,
+    validate_rating_table,
+)
 
 if TYPE_CHECKING:
     from inspect_ai.model import Model
@@ -133,21 +139,17 @@ def read_lm_eval_samples(path: str | os.PathLike[str], source: str | None = None
     origin = str(path)
     model = source if source is not None else lm_eval_model_name(path)
     rows = []
-    with Path(path).open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                doc = rec["doc"]
-                dialog_id = str(doc["dialog_id"])
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise RatingTableError(
-                    origin, f"not an empathy_task samples record ({e})", row=n
-                ) from e
-            variant = doc.get("prompt_variant", "empathy")
-            name = model if source is not None or variant == "empathy" else f"{model} [{variant}]"
-            rows.append({"dialog_id": dialog_id, "source": name, "reply": _first_reply(rec)})
+    for n, rec in iter_jsonl(path):
+        try:
+            doc = rec["doc"]
+            dialog_id = str(doc["dialog_id"])
+        except (KeyError, TypeError) as e:
+            raise RatingTableError(
+                origin, f"not an empathy_task samples record ({e})", row=n
+            ) from e
+        variant = doc.get("prompt_variant", "empathy")
+        name = model if source is not None or variant == "empathy" else f"{model} [{variant}]"
+        rows.append({"dialog_id": dialog_id, "source": name, "reply": _first_reply(rec)})
     return pd.DataFrame(rows, columns=list(REPLY_COLUMNS))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -245,13 +245,13 @@ def read_rating_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     return validate_rating_table(frame, origin, fmt, rows)
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[int]]:
-    """The records of a JSONL file and the line number of each (blank lines are skipped).
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, record)`` for each non-blank line of a JSONL file.
 
-    A line that is not a JSON object is a :class:`RatingTableError` naming the line.
+    A line that is not a JSON object, or a file that is not UTF-8, is a :class:`RatingTableError`
+    naming the file and line.
     """
     origin = str(path)
-    records, lines = [], []
     try:
         with Path(path).open(encoding="utf-8") as f:
             for n, line in enumerate(f, start=1):
@@ -263,11 +263,16 @@ def read_jsonl(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[int]]:
                     raise RatingTableError(origin, f"not valid JSON: {e.msg}", row=n) from e
                 if not isinstance(rec, dict):
                     raise RatingTableError(origin, "each line must be a JSON object", row=n)
-                records.append(rec)
-                lines.append(n)
+                yield n, rec
     except UnicodeDecodeError as e:
         raise RatingTableError(origin, f"not UTF-8 text: {e}") from e
-    return pd.DataFrame.from_records(records), lines
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[int]]:
+    """The records of a JSONL file as a frame, and the line number of each (blank lines skipped)."""
+    numbered = list(iter_jsonl(path))
+    frame = pd.DataFrame.from_records([rec for _, rec in numbered])
+    return frame, [n for n, _ in numbered]
 
 
 def write_rating_table(
