@@ -322,7 +322,9 @@ def _groups_frame(
     has = di >= 0
     if has.any():
         # Percentiles of the counts, scaled: the same as percentiles of the rates, and cheaper.
-        low_count, high_count = stats.percentile_interval(draws[di[has]], opts.confidence)
+        low_count, high_count = stats.percentile_interval(
+            draws[di[has]], opts.confidence, overwrite=True
+        )
         low[has], high[has] = low_count / size[has], high_count / size[has]
     return pd.DataFrame(
         {
@@ -463,13 +465,17 @@ def _comparisons_frame(
 
     # Power of this comparison's own sample sizes (overall, against the baseline).
     rows = frame["vs_baseline"].to_numpy() & (frame["scope"].to_numpy() == OVERALL)
-    total = (n_a + n_b).astype(float)
+    total = (n_a + n_b).astype(float)[rows]
     for test, df in (("good", 1), ("dist", 2)):
-        at_w = stats.chi2_power(np.full(len(pi), opts.effect), total, alpha=opts.alpha, df=df)
-        observed = frame[f"{test}_cramers_v"].to_numpy(float)
-        at_observed = stats.chi2_power(observed, total, alpha=opts.alpha, df=df)
-        frame[f"power_{test}_w"] = np.where(rows, at_w, np.nan)
-        frame[f"power_{test}_observed"] = np.where(rows, at_observed, np.nan)
+        at_w = np.full(len(pi), np.nan)
+        at_observed = np.full(len(pi), np.nan)
+        observed = frame[f"{test}_cramers_v"].to_numpy(float)[rows]
+        at_w[rows] = stats.chi2_power(
+            np.full(len(total), opts.effect), total, alpha=opts.alpha, df=df
+        )
+        at_observed[rows] = stats.chi2_power(observed, total, alpha=opts.alpha, df=df)
+        frame[f"power_{test}_w"] = at_w
+        frame[f"power_{test}_observed"] = at_observed
     return frame[columns], tuple(families)
 
 

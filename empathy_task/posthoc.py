@@ -30,8 +30,7 @@ import pandas as pd
 from empathy_task.ratings import (
     RatingTableError,
     iter_jsonl,
-    read_jsonl,
-    table_format,
+    read_table,
     validate_rating_table,
 )
 
@@ -159,23 +158,8 @@ def read_reply_table(path: str | os.PathLike[str], source: str | None = None) ->
     ``source`` (the ``--source`` option) names the replies' author when the table has no source
     column, and overrides it when it has one.
     """
-    from empathy_task._io import read_safe_csv
-
     origin = str(path)
-    fmt = table_format(path)
-    try:
-        if fmt == "csv":
-            frame = read_safe_csv(path)
-        elif fmt == "jsonl":
-            frame, _ = read_jsonl(path)
-        else:
-            frame = pd.read_parquet(path)
-    except RatingTableError:
-        raise
-    except FileNotFoundError as e:
-        raise RatingTableError(origin, "file not found") from e
-    except Exception as e:  # pandas/pyarrow raise many types for a malformed file
-        raise RatingTableError(origin, f"not a readable {fmt} file: {e}") from e
+    frame, _, _ = read_table(path)
     if "dialog_id" not in frame.columns:
         raise RatingTableError(origin, "missing column", column="dialog_id")
     text = next((c for c in _REPLY_ALIASES if c in frame.columns), None)

@@ -52,12 +52,38 @@ class Paragraph:
     kind: str = "paragraph"
 
 
+def _escape(text: str) -> str:
+    """HTML-escaped text, exactly as Jinja's autoescape (markupsafe) writes it."""
+    return (
+        text.replace("&", "&amp;")
+        .replace(">", "&gt;")
+        .replace("<", "&lt;")
+        .replace("'", "&#39;")
+        .replace('"', "&#34;")
+    )
+
+
 @dataclass
 class Table:
     columns: list[str]
     rows: list[list[str]]
     caption: str = ""
     kind: str = "table"
+
+    @property
+    def body_html(self) -> Any:
+        """The rows as escaped HTML, one ``<tr>`` a line: a report's tables hold tens of
+        thousands of cells, which Jinja would escape one Markup object at a time."""
+        from markupsafe import Markup
+
+        lines = []
+        for row in self.rows:
+            text = "\x1f".join(map(str, row))  # one escape per row, not per cell
+            if text.count("\x1f") == len(row) - 1:
+                lines.append("<tr><td>" + _escape(text).replace("\x1f", "</td><td>") + "</td></tr>")
+            else:  # a cell holds the separator itself
+                lines.append("<tr>" + "".join(f"<td>{_escape(str(c))}</td>" for c in row) + "</tr>")
+        return Markup("\n".join(lines))
 
 
 @dataclass
@@ -206,7 +232,27 @@ def _leaderboard(a: Analysis) -> Section:
     )
     g = _overall_groups(a)
     c = a.comparisons
-    vs = c[(c["scope"] == OVERALL) & c["vs_baseline"]].set_index(["rater_kind", "b"])
+    vs_frame = c[(c["scope"] == OVERALL) & c["vs_baseline"]]
+    vs = {
+        (r["rater_kind"], r["b"]): r
+        for r in _records(
+            vs_frame,
+            [
+                "rater_kind",
+                "b",
+                "rel_increase_good",
+                "good_marker",
+                "rel_increase_good_low",
+                "rel_increase_good_high",
+                "good_chi2",
+                "good_p_adjusted",
+                "dist_chi2",
+                "dist_p_adjusted",
+                "dist_marker",
+                "dist_cramers_v",
+            ],
+        )
+    }
     p_label = "p" if a.options.correction == "none" else f"p ({a.options.correction})"
     rows = []
     for kind in a.rater_kinds:
@@ -225,8 +271,8 @@ def _leaderboard(a: Analysis) -> Section:
             key = (kind, r["source"])
             if r["is_baseline"]:
                 row += ["baseline", "", "", "", "", ""]
-            elif key in vs.index:
-                v = vs.loc[key]
+            elif key in vs:
+                v = vs[key]
                 row += [
                     f"{fmt_rel(v['rel_increase_good'])}{v['good_marker']} "
                     f"{fmt_ci(v['rel_increase_good_low'], v['rel_increase_good_high'], 1.0)}",
@@ -388,13 +434,12 @@ def _shown(a: Analysis, c: pd.DataFrame) -> pd.DataFrame:
     """Comparisons shown in the document: with the baseline, or between detail sources."""
     if c.empty:
         return c
-    detail = pd.MultiIndex.from_tuples(
-        [(k, s) for k, sources in a.detail_sources.items() for s in sources]
-    )
-    both = pd.MultiIndex.from_arrays([c["rater_kind"], c["a"]]).isin(
-        detail
-    ) & pd.MultiIndex.from_arrays([c["rater_kind"], c["b"]]).isin(detail)
-    return c[c["vs_baseline"].to_numpy() | both]
+    keep = c["vs_baseline"].to_numpy(dtype=bool).copy()
+    kinds = c["rater_kind"].to_numpy()
+    for kind, sources in a.detail_sources.items():
+        detail = list(sources)
+        keep |= (kinds == kind) & c["a"].isin(detail).to_numpy() & c["b"].isin(detail).to_numpy()
+    return c[keep]
 
 
 def _comparisons(a: Analysis) -> list[Section]:
@@ -433,9 +478,14 @@ def _comparisons(a: Analysis) -> list[Section]:
     )
     out.append(e)
     emo = _shown(a, c[c["level"] == "emotion"])
-    for (kind, x, y), part in emo.groupby(["rater_kind", "a", "b"], sort=False):
+    # Formatted in one pass, then split per comparison (in order of first appearance).
+    tables: dict[tuple[str, str, str], list[list[str]]] = {}
+    keys = zip(emo["rater_kind"].tolist(), emo["a"].tolist(), emo["b"].tolist())
+    for key, row in zip(keys, _comparison_rows(emo, True, False)):
+        tables.setdefault(key, []).append(row)
+    for (kind, x, y), rows in tables.items():
         sub = Section(f"{y} vs {x} ({_kind_title(str(kind))})", level=3)
-        sub.add(Table(_comparison_columns(a, True, False), _comparison_rows(part, True, False)))
+        sub.add(Table(_comparison_columns(a, True, False), rows))
         out.append(sub)
     return out
 
@@ -482,7 +532,7 @@ def _power(a: Analysis) -> Section:
                     fmt_num(r["dist_cramers_v"], 3),
                     fmt_power(r["power_dist_observed"]),
                 ]
-                for _, r in rows.iterrows()
+                for r in _records(rows, list(rows.columns))
             ],
         )
     )
@@ -812,28 +862,45 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _floats(values: pd.Series) -> list[float | None]:
+    """A float column as Python floats, NaN and infinities as None (JSON's null)."""
+    x = values.to_numpy(dtype=float)
+    out: list[float | None] = x.tolist()
+    for i in np.flatnonzero(~np.isfinite(x)).tolist():
+        out[i] = None
+    return out
+
+
 def _group_entries(a: Analysis) -> dict[str, dict[str, dict[str, Any]]]:
+    """``groups_by_rater``: per rater kind and source, the overall numbers and every scope's."""
     out: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in a.rater_kinds}
-    cols = ["n", "Bad", "Okay", "Good", "good_rate", "good_rate_low", "good_rate_high"]
-    for (kind, source), part in a.groups.groupby(["rater_kind", "source"], sort=False):
-        scopes = {}
-        for scope, n, bad, okay, good, rate, low, high in zip(
-            part["scope"], *(part[c] for c in cols)
-        ):
-            scopes[scope] = {
-                "n": int(n),
-                "counts": {"Bad": int(bad), "Okay": int(okay), "Good": int(good)},
-                "good_rate": float(rate),
-                "good_rate_ci": [float(low), float(high)],
-            }
-        top = part[part["scope"] == OVERALL].iloc[0]
-        out[str(kind)][str(source)] = {
-            **scopes[OVERALL],
-            "mean_rating": float(top["mean_rating"]),
-            "rater_kind": str(kind),
-            "is_baseline": bool(top["is_baseline"]),
-            "scopes": scopes,
+    g = a.groups
+    columns = zip(
+        g["rater_kind"].tolist(),
+        g["source"].tolist(),
+        g["scope"].tolist(),
+        *(g[c].to_numpy(dtype=np.int64).tolist() for c in ("n", "Bad", "Okay", "Good")),
+        *(_floats(g[c]) for c in ("good_rate", "good_rate_low", "good_rate_high", "mean_rating")),
+        g["is_baseline"].tolist(),
+    )
+    for kind, source, scope, n, bad, okay, good, rate, low, high, mean, baseline in columns:
+        entry = {
+            "n": n,
+            "counts": {"Bad": bad, "Okay": okay, "Good": good},
+            "good_rate": rate,
+            "good_rate_ci": [low, high],
         }
+        by_source = out[str(kind)]
+        if source not in by_source:
+            # Groups are in scope order, overall first: the source's top level is its overall row.
+            by_source[str(source)] = {
+                **entry,
+                "mean_rating": mean,
+                "rater_kind": str(kind),
+                "is_baseline": bool(baseline),
+                "scopes": {},
+            }
+        by_source[str(source)]["scopes"][str(scope)] = entry
     return out
 
 
@@ -886,7 +953,7 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         "scopes": list(a.scopes),
         "groups": by_rater[a.primary_kind],
         "groups_by_rater": by_rater,
-        "comparisons": "@COMPARISONS@",
+        "comparisons": None,  # written by pandas below
         "descriptive_only": [
             {"rater_kind": k, "source": s, "reason": r} for k, s, r in a.descriptive_only
         ],
@@ -919,10 +986,20 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             for i in inputs
         ],
     }
-    text = json.dumps(_json_safe(doc), indent=1, allow_nan=False, ensure_ascii=False)
-    # The comparisons can number tens of thousands: pandas writes them in C (NaN -> null).
-    comparisons = a.comparisons.to_json(orient="records", double_precision=15, force_ascii=False)
-    return text.replace('"@COMPARISONS@"', comparisons, 1)
+    # One top-level key per line, each value by json's C encoder (an indent would make json use
+    # its pure-Python encoder, slower than everything else here together). The comparisons can
+    # number tens of thousands: pandas writes them in C (NaN -> null).
+    encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
+    lines = []
+    for key, value in doc.items():
+        if key == "comparisons":
+            text = a.comparisons.to_json(orient="records", double_precision=15, force_ascii=False)
+        elif key in ("groups", "groups_by_rater"):
+            text = encode(value)  # built JSON-safe by _group_entries
+        else:
+            text = encode(_json_safe(value))
+        lines.append(f"{encode(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def render_report(

@@ -16,6 +16,7 @@ The method (DESIGN.md, "The method"):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -297,20 +298,24 @@ def bootstrap_good_counts(
 
 
 def percentile_interval(
-    draws: np.ndarray, confidence: float = 0.95
+    draws: np.ndarray, confidence: float = 0.95, *, overwrite: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval over the last axis; NaN draws are ignored (all NaN gives NaN)."""
+    """Percentile interval over the last axis; NaN draws are ignored (all NaN gives NaN).
+
+    ``overwrite=True`` lets the computation reorder ``draws`` in place instead of copying it
+    (the same values; for draws the caller no longer needs).
+    """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
     tail = (1 - confidence) / 2
     if draws.dtype.kind in "iu" or not np.isnan(draws).any():
-        low, high = np.quantile(draws, [tail, 1 - tail], axis=-1)
+        low, high = np.quantile(draws, [tail, 1 - tail], axis=-1, overwrite_input=overwrite)
         return low, high
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as intended
-        low, high = np.nanquantile(draws, [tail, 1 - tail], axis=-1)
+        low, high = np.nanquantile(draws, [tail, 1 - tail], axis=-1, overwrite_input=overwrite)
     return low, high
 
 
@@ -348,7 +353,7 @@ def relative_increase_interval(
         ratio /= draws_a
         ratio *= 100.0
     ratio[np.isinf(ratio)] = np.nan  # A drew no Good rating
-    return percentile_interval(ratio, confidence)
+    return percentile_interval(ratio, confidence, overwrite=True)
 
 
 def bootstrap_relative_increase_ci(
@@ -393,6 +398,7 @@ def chi2_power(
     return float(power) if power.ndim == 0 else power
 
 
+@functools.lru_cache(maxsize=64)  # a report asks for the same few (Brent's method: ~10 ms each)
 def chi2_sample_size(
     effect: float, *, alpha: float = 0.05, power: float = 0.95, df: int = 1
 ) -> int:

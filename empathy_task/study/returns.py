@@ -18,13 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from empathy_task import teq
-from empathy_task._io import read_safe_csv
 from empathy_task.ratings import (
     CROWD,
     RATING_COLUMNS,
     RatingTableError,
     rater_kind,
-    read_jsonl,
+    read_table,
     validate_rating_table,
 )
 from empathy_task.study.store import RETURN_COLUMNS, StoreError, StudyStore, is_sqlite_file
@@ -60,19 +59,17 @@ def read_returns(path: str | os.PathLike[str]) -> Returns:
         frame = pd.DataFrame.from_records(records, columns=list(RETURN_COLUMNS))
         return Returns(frame, origin, list(range(1, len(frame) + 1)))
     suffix = p.suffix.lower()
-    if suffix == ".csv":
-        try:
-            frame = read_safe_csv(p)
-        except Exception as e:  # pandas raises many types for a malformed file
-            raise RatingTableError(origin, f"not a readable CSV: {e}") from e
-        return Returns(frame, origin, [i + 2 for i in range(len(frame))])
-    if suffix == ".jsonl":
-        frame, lines = read_jsonl(p)
-        return Returns(frame, origin, lines)
+    if suffix in (".csv", ".jsonl"):
+        frame, _, lines = read_table(p)
+        return Returns(frame, origin, lines if lines is not None else _csv_rows(len(frame)))
     raise RatingTableError(
         origin,
         f"unknown returns format {suffix!r}; use the app's .csv/.jsonl export or its database",
     )
+
+
+def _csv_rows(n: int) -> list[int]:
+    return list(range(2, n + 2))  # the header is line 1
 
 
 def _rating(value: object) -> int | None:
