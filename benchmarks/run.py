@@ -3,6 +3,7 @@
     python benchmarks/run.py            # everything; writes benchmarks/results.md and the README table
     python benchmarks/run.py --quick    # smaller inputs, for a look (does not touch the README)
     python benchmarks/run.py --real-model   # also the SmolLM2-135M run (needs the `smollm2` extra)
+    python benchmarks/run.py --only-report  # rerun the reporter's rows only, in place
 
 Each speed is a ratio to a baseline measured in the same run, on the same machine:
 
@@ -241,18 +242,7 @@ def markdown(res: dict[str, Any], quick: bool) -> str:
             f"| Data load, {what} | {d[kind]:.2f} s | `pandas.read_csv`: {d['pandas']:.2f} s | "
             f"{d[kind] / d['pandas']:.1f}x | |"
         )
-    for row in res.get("report", []):
-        # The stages show what grows with the input (reading, validation, statistics) and what
-        # does not (plots, HTML, JSON: about the same for 10,000 ratings as for a million).
-        stages = (
-            f"read+validate {row['read+validate_s']:.2f}, analyse {row['analyse_s']:.2f}, "
-            f"render {row['render_s']:.2f}, write {row['write_s']:.2f}"
-        )
-        lines.append(
-            f"| Reporter, {row['ratings']:,} ratings ({row['sources']} sources), {row['format']} "
-            f"| {row['total_s']:.2f} s ({stages}) | pandas read: {row['pandas_read_s']:.3f} s | "
-            f"{row['ratio']:.1f}x | {'under 10x' if row['ratings'] >= 1_000_000 else ''} |"
-        )
+    lines += report_rows(res.get("report", []))
     real = res.get("real")
     if real:
         lines.append(real["row"])
@@ -262,6 +252,37 @@ def markdown(res: dict[str, Any], quick: bool) -> str:
             "`smollm2` extra | | | |"
         )
     return "\n".join(lines) + "\n"
+
+
+REPORT_ROW = "| Reporter, "
+
+
+def report_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """Table rows of ``bench_report.run()``, one per input and format."""
+    lines = []
+    for row in rows:
+        # The stages show what grows with the input (reading, validation, statistics) and what
+        # does not (plots, HTML, JSON: about the same for 10,000 ratings as for a million).
+        stages = (
+            f"read+validate {row['read+validate_s']:.2f}, analyse {row['analyse_s']:.2f}, "
+            f"render {row['render_s']:.2f}, write {row['write_s']:.2f}"
+        )
+        lines.append(
+            f"{REPORT_ROW}{row['ratings']:,} ratings ({row['sources']} sources), {row['format']} "
+            f"| {row['total_s']:.2f} s ({stages}) | pandas read: {row['pandas_read_s']:.3f} s | "
+            f"{row['ratio']:.1f}x | {'under 10x' if row['ratings'] >= 1_000_000 else ''} |"
+        )
+    return lines
+
+
+def replace_rows(path: Path, prefix: str, rows: list[str]) -> None:
+    """Put ``rows`` where the lines starting with ``prefix`` are in ``path``'s table."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    at = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+    if not at:
+        raise SystemExit(f"{path}: no rows starting with {prefix!r}; run all benchmarks first")
+    lines[at[0] : at[-1] + 1] = rows
+    path.write_text("\n".join(lines), encoding="utf-8")
 
 
 def update_readme(table: str) -> None:
@@ -280,7 +301,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, help="runs of each overhead kind (default 3; quick 1)")
     ap.add_argument("--real-model", action="store_true", help="also run SmolLM2-135M (slow)")
     ap.add_argument("--no-report", action="store_true", help="skip the reporter benchmark")
+    ap.add_argument(
+        "--only-report",
+        action="store_true",
+        help="rerun only the reporter benchmark and replace its rows in the tables",
+    )
     args = ap.parse_args(argv)
+    if args.only_report:
+        import bench_report
+
+        rows = bench_report.run()
+        bench_report.RESULTS.write_text(bench_report.markdown(rows))
+        for path in (RESULTS, README):
+            replace_rows(path, REPORT_ROW, report_rows(rows))
+        print("\n".join(report_rows(rows)))
+        return 0
     limit = 200 if args.quick else None
     repeats = args.repeats or (1 if args.quick else 3)
     res: dict[str, Any] = {}
