@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task.ratings import RatingTableError
+from empathy_task.ratings import RatingTableError, row_number, table_format
 
 INPUT_KINDS: tuple[str, ...] = ("ratings", "log", "study")
 #: Columns that only the authors' wide CSV has.
@@ -66,7 +66,7 @@ def _row_label(kind: str, path: Path, index: int, rows_per_source: int) -> int |
     if kind == "study":
         return index % rows_per_source + 2
     if kind == "ratings":
-        return index + 2 if path.suffix.lower() == ".csv" else index + 1
+        return row_number(table_format(path), index)
     return None  # a log has no rows to point at
 
 

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from empathy_task.ratings import (
     RatingTableError,
     iter_jsonl,
     read_table,
+    row_number,
     validate_rating_table,
 )
 
@@ -58,9 +60,10 @@ class JudgeRunError(RuntimeError):
 def is_lm_eval_samples(path: str | os.PathLike[str]) -> bool:
     """Whether a file is an lm-eval ``--log_samples`` file (JSONL records with ``doc``, ``resps``)."""
     p = Path(path)
-    if p.suffix.lower() != ".jsonl":
-        return False
-    with p.open(encoding="utf-8") as f:
+    if p.suffix.lower() != ".jsonl" or not p.is_file():
+        return False  # the table reader names a missing file
+    # Bytes that are not UTF-8 are replaced here: the reader of either kind names them.
+    with p.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             if line.strip():
                 try:
@@ -108,9 +111,13 @@ def lm_eval_model_name(samples: str | os.PathLike[str]) -> str:
             str(samples),
             "no results_*.json from the same lm-eval run beside it: pass --source to name the model",
         )
-    with results.open(encoding="utf-8") as f:
-        info = json.load(f)
-    config = info.get("config") or {}
+    try:
+        with results.open(encoding="utf-8") as f:
+            info = json.load(f)
+    except (OSError, ValueError) as e:  # JSON and UTF-8 errors are ValueErrors
+        raise RatingTableError(str(results), f"not a readable lm-eval results file: {e}") from e
+    info = info if isinstance(info, dict) else {}
+    config = info.get("config") if isinstance(info.get("config"), dict) else {}
     name = _name_from_model_args(config.get("model_args")) or config.get("model")
     name = name or info.get("model_name")
     if not name:
@@ -137,19 +144,31 @@ def read_lm_eval_samples(path: str | os.PathLike[str], source: str | None = None
     """
     origin = str(path)
     model = source if source is not None else lm_eval_model_name(path)
+    known = _study_ids()
     rows = []
     for n, rec in iter_jsonl(path):
-        try:
-            doc = rec["doc"]
-            dialog_id = str(doc["dialog_id"])
-        except (KeyError, TypeError) as e:
+        doc = rec.get("doc")
+        if not isinstance(doc, dict) or "dialog_id" not in doc:
             raise RatingTableError(
-                origin, f"not an empathy_task samples record ({e})", row=n
-            ) from e
+                origin, "not an empathy_task samples record (no doc with a dialog_id)", row=n
+            )
+        dialog_id = doc["dialog_id"]
+        if not isinstance(dialog_id, str) or dialog_id not in known:
+            raise RatingTableError(origin, _unknown_id(dialog_id), n, "doc.dialog_id")
         variant = doc.get("prompt_variant", "empathy")
         name = model if source is not None or variant == "empathy" else f"{model} [{variant}]"
         rows.append({"dialog_id": dialog_id, "source": name, "reply": _first_reply(rec)})
     return pd.DataFrame(rows, columns=list(REPLY_COLUMNS))
+
+
+def _study_ids() -> set[str]:
+    from empathy_task.data import manifest
+
+    return set(manifest()["dialog_id"])
+
+
+def _unknown_id(value: object) -> str:
+    return f"unknown dialog id {value!r} (not one of the study's 2,000 prompts)"
 
 
 def read_reply_table(path: str | os.PathLike[str], source: str | None = None) -> pd.DataFrame:
@@ -159,7 +178,8 @@ def read_reply_table(path: str | os.PathLike[str], source: str | None = None) ->
     column, and overrides it when it has one.
     """
     origin = str(path)
-    frame, _, _ = read_table(path)
+    frame, fmt, lines = read_table(path)
+    frame = frame.reset_index(drop=True)
     if "dialog_id" not in frame.columns:
         raise RatingTableError(origin, "missing column", column="dialog_id")
     text = next((c for c in _REPLY_ALIASES if c in frame.columns), None)
@@ -169,14 +189,34 @@ def read_reply_table(path: str | os.PathLike[str], source: str | None = None) ->
         frame = frame.assign(source=source)
     elif "source" not in frame.columns:
         raise RatingTableError(origin, "no source column: pass --source to name the replies' model")
-    out = pd.DataFrame(
+
+    def fail(mask: Any, column: str, what: str) -> RatingTableError:
+        i = int(np.asarray(mask).nonzero()[0][0])
+        row = lines[i] if lines is not None else row_number(fmt, i)
+        return RatingTableError(origin, what.format(frame[column].iloc[i]), row, column)
+
+    ids = frame["dialog_id"]
+    is_text = ids.map(lambda v: isinstance(v, str)).astype(bool)
+    unknown = ~(is_text & ids.where(is_text, "").isin(_study_ids())).to_numpy(bool)
+    if unknown.any():
+        raise fail(
+            unknown, "dialog_id", "unknown dialog id {!r} (not one of the study's 2,000 prompts)"
+        )
+    sources = frame["source"]
+    no_source = (sources.isna() | sources.astype(str).str.strip().eq("")).to_numpy(bool)
+    if no_source.any():
+        raise fail(no_source, "source", "empty source (value {!r})")
+    replies = frame[text]
+    not_text = replies.map(lambda v: isinstance(v, list | dict | np.ndarray)).to_numpy(bool)
+    if not_text.any():
+        raise fail(not_text, text, "a reply must be text (value {!r})")
+    return pd.DataFrame(
         {
-            "dialog_id": frame["dialog_id"].astype(str),
-            "source": frame["source"].astype(str),
-            "reply": frame[text].fillna("").astype(str),
+            "dialog_id": ids.astype(str),
+            "source": sources.astype(str),
+            "reply": replies.fillna("").astype(str),
         }
     )
-    return out
 
 
 def read_replies(

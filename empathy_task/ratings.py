@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +61,9 @@ def table_format(path: str | os.PathLike[str]) -> str:
     return FORMATS[suffix]
 
 
-def _row_label(fmt: str, index: int) -> int:
-    # What a person opening the file sees: CSV counts the header line, JSONL counts lines,
-    # Parquet counts rows from 1.
+def row_number(fmt: str, index: int) -> int:
+    """The row a person opening the file sees for frame row ``index``: CSV counts its header
+    line, Parquet counts rows from 1 (JSONL counts lines: see :func:`read_jsonl`)."""
     return index + 2 if fmt == "csv" else index + 1
 
 
@@ -87,23 +87,33 @@ def validate_rating_table(
         raise RatingTableError(origin, "no ratings")
     out = frame.reset_index(drop=True)
 
-    def fail(mask: pd.Series | np.ndarray, column: str, what: str) -> RatingTableError:
-        i = int(np.asarray(mask).nonzero()[0][0])
-        row = rows[i] if rows is not None else _row_label(fmt, i)
+    def fail(at: pd.Series | np.ndarray | int, column: str, what: str) -> RatingTableError:
+        """The error for the first row of a mask (or row ``at``), naming the row's value."""
+        i = at if isinstance(at, int) else int(np.asarray(at).nonzero()[0][0])
+        row = rows[i] if rows is not None else row_number(fmt, i)
         return RatingTableError(origin, f"{what} (value {out[column].iloc[i]!r})", row, column)
 
+    def factorize(column: str) -> tuple[np.ndarray, Any]:
+        try:
+            return pd.factorize(out[column])
+        except TypeError:  # a list or an object in a JSONL or Parquet cell: unhashable
+            cells = out[column].tolist()
+            i = next(i for i, v in enumerate(cells) if not isinstance(v, Hashable))
+            raise fail(i, column, "not a single value") from None
+
     # Each check runs on a column's distinct values (a million ratings hold a few thousand) and
-    # is mapped back to rows through the factorised codes, to name the first bad row.
+    # is mapped back to rows through the factorised codes, to name the first bad row. Code -1 is
+    # a missing cell: every per-value array gets one more entry at the end for it.
     codes: dict[str, np.ndarray] = {}
     uniques: dict[str, Any] = {}
     for col in ("dialog_id", "source", "rater"):
-        code, values = pd.factorize(out[col])
+        code, values = factorize(col)
         text = _is_text(values)
-        if text:
+        if text and len(values):
             blank = pd.Series(values).str.strip().eq("").to_numpy(dtype=bool)
         else:
             blank = np.array([str(v).strip() == "" for v in values], dtype=bool)
-        bad = (code < 0) | blank[code]
+        bad = np.append(blank, True)[code]
         if bad.any():
             raise fail(bad, col, "empty")
         if not text:
@@ -112,12 +122,12 @@ def validate_rating_table(
             code, values = pd.factorize(out[col])
         codes[col], uniques[col] = code, values
 
-    code, values = pd.factorize(out["rating"])
+    code, values = factorize("rating")
     numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy()
     valid = np.isin(numeric, (1, 2, 3)) & np.array(
         [not isinstance(v, bool | np.bool_) for v in values], dtype=bool
     )
-    bad = (code < 0) | ~valid[code]
+    bad = ~np.append(valid, False)[code]
     if bad.any():
         raise fail(bad, "rating", "rating must be 1 (Bad), 2 (Okay) or 3 (Good)")
     out["rating"] = numeric[code].astype("int64")
@@ -136,10 +146,14 @@ def validate_rating_table(
     for col in LABEL_COLUMNS:
         expected = study_labels[col].to_numpy()
         if col in out.columns:
-            given_code, given = pd.factorize(out[col])
+            given_code, given = factorize(col)
             if col == "part_no":
+                # A whole number as its digits (3, 3.0 and "3" alike); anything else as written.
                 numbers = pd.to_numeric(pd.Series(given, dtype=object), errors="coerce")
-                text = numbers.astype("Int64").astype(str).tolist()
+                text = [
+                    str(int(x)) if np.isfinite(x) and float(x).is_integer() else str(v).strip()
+                    for x, v in zip(numbers.to_numpy(dtype=float), given)
+                ]
             else:
                 text = [str(v).strip() for v in given]
             text.append("nan")  # code -1: a missing cell
@@ -201,25 +215,31 @@ def _canonical_teq(cells: pd.Series, fail: Callable[..., RatingTableError]) -> p
     def present(value: object) -> bool:
         return not (
             value is None
+            or value is pd.NA
             or (isinstance(value, float) and math.isnan(value))
             or (isinstance(value, str) and not value.strip())
         )
 
-    canonical: dict[str, str | None] = {}
+    canonical: dict[str, str] = {}
     values: list[str | None] = []
     for i, value in enumerate(cells.tolist()):
         if not present(value):
             values.append(None)
             continue
-        key = value if isinstance(value, str) else repr(list(value))
-        if key not in canonical:
+        if isinstance(value, str):
+            key: str | None = value
+        elif isinstance(value, list | tuple | np.ndarray):  # JSONL lists, Parquet arrays
+            key = repr(list(value))
+        else:
+            key = None  # a number or an object: not answers (parse_answers says so)
+        if key is None or key not in canonical:
             try:
-                canonical[key] = json.dumps(teq.parse_answers(value))
+                answers = json.dumps(teq.parse_answers(value))
             except (ValueError, TypeError) as e:
-                mask = pd.Series(False, index=cells.index)
-                mask.iloc[i] = True
-                raise fail(mask, "teq", str(e)) from None
-        values.append(canonical[key])
+                raise fail(i, "teq", str(e)) from None
+            if key is not None:
+                canonical[key] = answers
+        values.append(canonical[key] if key is not None else answers)
     return pd.Series(values, index=cells.index, dtype=object)
 
 
@@ -257,6 +277,15 @@ def read_table(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, str, list[in
     return frame, fmt, rows
 
 
+def _ends_with(path: str | os.PathLike[str], suffix: bytes) -> bool:
+    with Path(path).open("rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size < len(suffix):
+            return False
+        f.seek(size - len(suffix))
+        return f.read() == suffix
+
+
 def read_text_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     """What :func:`empathy_task._io.read_safe_csv` reads (every cell text, escapes undone), fast.
 
@@ -271,7 +300,9 @@ def read_text_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     with Path(path).open(newline="", encoding="utf-8-sig") as f:
         header = next(csv.reader(f), [])
-    if not header or "" in header or len(set(header)) < len(header):
+    # One column: pandas skips a line of spaces as blank, pyarrow reads it as a cell. (With more
+    # columns such a line has too few cells for pyarrow, which then gives the file to pandas.)
+    if len(header) < 2 or "" in header or len(set(header)) < len(header):
         return read_safe_csv(path)
     try:
         table = pa_csv.read_csv(
@@ -285,7 +316,16 @@ def read_text_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
         )
     except pa.ArrowInvalid:
         return read_safe_csv(path)
-    if table.column_names != header or any(t != pa.string() for t in table.schema.types):
+    if (
+        table.num_rows == 0
+        or table.column_names != header
+        or any(t != pa.string() for t in table.schema.types)
+    ):
+        return read_safe_csv(path)
+    # pyarrow takes a quote left open at the end of the file as a cell running to the end;
+    # pandas refuses the file. Such a cell is the last one, and the file ends with it.
+    last = table.column(table.num_columns - 1)[table.num_rows - 1].as_py()
+    if _ends_with(path, ('"' + last.replace('"', '""')).encode("utf-8")):
         return read_safe_csv(path)
     frame = table.to_pandas()
     for col in frame.columns:

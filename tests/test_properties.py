@@ -1,28 +1,36 @@
-"""Property-based tests of the importers: rating tables, human-study returns, reply tables.
+"""Property-based tests of the importers: rating tables, human-study returns, reply tables and
+lm-eval samples files.
 
-Hypothesis draws small tables, valid or with one malformed row or column. The promise: an importer
-either loads exactly the valid table, or fails with a ``RatingTableError`` that names the file and
-the row and column at fault. Never a partial table, never another exception.
+Hypothesis draws small tables, valid or with one malformed row or column, and messy tables whose
+cells may be anything a JSONL or Parquet file can hold (null, NaN, booleans, lists, objects, odd
+text). The promise: an importer either loads exactly the valid table, or fails with a
+``RatingTableError`` that names the file and the row and column at fault. Never a partial table,
+never another exception. The fast CSV reader is checked against pandas' reader on random text.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from empathy_task._io import read_safe_csv
 from empathy_task.data import manifest
-from empathy_task.posthoc import read_reply_table
+from empathy_task.posthoc import read_lm_eval_samples, read_replies, read_reply_table
 from empathy_task.ratings import (
     RATING_COLUMNS,
     RatingTableError,
     read_rating_table,
+    read_text_csv,
     write_rating_table,
 )
 from empathy_task.study.returns import read_returns, returns_to_rating_table
@@ -321,3 +329,333 @@ def test_reply_tables_load_exactly_or_name_the_missing_column(
     with pytest.raises(RatingTableError) as err:
         read_reply_table(path)
     assert str(path) in str(err.value) and repr(drop) in str(err.value)
+
+
+@SETTINGS
+@given(
+    n=st.integers(1, 6),
+    corruption=st.sampled_from([None, "unknown id", "null id", "empty source", "list reply"]),
+    suffix=st.sampled_from(FORMATS),
+    data=st.data(),
+)
+def test_reply_tables_with_a_bad_row_name_it(
+    n: int, corruption: str | None, suffix: str, data: st.DataObject, tmp_path: Path
+) -> None:
+    frame = pd.DataFrame({"dialog_id": IDS[:n], "source": "m", "reply": "fine"}).astype(object)
+    at = data.draw(st.integers(0, n - 1))
+    column = {"unknown id": "dialog_id", "null id": "dialog_id", "empty source": "source"}.get(
+        corruption or "", "reply"
+    )
+    if corruption == "unknown id":
+        frame.loc[at, "dialog_id"] = data.draw(st.sampled_from(["hit:0_conv:0", "=1+1", "é"]))
+    elif corruption == "null id":
+        assume(suffix != ".csv")  # an empty CSV cell is the text "", an unknown id like any
+        frame.loc[at, "dialog_id"] = None
+    elif corruption == "empty source":
+        frame.loc[at, "source"] = data.draw(st.sampled_from(["", "  "]))
+    elif corruption == "list reply":
+        assume(suffix == ".jsonl")  # a JSON array where the text should be
+        frame.at[at, "reply"] = ["a", "b"]
+    path = tmp_path / f"replies{suffix}"
+    if suffix == ".jsonl":
+        path.write_text(
+            "".join(json.dumps(r) + "\n" for r in frame.to_dict(orient="records")), "utf-8"
+        )
+    else:
+        _write_raw(frame, path)
+    if corruption is None:
+        expected = frame.astype(str)
+        pd.testing.assert_frame_equal(read_reply_table(path), expected, check_dtype=False)
+        return
+    with pytest.raises(RatingTableError) as err:
+        read_reply_table(path)
+    _assert_located(err.value, path, _file_row(path, at), column)
+
+
+# --- lm-eval samples files ----------------------------------------------------------------------
+
+STAMP = "2026-01-02T03-04-05.678901"
+SAMPLE_CORRUPTIONS = (
+    "not json",
+    "not an object",
+    "no doc",
+    "doc not an object",
+    "unknown id",
+    "id not text",
+)
+
+
+def _sample(dialog_id: object, variant: str, reply: str) -> dict[str, Any]:
+    return {
+        "doc_id": 0,
+        "doc": {"dialog_id": dialog_id, "prompt_variant": variant},
+        "resps": [[reply]],
+        "filtered_resps": [reply],
+    }
+
+
+@SETTINGS
+@given(
+    ids=st.lists(st.sampled_from(IDS), min_size=1, max_size=6, unique=True),
+    variants=st.lists(st.sampled_from(["empathy", "vanilla"]), min_size=6, max_size=6),
+    replies=st.lists(text, min_size=6, max_size=6),
+    corruption=st.sampled_from([None, *SAMPLE_CORRUPTIONS]),
+    blank_lines=st.lists(st.integers(0, 6), max_size=2),
+    results=st.sampled_from(["named", "garbage", "none"]),
+    data=st.data(),
+)
+def test_lm_eval_samples_load_exactly_or_fail_at_the_line(
+    ids: list[str],
+    variants: list[str],
+    replies: list[str],
+    corruption: str | None,
+    blank_lines: list[int],
+    results: str,
+    data: st.DataObject,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    folder = tmp_path_factory.mktemp("samples")
+    path = folder / f"samples_empathy_task_{STAMP}.jsonl"
+    if results == "named":
+        config = {"model": "hf", "model_args": "pretrained=org/model,dtype=float16"}
+        (folder / f"results_{STAMP}.json").write_text(json.dumps({"config": config}))
+    elif results == "garbage":
+        (folder / f"results_{STAMP}.json").write_bytes(b"\xff{not json")
+    records = [_sample(d, v, r) for d, v, r in zip(ids, variants, replies)]
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    at = data.draw(st.integers(0, len(lines) - 1))
+    if corruption == "not json":
+        lines[at] = lines[at][:-1]
+    elif corruption == "not an object":
+        lines[at] = "[1, 2]"
+    elif corruption == "no doc":
+        lines[at] = json.dumps({"resps": [["x"]]})
+    elif corruption == "doc not an object":
+        lines[at] = json.dumps({"doc": "hit:1", "resps": [["x"]]})
+    elif corruption == "unknown id":
+        lines[at] = json.dumps(_sample("hit:0_conv:0", "empathy", "x"))
+    elif corruption == "id not text":
+        lines[at] = json.dumps(
+            _sample(data.draw(st.sampled_from([7, None, ["a"]])), "empathy", "x")
+        )
+    for k in sorted(blank_lines, reverse=True):
+        lines.insert(min(k, len(lines)), "   ")
+        at += 1 if k <= at else 0
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    source = data.draw(st.sampled_from([None, "given/model"]))
+
+    if source is None and results != "named":
+        # No model name: the error names the results file, or the samples file without one.
+        with pytest.raises(RatingTableError) as err:
+            read_lm_eval_samples(path, source)
+        assert str(folder) in str(err.value)
+        return
+    if corruption is not None:
+        with pytest.raises(RatingTableError) as err:
+            read_lm_eval_samples(path, source)
+        _assert_located(err.value, path, at + 1, None)
+        return
+    model = source or "org/model"
+    expected = pd.DataFrame(
+        {
+            "dialog_id": ids,
+            "source": [
+                model if source or v == "empathy" else f"{model} [{v}]"
+                for v in variants[: len(ids)]
+            ],
+            "reply": replies[: len(ids)],
+        }
+    )
+    pd.testing.assert_frame_equal(read_lm_eval_samples(path, source), expected)
+    # read_replies tells a samples file from a reply table by its first record.
+    pd.testing.assert_frame_equal(
+        read_replies([path], source).drop(columns="origin"), expected, check_dtype=False
+    )
+
+
+@SETTINGS
+@given(payload=st.binary(max_size=200), reader=st.sampled_from(["replies", "returns"]))
+def test_random_bytes_in_any_importer_are_an_error_not_a_crash(
+    payload: bytes, reader: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("bytes") / "input.jsonl"
+    path.write_bytes(payload)
+    with pytest.raises(RatingTableError) as err:
+        if reader == "replies":
+            read_replies([path], "m")
+        else:
+            returns_to_rating_table(read_returns(path), _key(10))
+    assert str(path) in str(err.value)
+
+
+# --- messy tables: any cell value a file can hold ---------------------------------------------
+
+ODD_TEXT = [
+    "",
+    " ",
+    "nan",
+    "None",
+    "null",
+    "=1+1",
+    "+2",
+    "-3",
+    "@x",
+    "2.0",
+    " 2",
+    "3.5",
+    "1e3",
+    "True",
+    "\u200b",
+    "\u202e",
+    "a\u0301",
+    "a\nb",
+    'q"q',
+    "x,y",
+    "\t=1",
+    "é",
+    "😀",
+]
+ANY_CELL = st.one_of(
+    st.none(),
+    st.just(float("nan")),
+    st.booleans(),
+    st.integers(-3, 5),
+    st.floats(allow_nan=False, allow_infinity=True),
+    st.sampled_from(IDS[:3]),
+    st.sampled_from(["human", "m1", "r-0123456789ab", "judge/x", *ODD_TEXT]),
+    st.sampled_from([json.dumps([2] * 16), json.dumps([5] * 16), "[1,2]"]),
+    st.lists(st.integers(0, 4), max_size=2),
+    st.dictionaries(st.sampled_from("ab"), st.integers(0, 2), max_size=1),
+    st.sampled_from(["joyful", "positive", "negative", "joy", 3, 3.5, 1e30]),
+)
+CELL_COLUMNS = [*RATING_COLUMNS, "teq", "note"]
+
+
+@st.composite
+def messy_records(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Rows that start valid; about one cell in four is replaced by anything at all."""
+    n = draw(st.integers(1, 4))
+    columns = draw(st.lists(st.sampled_from(CELL_COLUMNS), min_size=4, max_size=10, unique=True))
+    picks = draw(st.lists(st.integers(0, len(IDS) - 1), min_size=n, max_size=n, unique=True))
+    records = []
+    for k, i in enumerate(picks):
+        label = MANIFEST.iloc[i]
+        valid = {
+            **{c: label[c] for c in ("dialog_id", "emotion", "sentiment", "plutchik")},
+            "part_no": int(label["part_no"]),
+            "source": "s",
+            "rater": f"r{k}",
+            "rating": 1 + k % 3,
+            "teq": json.dumps([1] * 16),
+            "note": "x",
+        }
+        records.append(
+            {c: draw(ANY_CELL) if draw(st.integers(0, 3)) == 0 else valid[c] for c in columns}
+        )
+    return records
+
+
+def _write_records(records: list[dict[str, Any]], path: Path) -> bool:
+    """Write as a foreign tool would; False if the format cannot hold these values."""
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        return True
+    frame = pd.DataFrame(records)
+    try:
+        if path.suffix == ".csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path)
+    except Exception:  # e.g. Parquet refuses a column of text and numbers
+        return False
+    return True
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+@settings(SETTINGS, max_examples=150)
+@given(records=messy_records(), suffix=st.sampled_from(FORMATS))
+def test_messy_tables_load_whole_or_fail_located(
+    records: list[dict[str, Any]], suffix: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("messy") / f"ratings{suffix}"
+    assume(_write_records(records, path))
+    try:
+        table = read_rating_table(path)
+    except RatingTableError as e:
+        message = str(e)
+        assert str(path) in message
+        # A bad cell is named by row and column; only file-wide problems name neither.
+        assert (
+            e.row is not None
+            and e.column is not None
+            or (e.column is not None or "no ratings" in message or "not a readable" in message)
+        ), message
+        return
+    # Loaded: every row, in order, with its own values, and nothing the checks would refuse.
+    assert len(table) == len(records)
+    assert table.columns.tolist()[:8] == list(RATING_COLUMNS)
+    for rec, row in zip(records, table.to_dict(orient="records")):
+        assert row["dialog_id"] == rec["dialog_id"]
+        label = MANIFEST.set_index("dialog_id").loc[row["dialog_id"]]
+        assert (row["emotion"], row["part_no"]) == (label["emotion"], label["part_no"])
+        for col in ("source", "rater"):
+            assert not _missing(rec[col]) and str(rec[col]).strip()
+            if suffix != ".csv":  # CSV writes numbers its own way (2.0, 1e+30)
+                assert row[col] == str(rec[col])
+        assert not isinstance(rec["rating"], bool)
+        assert row["rating"] == float(rec["rating"]) and row["rating"] in (1, 2, 3)
+        if "teq" in rec and not _missing(rec["teq"]) and str(rec["teq"]).strip():
+            assert json.loads(row["teq"]) == json.loads(rec["teq"])
+
+
+# --- the fast CSV reader ------------------------------------------------------------------------
+
+CSV_CHARS = st.sampled_from(
+    [*"a ,\"'\n\r\t=+-@é漢😀;", "\r\n", "\u2028", "\x85", "\ufeff", "nan", "NA", '""']
+)
+csv_cells = st.lists(CSV_CHARS, max_size=5).map("".join)
+
+
+@settings(SETTINGS, max_examples=300)
+@given(
+    header=st.lists(st.sampled_from(["a", "b", "c", "a", "", " a", "é"]), min_size=1, max_size=4),
+    rows=st.lists(st.lists(csv_cells, max_size=4), max_size=5),
+    mode=st.sampled_from(["joined", "minimal", "all quoted"]),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    bom=st.booleans(),
+)
+# Found by this test: a line of spaces in a one-column file, a quote left open at the end.
+@example(header=["a"], rows=[[" "]], mode="joined", newline="\r", bom=False)
+@example(header=["a", "b"], rows=[["x", '"y']], mode="joined", newline="\n", bom=False)
+@example(header=["a", "b"], rows=[["x", '"y""\n']], mode="joined", newline="\n", bom=True)
+def test_the_fast_csv_reader_reads_what_pandas_reads(
+    header: list[str],
+    rows: list[list[str]],
+    mode: str,
+    newline: str,
+    bom: bool,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``read_text_csv`` (pyarrow) gives ``read_safe_csv``'s table (pandas), or both refuse the
+    file: ragged rows, quotes left open, blank-looking lines, repeated names."""
+    if mode == "joined":  # no quoting at all: whatever a careless tool writes
+        text = newline.join([",".join(header), *(",".join(r) for r in rows)]) + newline
+    else:
+        buf = io.StringIO()
+        quoting = csv.QUOTE_ALL if mode == "all quoted" else csv.QUOTE_MINIMAL
+        writer = csv.writer(buf, lineterminator=newline, quoting=quoting)
+        writer.writerow(header)
+        writer.writerows(rows)
+        text = buf.getvalue()
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    path.write_bytes((("\ufeff" if bom else "") + text).encode("utf-8"))
+    try:
+        expected = read_safe_csv(path)
+    except Exception:
+        with pytest.raises(Exception):  # noqa: B017 - pandas' own error types, whichever
+            read_text_csv(path)
+        return
+    pd.testing.assert_frame_equal(read_text_csv(path), expected)
