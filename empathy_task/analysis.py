@@ -110,6 +110,24 @@ class Analysis:
     notes: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """The counts ``[kind, source, scope, Bad/Okay/Good]`` with the names along each axis (object
+    arrays, to index with codes), and the bootstrap Good counts of the groups that get intervals:
+    ``draws[draw_index[kind, source, scope]]``, where an index of -1 means no draws."""
+
+    counts: np.ndarray
+    kinds: np.ndarray
+    sources: np.ndarray
+    scopes: np.ndarray
+    draws: np.ndarray
+    draw_index: np.ndarray
+
+    @property
+    def n(self) -> np.ndarray:
+        return self.counts.sum(axis=-1)
+
+
 def scope_names(emotions: Sequence[str]) -> tuple[str, ...]:
     """``overall``, ``valence:positive``, ``valence:negative`` and ``emotion:<label>`` for each."""
     return (OVERALL, *(f"valence:{v}" for v in VALENCES), *(f"emotion:{e}" for e in emotions))
@@ -220,10 +238,16 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
 
     rng = np.random.default_rng(opts.seed)
     draws, draw_index = _bootstrap_draws(counts, n, kind_names, source_index, detail, opts, rng)
-    groups = _groups_frame(counts, n, kind_names, source_names, scopes, draws, draw_index, opts)
-    comparisons, families = _comparisons_frame(
-        counts, pairs, kind_names, source_names, scopes, draws, draw_index, opts
+    grid = _Grid(
+        counts,
+        np.asarray(kind_names, dtype=object),
+        np.asarray(source_names, dtype=object),
+        np.asarray(scopes, dtype=object),
+        draws,
+        draw_index,
     )
+    groups = _groups_frame(grid, opts)
+    comparisons, families = _comparisons_frame(grid, pairs, opts)
     agreement = _agreement(
         dialog_codes, source_codes, kind_codes, rating + 1, kind_names, source_names
     )
@@ -303,35 +327,27 @@ def _bootstrap_draws(
     return draws, index
 
 
-def _groups_frame(
-    counts: np.ndarray,
-    n: np.ndarray,
-    kind_names: Sequence[str],
-    source_names: Sequence[str],
-    scopes: Sequence[str],
-    draws: np.ndarray,
-    draw_index: np.ndarray,
-    opts: AnalysisOptions,
-) -> pd.DataFrame:
+def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:
+    n = grid.n
     k, s, c = np.nonzero(n > 0)
-    cnt = counts[k, s, c]
+    cnt = grid.counts[k, s, c]
     size = n[k, s, c]
     low = np.full(len(k), np.nan)
     high = np.full(len(k), np.nan)
-    di = draw_index[k, s, c]
+    di = grid.draw_index[k, s, c]
     has = di >= 0
     if has.any():
         # Percentiles of the counts, scaled: the same as percentiles of the rates, and cheaper.
         low_count, high_count = stats.percentile_interval(
-            draws[di[has]], opts.confidence, overwrite=True
+            grid.draws[di[has]], opts.confidence, overwrite=True
         )
         low[has], high[has] = low_count / size[has], high_count / size[has]
     return pd.DataFrame(
         {
-            "rater_kind": np.asarray(kind_names, dtype=object)[k],
-            "source": np.asarray(source_names, dtype=object)[s],
-            "scope": np.asarray(scopes, dtype=object)[c],
-            "is_baseline": np.asarray(source_names, dtype=object)[s] == opts.baseline,
+            "rater_kind": grid.kinds[k],
+            "source": grid.sources[s],
+            "scope": grid.scopes[c],
+            "is_baseline": grid.sources[s] == opts.baseline,
             "n": size,
             "Bad": cnt[:, 0],
             "Okay": cnt[:, 1],
@@ -345,14 +361,7 @@ def _groups_frame(
 
 
 def _comparisons_frame(
-    counts: np.ndarray,
-    pairs: list[tuple[int, int, int, bool]],
-    kind_names: Sequence[str],
-    source_names: Sequence[str],
-    scopes: Sequence[str],
-    draws: np.ndarray,
-    draw_index: np.ndarray,
-    opts: AnalysisOptions,
+    grid: _Grid, pairs: list[tuple[int, int, int, bool]], opts: AnalysisOptions
 ) -> tuple[pd.DataFrame, tuple[Family, ...]]:
     columns = [
         "rater_kind",
@@ -387,8 +396,8 @@ def _comparisons_frame(
     if not pairs:
         return pd.DataFrame(columns=columns), ()
     pk, pa, pb, pv = (np.array(x) for x in zip(*pairs))
-    ca = counts[pk, pa]  # [pair, scope, 3]
-    cb = counts[pk, pb]
+    ca = grid.counts[pk, pa]  # [pair, scope, 3]
+    cb = grid.counts[pk, pb]
     keep = (ca.sum(-1) + cb.sum(-1)) > 0
     pi, si = np.nonzero(keep)
     A = ca[pi, si]
@@ -399,15 +408,14 @@ def _comparisons_frame(
     dist = stats.chi2_tests(stats.distribution_tables(A, B), correction=True)
     rate_a = np.divide(A[:, 2], n_a, out=np.full(len(pi), np.nan), where=n_a > 0)
     rate_b = np.divide(B[:, 2], n_b, out=np.full(len(pi), np.nan), where=n_b > 0)
-    scope_arr = np.asarray(scopes, dtype=object)
-    level_of_scope = np.array([_scope_level(s) for s in scopes], dtype=object)
+    level_of_scope = np.array([_scope_level(s) for s in grid.scopes], dtype=object)
     frame = pd.DataFrame(
         {
-            "rater_kind": np.asarray(kind_names, dtype=object)[pk[pi]],
-            "a": np.asarray(source_names, dtype=object)[pa[pi]],
-            "b": np.asarray(source_names, dtype=object)[pb[pi]],
+            "rater_kind": grid.kinds[pk[pi]],
+            "a": grid.sources[pa[pi]],
+            "b": grid.sources[pb[pi]],
             "vs_baseline": pv[pi].astype(bool),
-            "scope": scope_arr[si],
+            "scope": grid.scopes[si],
             "level": level_of_scope[si],
             "n_a": n_a,
             "n_b": n_b,
@@ -428,12 +436,12 @@ def _comparisons_frame(
     # Bootstrap intervals of the relative increase: comparisons with the baseline only.
     low = np.full(len(pi), np.nan)
     high = np.full(len(pi), np.nan)
-    ia = draw_index[pk[pi], pa[pi], si]
-    ib = draw_index[pk[pi], pb[pi], si]
+    ia = grid.draw_index[pk[pi], pa[pi], si]
+    ib = grid.draw_index[pk[pi], pb[pi], si]
     sel = pv[pi].astype(bool) & (ia >= 0) & (ib >= 0)
     if sel.any():
         low[sel], high[sel] = stats.relative_increase_interval(
-            draws[ia[sel]], draws[ib[sel]], opts.confidence
+            grid.draws[ia[sel]], grid.draws[ib[sel]], opts.confidence
         )
     frame["rel_increase_good_low"] = low
     frame["rel_increase_good_high"] = high
@@ -446,7 +454,7 @@ def _comparisons_frame(
         frame[f"{test}_reason"] = pd.Series(res.reason, index=frame.index, dtype=object)
         adjusted = res.pvalue.copy()
         family = np.empty(len(pi), dtype=object)
-        for kind in kind_names:
+        for kind in grid.kinds:
             for level in LEVELS:
                 members = (frame["rater_kind"].to_numpy() == kind) & (
                     frame["level"].to_numpy() == level
