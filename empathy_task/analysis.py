@@ -179,11 +179,11 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
     scopes = scope_names(emotions)
     ref = manifest().set_index("dialog_id")
     dialog_codes, dialogs = pd.factorize(table["dialog_id"])
-    unknown = ~pd.Index(dialogs).isin(ref.index)
-    if unknown.any():
-        raise ValueError(f"unknown dialog id {dialogs[np.argmax(unknown)]!r}")
+    at = ref.index.get_indexer(dialogs)  # the manifest's ids are unique: a hash lookup
+    if (at < 0).any():
+        raise ValueError(f"unknown dialog id {dialogs[np.argmax(at < 0)]!r}")
     emotion_index = {e: i for i, e in enumerate(emotions)}
-    emotion_of_dialog = ref.loc[dialogs, "emotion"].map(emotion_index).to_numpy(np.int64)
+    emotion_of_dialog = ref["emotion"].iloc[at].map(emotion_index).to_numpy(np.int64)
     valence_of_emotion = (
         ref.drop_duplicates("emotion").set_index("emotion").loc[list(emotions), "sentiment"]
     ).to_numpy()

@@ -152,13 +152,22 @@ def forest_plot(
     """
     k = max(len(panels), 1)
     n = len(labels)
-    panel_width, gap = 2.6, 0.25
     fig = _figure(1.0, 1.3 + 0.22 * n)
+    titles = [
+        f"{p.title} (overall {p.overall:+.1f}%)"
+        if p.overall is not None and np.isfinite(p.overall)
+        else p.title
+        for p in panels
+    ]
+    # Wide enough for the panels' titles and the figure's: nothing is cut off or overlaps.
+    panel_width = max(2.6, _text_width(fig, titles, 9) + 0.15)
+    gap = 0.25
     label_width = _text_width(fig, labels, _SMALL) + _PAD + 0.1
     width = label_width + k * panel_width + (k - 1) * gap + 0.15
+    width = max(width, _text_width(fig, [title], _TITLE) + 0.3)
     fig.set_size_inches(width, 1.3 + 0.22 * n)
     y = np.arange(n)[::-1]
-    for j, panel in enumerate(panels):
+    for j, (panel, panel_title) in enumerate(zip(panels, titles)):
         left = label_width + j * (panel_width + gap)
         ax = _axes(fig, left, width - left - panel_width, 0.75, 0.55)
         est = np.asarray(panel.estimate, dtype=float)
@@ -169,8 +178,7 @@ def forest_plot(
         err = np.where(np.isfinite(err) & (err > 0), err, 0)
         ax.errorbar(est, y, xerr=err, fmt="o", ms=3.5, color="#0072B2", ecolor="#56B4E9", lw=1)
         ax.axvline(0, color="grey", lw=0.8)
-        has_overall = panel.overall is not None and np.isfinite(panel.overall)
-        if has_overall:
+        if panel.overall is not None and np.isfinite(panel.overall):
             ax.axvline(panel.overall, color="#0072B2", lw=0.8, ls="--")
         finite = np.concatenate([hi[np.isfinite(hi)], est[np.isfinite(est)]])
         right = float(finite.max()) if finite.size else 1.0
@@ -190,11 +198,12 @@ def forest_plot(
             _row_labels(ax, y, labels)
         else:
             ax.set_yticks([])
-        overall = f" (overall {panel.overall:+.1f}%)" if has_overall else ""
-        ax.set_title(f"{panel.title}{overall}", fontsize=9, parse_math=False)
+        ax.set_title(panel_title, fontsize=9, parse_math=False)
         ax.set_xlabel("relative increase in Good (%)", fontsize=_SMALL)
         ax.tick_params(axis="x", labelsize=_SMALL)
-    fig.suptitle(title, fontsize=_TITLE, y=1 - 0.12 / fig.get_size_inches()[1], va="top")
+    fig.suptitle(
+        title, fontsize=_TITLE, y=1 - 0.12 / fig.get_size_inches()[1], va="top", parse_math=False
+    )
     return _png(fig)
 
 
