@@ -94,9 +94,15 @@ def _row_labels(ax: Any, y: np.ndarray, labels: Sequence[str]) -> None:
 
 
 def _png(fig: Any) -> bytes:
+    """The figure as an opaque RGB PNG: no alpha channel to encode on a white figure, and
+    zlib's level 3, which packs charts nearly as tight as the default in half the time. No date
+    or software in the metadata: the bytes are the same from run to run."""
+    from PIL import Image  # Pillow: matplotlib's own PNG writer
+
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[:, :, :3]
     buf = io.BytesIO()
-    # A fixed date-free metadata keeps the bytes reproducible from run to run.
-    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    Image.fromarray(pixels).save(buf, format="png", compress_level=3, dpi=(_DPI, _DPI))
     return buf.getvalue()
 
 
