@@ -10,6 +10,10 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: command name -> module under empathy_task.cli, and its one-line help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -62,6 +66,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _user_errors() as e:
         print(f"empathy-task {known.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def print_rating_summary(table: pd.DataFrame, *, raters: bool = False) -> None:
+    """One line per source: its ratings and their Bad / Okay / Good counts (and raters)."""
+    from empathy_task.ratings import RATING_LABELS
+
+    per_source = table.groupby("source")["rater"].nunique()
+    counts = table.groupby(["source", "rating"]).size().unstack(fill_value=0)
+    for source, row in counts.iterrows():
+        dist = ", ".join(f"{RATING_LABELS[r]} {int(row.get(r, 0))}" for r in (1, 2, 3))
+        by = f" from {int(per_source[source])} raters" if raters else ""
+        print(f"{source}: {int(row.sum())} ratings{by} ({dist})")
 
 
 if __name__ == "__main__":

@@ -18,16 +18,14 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from empathy_task._io import check_writable
+    from empathy_task.cli import print_rating_summary
     from empathy_task.export import rating_table_from_logs
-    from empathy_task.ratings import RATING_LABELS, table_format, write_rating_table
+    from empathy_task.ratings import table_format, write_rating_table
 
     table_format(args.out)
     check_writable(Path(args.out), args.force)
     table = rating_table_from_logs(args.logs, epoch=args.epoch)
     write_rating_table(table, args.out, force=args.force)
-    counts = table.groupby(["source", "rating"]).size().unstack(fill_value=0)
-    for source, row in counts.iterrows():
-        dist = ", ".join(f"{RATING_LABELS[r]} {int(row.get(r, 0))}" for r in (1, 2, 3))
-        print(f"{source}: {int(row.sum())} ratings ({dist})")
+    print_rating_summary(table)
     print(f"wrote {len(table)} ratings to {args.out}")
     return 0

@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from empathy_task._io import check_writable
-    from empathy_task.ratings import RATING_LABELS, table_format, write_rating_table
+    from empathy_task.cli import print_rating_summary
+    from empathy_task.ratings import table_format, write_rating_table
     from empathy_task.study.returns import import_returns
 
     table_format(args.out)
@@ -39,10 +40,6 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--source renames one group; the key holds several sources")
         table = table.assign(source=args.source)
     write_rating_table(table, args.out, force=args.force)
-    raters = table.groupby("source")["rater"].nunique()
-    counts = table.groupby(["source", "rating"]).size().unstack(fill_value=0)
-    for source, row in counts.iterrows():
-        dist = ", ".join(f"{RATING_LABELS[r]} {int(row.get(r, 0))}" for r in (1, 2, 3))
-        print(f"{source}: {int(row.sum())} ratings from {int(raters[source])} raters ({dist})")
+    print_rating_summary(table, raters=True)
     print(f"wrote {len(table)} ratings to {args.out}")
     return 0

@@ -70,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
     from inspect_ai.model import GenerateConfig, get_model
 
     from empathy_task._io import check_writable
+    from empathy_task.cli import print_rating_summary
     from empathy_task.posthoc import JudgeRunError, judge_replies, read_replies
-    from empathy_task.ratings import RATING_LABELS, table_format, write_rating_table
+    from empathy_task.ratings import table_format, write_rating_table
 
     # Fail before paying for a judge if the output cannot be written.
     table_format(args.out)
@@ -107,10 +108,7 @@ def run(args: argparse.Namespace) -> int:
         return 1 if isinstance(e, JudgeRunError) else 130
     write_rating_table(table, args.out, force=args.force)
 
-    counts = table.groupby(["source", "rating"]).size().unstack(fill_value=0)
-    for source, row in counts.iterrows():
-        dist = ", ".join(f"{RATING_LABELS[r]} {int(row.get(r, 0))}" for r in (1, 2, 3))
-        print(f"{source}: {int(row.sum())} ratings ({dist})")
+    print_rating_summary(table)
     for line in summary.lines():
         print(line)
     print(f"wrote {len(table)} ratings by {grader} to {args.out}")

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from empathy_task._io import OutputExistsError, read_safe_csv, safe_csv_frame, write_atomic
-from empathy_task.ratings import RatingTableError
+from empathy_task.ratings import RatingTableError, read_jsonl
 
 #: Fields of a sheet file, in order. ``reply`` is Speaker #2's turn, the text being rated.
 SHEET_COLUMNS: tuple[str, ...] = (
@@ -412,18 +412,7 @@ def _read_records(path: Path) -> pd.DataFrame:
         if fmt == "csv":
             return read_safe_csv(path)
         if fmt == "jsonl":
-            records = []
-            with path.open(encoding="utf-8") as f:
-                for n, line in enumerate(f, start=1):
-                    if line.strip():
-                        try:
-                            rec = json.loads(line)
-                        except json.JSONDecodeError as e:
-                            raise RatingTableError(str(path), f"not valid JSON: {e.msg}", n) from e
-                        if not isinstance(rec, dict):
-                            raise RatingTableError(str(path), "not a JSON object", n)
-                        records.append(rec)
-            return pd.DataFrame.from_records(records)
+            return read_jsonl(path)[0]
     except RatingTableError:
         raise
     except FileNotFoundError as e:
