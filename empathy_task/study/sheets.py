@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task._io import OutputExistsError, read_safe_csv, safe_csv_frame, write_atomic
-from empathy_task.ratings import RatingTableError, read_jsonl
+from empathy_task._io import OutputExistsError, safe_csv_frame, write_atomic
+from empathy_task.ratings import RatingTableError, read_jsonl, read_text_csv
 
 #: Fields of a sheet file, in order. ``reply`` is Speaker #2's turn, the text being rated.
 SHEET_COLUMNS: tuple[str, ...] = (
@@ -130,7 +130,7 @@ def replies_from_table(path: str | os.PathLike[str], source: str | None = None) 
     suffix = p.suffix.lower()
     try:
         if suffix == ".csv":
-            frame = read_safe_csv(p)
+            frame = read_text_csv(p)
             row_of = 2  # header line, then rows counted from 1
         elif suffix == ".jsonl":
             frame = pd.read_json(p, lines=True, dtype=False)
@@ -410,7 +410,7 @@ def _read_records(path: Path) -> pd.DataFrame:
     fmt = path.suffix.lower().lstrip(".")
     try:
         if fmt == "csv":
-            return read_safe_csv(path)
+            return read_text_csv(path)
         if fmt == "jsonl":
             return read_jsonl(path)[0]
     except RatingTableError:
