@@ -264,12 +264,17 @@ def significance_markers(pvalues: npt.ArrayLike) -> np.ndarray:
 
 
 class BootstrapCI(NamedTuple):
-    """A percentile bootstrap interval (arrays when the inputs are arrays)."""
+    """A percentile bootstrap interval (arrays when the inputs are arrays).
+
+    ``dropped`` is how many resamples had no value and were left out (for the relative increase:
+    those in which the baseline drew no Good rating), per interval.
+    """
 
     low: np.ndarray | float
     high: np.ndarray | float
     confidence: float
     resamples: int
+    dropped: np.ndarray | int = 0
 
 
 def _rng(seed: SeedLike) -> np.random.Generator:
@@ -343,17 +348,20 @@ def bootstrap_good_rate_ci(
 
 def relative_increase_interval(
     draws_a: np.ndarray, draws_b: np.ndarray, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percentile interval of the relative increase from bootstrap Good counts of A and B.
 
-    A resample where A has no Good rating has no relative increase and is left out.
+    A resample where A has no Good rating has no relative increase and is left out; the third
+    array counts them per interval, so that a caller can say how many were dropped.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.subtract(draws_b, draws_a, dtype=float)
         ratio /= draws_a
         ratio *= 100.0
-    ratio[np.isinf(ratio)] = np.nan  # A drew no Good rating
-    return percentile_interval(ratio, confidence, overwrite=True)
+    dropped = (np.asarray(draws_a) == 0).sum(axis=-1)
+    ratio[np.isinf(ratio)] = np.nan  # A drew no Good rating (0 / 0 is NaN already)
+    low, high = percentile_interval(ratio, confidence, overwrite=True)
+    return low, high, dropped
 
 
 def bootstrap_relative_increase_ci(
@@ -373,8 +381,90 @@ def bootstrap_relative_increase_ci(
     rng = _rng(seed)
     draws_a = bootstrap_good_counts(good_a, n_a, resamples=resamples, seed=rng)
     draws_b = bootstrap_good_counts(good_b, n_b, resamples=resamples, seed=rng)
-    low, high = relative_increase_interval(draws_a, draws_b, confidence)
-    return BootstrapCI(_unwrap(low), _unwrap(high), confidence, resamples)
+    low, high, dropped = relative_increase_interval(draws_a, draws_b, confidence)
+    dropped = int(dropped) if np.ndim(dropped) == 0 else dropped
+    return BootstrapCI(_unwrap(low), _unwrap(high), confidence, resamples, dropped)
+
+
+# --- closed-form intervals that hold at small counts ---------------------------------------------
+
+#: The intervals the reporter shows, named in report.json and the Method section.
+GOOD_RATE_INTERVAL = "wilson"
+REL_INCREASE_INTERVAL = "katz-log-adjusted"
+
+
+class Interval(NamedTuple):
+    """A confidence interval (arrays when the inputs are arrays) and the method that made it."""
+
+    low: np.ndarray | float
+    high: np.ndarray | float
+    confidence: float
+    method: str
+
+
+def wilson_interval(good: npt.ArrayLike, n: npt.ArrayLike, *, confidence: float = 0.95) -> Interval:
+    """Wilson score interval of the Good rate ``good / n`` (element-wise; NaN where ``n`` is 0).
+
+    Unlike the percentile bootstrap it does not collapse to ``[0, 0]`` at 0 Good, and it keeps
+    close to its nominal coverage at small counts (``statsmodels``' ``proportion_confint``).
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    g = np.asarray(good, dtype=float)
+    size = np.asarray(n, dtype=float)
+    g, size = np.broadcast_arrays(g, size)
+    ok = size > 0
+    low = np.full(g.shape, np.nan)
+    high = np.full(g.shape, np.nan)
+    if ok.any():
+        lo, hi = proportion_confint(g[ok], size[ok], alpha=1 - confidence, method="wilson")
+        low[ok], high[ok] = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+    return Interval(_unwrap(low), _unwrap(high), confidence, GOOD_RATE_INTERVAL)
+
+
+def relative_increase_ci(
+    good_a: npt.ArrayLike,
+    n_a: npt.ArrayLike,
+    good_b: npt.ArrayLike,
+    n_b: npt.ArrayLike,
+    *,
+    confidence: float = 0.95,
+) -> Interval:
+    """Interval of the relative increase in Good, in percent, of B over the baseline A.
+
+    The Katz log interval of the ratio of two independent proportions ``rate_b / rate_a``, with
+    0.5 added to each count (``statsmodels``' ``confint_proportions_2indep(compare="ratio",
+    method="log-adjusted")``), so that it needs no resampling and stays finite when B has no Good.
+    It is converted to the paper's count-based relative increase, ``(good_b - good_a) / good_a``,
+    by the factor ``n_b / n_a`` (1 when the groups are the same size). NaN where A has no Good
+    rating (the relative increase is undefined) or a group is empty.
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    ga, na, gb, nb = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (good_a, n_a, good_b, n_b))
+    )
+    ok = (ga > 0) & (na > 0) & (nb > 0)
+    low = np.full(ga.shape, np.nan)
+    high = np.full(ga.shape, np.nan)
+    if ok.any():
+        lo, hi = confint_proportions_2indep(
+            gb[ok],
+            nb[ok],
+            ga[ok],
+            na[ok],
+            compare="ratio",
+            method="log-adjusted",
+            alpha=1 - confidence,
+        )
+        scale = nb[ok] / na[ok]
+        low[ok] = (np.asarray(lo) * scale - 1.0) * 100.0
+        high[ok] = (np.asarray(hi) * scale - 1.0) * 100.0
+    return Interval(_unwrap(low), _unwrap(high), confidence, REL_INCREASE_INTERVAL)
 
 
 # --- power --------------------------------------------------------------------------------------
