@@ -84,6 +84,12 @@ class Analysis:
     ``groups``: one row per (rater_kind, source, scope) with ratings: ``n, Bad, Okay, Good,
     good_rate, good_rate_low, good_rate_high, mean_rating``.
 
+    ``clusters``: one row per (rater_kind, source), overall: the unit resampled (``rater`` for
+    the crowd, whose raters each rate a batch; ``prompt`` for a judge, the one rater of all its
+    ratings), ``clusters``, ``largest_cluster``, ``design_effect`` and the cluster bootstrap
+    interval ``good_rate_cluster_low/high``. The comparisons' overall rows add the Rao-Scott
+    design-effect-corrected Good test ``good_rs_chi2, good_rs_p`` beside the paper's.
+
     ``comparisons``: one row per (rater_kind, a, b, scope) where either side has ratings:
     ``n_a, n_b, good_a, good_b, rel_increase_good`` (percent, from counts as the paper),
     ``rel_increase_good_rate`` (from rates; equal when ``n_a == n_b``), its interval
@@ -106,6 +112,7 @@ class Analysis:
     scopes: tuple[str, ...]
     groups: pd.DataFrame
     comparisons: pd.DataFrame
+    clusters: pd.DataFrame
     descriptive_only: tuple[tuple[str, str, str], ...]  # (rater kind, source, reason)
     families: tuple[Family, ...]
     agreement: tuple[KindAgreement, ...]
@@ -243,8 +250,19 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         np.asarray(source_names, dtype=object),
         np.asarray(scopes, dtype=object),
     )
+    clusters = _clusters(
+        np.where(
+            np.asarray(kind_names, dtype=object)[kind_codes] == CROWD, rater_codes, dialog_codes
+        ),
+        kind_codes * n_sources + source_codes,
+        rating == 2,
+        kind_names,
+        source_names,
+        opts,
+    )
     groups = _groups_frame(grid, opts)
     comparisons, families = _comparisons_frame(grid, pairs, opts)
+    _add_cluster_test(comparisons, clusters)
     agreement = _agreement(
         dialog_codes, source_codes, kind_codes, rating + 1, kind_names, source_names
     )
@@ -265,6 +283,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         scopes=scopes,
         groups=groups,
         comparisons=comparisons,
+        clusters=clusters,
         descriptive_only=tuple(descriptive),
         families=families,
         agreement=agreement,
@@ -292,6 +311,80 @@ def rater_kinds(raters: Sequence[str] | pd.Index) -> np.ndarray:
 
 def _kind_label(kind: str) -> str:
     return "the crowd" if kind == CROWD else f"judge {kind}"
+
+
+CLUSTER_COLUMNS = [
+    "rater_kind",
+    "source",
+    "unit",
+    "clusters",
+    "largest_cluster",
+    "design_effect",
+    "good_rate_cluster_low",
+    "good_rate_cluster_high",
+]
+
+
+def _clusters(
+    cluster_codes: np.ndarray,
+    group_codes: np.ndarray,
+    is_good: np.ndarray,
+    kind_names: Sequence[str],
+    source_names: Sequence[str],
+    opts: AnalysisOptions,
+) -> pd.DataFrame:
+    """Per group, overall: Good and rating counts per cluster, their design effect and the
+    cluster bootstrap interval of the Good rate (crowd: clusters are raters; judge: prompts)."""
+    width = int(cluster_codes.max()) + 1 if len(cluster_codes) else 1
+    keys, inverse = np.unique(
+        group_codes.astype(np.int64) * width + cluster_codes, return_inverse=True
+    )
+    size = np.bincount(inverse)
+    good = np.bincount(inverse, weights=is_good).astype(np.int64)
+    group_of = keys // width
+    rows = []
+    bounds = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1], True])
+    n_sources = len(source_names)
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        gcode = int(group_of[start])
+        kind = kind_names[gcode // n_sources]
+        g, m = good[start:stop], size[start:stop]
+        ci = stats.cluster_bootstrap_good_rate_ci(
+            g, m, resamples=opts.resamples, confidence=opts.confidence, seed=opts.seed
+        )
+        rows.append(
+            (
+                kind,
+                source_names[gcode % n_sources],
+                "rater" if kind == CROWD else "prompt",
+                stop - start,
+                int(m.max()),
+                stats.design_effect(g, m),
+                ci.low,
+                ci.high,
+            )
+        )
+    return pd.DataFrame(rows, columns=CLUSTER_COLUMNS)
+
+
+def _add_cluster_test(comparisons: pd.DataFrame, clusters: pd.DataFrame) -> None:
+    """The Rao-Scott corrected Good test on the overall rows, beside the paper's chi-squared."""
+    statistic = np.full(len(comparisons), np.nan)
+    pvalue = np.full(len(comparisons), np.nan)
+    rows = np.flatnonzero(comparisons["scope"].to_numpy() == OVERALL) if len(comparisons) else []
+    if len(rows):
+        deff = clusters.set_index(["rater_kind", "source"])["design_effect"]
+        sub = comparisons.iloc[rows]
+        da = deff.reindex(list(zip(sub["rater_kind"], sub["a"]))).to_numpy(float)
+        db = deff.reindex(list(zip(sub["rater_kind"], sub["b"]))).to_numpy(float)
+
+        def counts(side: str) -> np.ndarray:
+            good = sub[f"good_{side}"].to_numpy(float)
+            return np.stack([np.zeros_like(good), sub[f"n_{side}"] - good, good], axis=1)
+
+        statistic[rows], pvalue[rows] = stats.rao_scott_good_tests(counts("a"), da, counts("b"), db)
+    comparisons["good_rs_chi2"] = statistic
+    comparisons["good_rs_p"] = pvalue
 
 
 def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:

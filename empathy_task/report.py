@@ -13,7 +13,8 @@
   interval bounds ``rel_increase_good_low/high`` (comparisons with the baseline),
   ``*_p_adjusted``, ``*_marker``, ``*_cramers_v``, ``*_reason`` (why a statistic is null),
   ``family_*`` and, overall against the baseline, the a-priori ``power_*_w``.
-- added: ``intervals`` (the method of each interval), ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
+- added: ``intervals`` (the method of each interval), ``clusters`` (the cluster bootstrap and
+  design effects; ``good_rs_chi2, good_rs_p`` in the overall comparisons), ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
   ``published`` (the paper's reference rows, never mixed with computed ones), ``inputs``.
 
 NaN becomes ``null``; floats are written at full (``repr``) precision. Everything is rendered in memory; :func:`write_report` then moves the files
@@ -548,6 +549,62 @@ def _power(a: Analysis) -> Section:
     return s
 
 
+def _clusters_section(a: Analysis) -> Section:
+    o = a.options
+    s = Section("Rater clusters")
+    s.add(
+        "The intervals and tests above treat ratings as independent, but a crowd rater rates a "
+        "batch of replies, and a lenient rater makes a whole batch Good: their ratings are "
+        "clustered. Here, overall, whole clusters are resampled: raters for the crowd, prompts for "
+        f"a judge (one judge gives every rating). {round(o.confidence * 100)}% percentile cluster "
+        f"bootstrap ({o.resamples:,} resamples, seed {o.seed}); the design effect is the Good "
+        "rate's cluster-robust variance over its variance under independence. Beside the paper's "
+        "chi-squared, the Rao-Scott test divides the uncorrected 2x2 statistic by the design "
+        "effect of the difference (in report.json: good_rs_chi2, good_rs_p). Computed overall "
+        "only: per valence and emotion, a rater's batch is split and the clusters are small."
+    )
+    c = a.comparisons
+    rs = {}
+    if not c.empty:
+        vs = c[(c["scope"] == OVERALL) & c["vs_baseline"]]
+        rs = {(k, b): p for k, b, p in zip(vs["rater_kind"], vs["b"], vs["good_rs_p"])}
+    g = _overall_groups(a).set_index(["rater_kind", "source"])
+    rows = []
+    for r in _records(a.clusters, list(a.clusters.columns)):
+        key = (r["rater_kind"], r["source"])
+        rows.append(
+            [
+                _kind_title(str(r["rater_kind"])),
+                str(r["source"]),
+                str(r["unit"]),
+                fmt_int(r["clusters"]),
+                fmt_int(r["largest_cluster"]),
+                fmt_num(r["design_effect"]),
+                f"{fmt_rate(g.loc[key, 'good_rate'])} "
+                f"{fmt_ci(r['good_rate_cluster_low'], r['good_rate_cluster_high'])}",
+                fmt_ci(g.loc[key, "good_rate_low"], g.loc[key, "good_rate_high"]),
+                "baseline" if r["source"] == o.baseline else fmt_p(rs.get(key)),
+            ]
+        )
+    s.add(
+        Table(
+            [
+                "rater",
+                "source",
+                "unit resampled",
+                "clusters",
+                "largest",
+                "design effect",
+                "Good rate [cluster CI]",
+                "Wilson CI (independent)",
+                "p, Rao-Scott Good test",
+            ],
+            rows,
+        )
+    )
+    return s
+
+
 def _families(a: Analysis) -> Section:
     s = Section("Multiple comparisons")
     name = {"none": "none", "holm": "Holm", "bh": "Benjamini-Hochberg"}[a.options.correction]
@@ -807,6 +864,7 @@ def build_document(
         _published(a),
         *_comparisons(a),
         _power(a),
+        _clusters_section(a),
         *_agreement_sections(a, figures),
         _quality(a),
         _families(a),
@@ -989,6 +1047,14 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         "groups": by_rater[a.primary_kind],
         "groups_by_rater": by_rater,
         "comparisons": None,  # written column-wise below
+        "clusters": {
+            "note": (
+                "overall Good rate per group with whole clusters resampled (unit: rater for the "
+                "crowd, prompt for a judge); comparisons' good_rs_chi2/good_rs_p are the "
+                "Rao-Scott design-effect-corrected Good test beside the paper's good_chi2/good_p"
+            ),
+            "rows": a.clusters.to_dict(orient="records"),
+        },
         "descriptive_only": [
             {"rater_kind": k, "source": s, "reason": r} for k, s, r in a.descriptive_only
         ],

@@ -498,3 +498,31 @@ def test_zero_good_gets_an_interval_and_the_method_is_named(
     assert doc["intervals"]["rel_increase_good"] == "katz-log-adjusted"
     method = report._method(a)
     assert any("Wilson" in b.text and "Katz" in b.text for b in method.blocks)
+
+
+def test_crowd_clusters_are_raters_and_the_report_shows_them(crowd_table: pd.DataFrame) -> None:
+    from empathy_task import stats
+
+    a = analyse(crowd_table, AnalysisOptions(resamples=300))
+    cl = a.clusters.set_index("source")
+    assert (cl["unit"] == "rater").all() and (cl["clusters"] == 200).all()
+    assert (cl["largest_cluster"] == 10).all()
+    human = crowd_table[crowd_table["source"] == "human"]
+    per_rater = human.groupby("rater")["rating"]
+    good, n = (per_rater.apply(lambda r: int((r == 3).sum()))), per_rater.size()
+    expected = stats.cluster_bootstrap_good_rate_ci(good.to_numpy(), n.to_numpy(), resamples=300)
+    assert cl.loc["human", "good_rate_cluster_low"] == expected.low
+    deff = stats.design_effect(good.to_numpy(), n.to_numpy())
+    assert cl.loc["human", "design_effect"] == pytest.approx(deff, rel=1e-12)  # summation order
+    c = a.comparisons
+    overall = c[c["scope"] == "overall"]
+    assert (
+        overall["good_rs_p"].notna().all()
+        and c.loc[c["scope"] != "overall", "good_rs_p"].isna().all()
+    )
+    # The clustered test is more cautious than the paper's where raters are heterogeneous.
+    assert (overall["good_rs_chi2"] < overall["good_chi2"] * 1.05).all()
+    doc = _strict_json(report.render_json(a))
+    assert {r["source"] for r in doc["clusters"]["rows"]} == {"human", "chatgpt", "chatgpt_empathy"}
+    md = report.render_markdown(report.build_document(a, {}))
+    assert "## Rater clusters" in md and "| crowd raters | human | rater | 200 |" in md
