@@ -971,21 +971,33 @@ def _group_entries(a: Analysis) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def _comparison_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The comparisons as JSON-safe records: floats at full precision, NaN as None."""
-    columns = []
+def _comparisons_json(frame: pd.DataFrame) -> str:
+    """The comparisons as a JSON array of objects: floats at full (``repr``) precision, NaN as null.
+
+    Built column by column with json's C encoder (a numeric column is one encoded list, split),
+    then joined per row: several times faster than encoding a list of dicts.
+    """
+    encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
+    prefixes = [encode(str(name)) + ": " for name in frame.columns]
+    columns: list[list[str]] = []
     for name in frame.columns:
         col = frame[name]
         if pd.api.types.is_bool_dtype(col):
-            columns.append(col.tolist())
+            values: list[Any] = col.tolist()
         elif pd.api.types.is_integer_dtype(col):
-            columns.append(col.to_numpy(dtype=np.int64).tolist())
+            values = col.to_numpy(dtype=np.int64).tolist()
         elif pd.api.types.is_float_dtype(col):
-            columns.append(_floats(col))
+            values = _floats(col)
         else:
-            columns.append([None if _nan(v) else v for v in col.tolist()])
-    names = [str(c) for c in frame.columns]
-    return [dict(zip(names, row)) for row in zip(*columns)]
+            # Names, scopes, markers and reasons repeat: encode each distinct value once.
+            codes, uniques = pd.factorize(col)  # None and NaN get the code -1
+            texts = np.array([*(encode(v) for v in uniques.tolist()), "null"], dtype=object)
+            columns.append(texts[codes].tolist())
+            continue
+        # Numbers, booleans and null never contain ", ": the encoded list splits cleanly.
+        columns.append(encode(values)[1:-1].split(", ") if values else [])
+    rows = ["{" + ", ".join(map(str.__add__, prefixes, row)) + "}" for row in zip(*columns)]
+    return "[" + ", ".join(rows) + "]"
 
 
 def _agreement_json(ag: KindAgreement) -> dict[str, Any]:
@@ -1095,7 +1107,7 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
     pieces = ["{"]
     for key, value in doc.items():
         if key == "comparisons":
-            text = encode(_comparison_records(a.comparisons))
+            text = _comparisons_json(a.comparisons)
         elif key in ("groups", "groups_by_rater"):
             text = encode(value)  # built JSON-safe by _group_entries
         else:
