@@ -33,7 +33,7 @@ TESTS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """How to analyse: the baseline, the correction, the bootstrap and the power statement.
+    """How to analyse: the baseline, the correction, the cluster bootstrap and the power statement.
 
     ``detail_sources`` is how many sources per rater kind (highest Good rate first, besides the
     baseline) get forest plots and per-emotion tables in the report's document; every group and

@@ -254,6 +254,11 @@ def test_judge_and_crowd_are_never_compared_and_their_agreement_is_measured(
     assert 0.3 < ag.overall.kappa_linear < 1 and 0.3 < ag.overall.alpha_ordinal < 1
     assert sum(map(sum, ag.overall.confusion)) == 1200
     assert isinstance(ag.rank.same_order, bool)
+    # A judge gives every one of its ratings: its clusters are the prompts, one rating each.
+    cl = a.clusters.set_index(["rater_kind", "source"])
+    assert cl.loc[("openai/gpt-judge", "human"), "unit"] == "prompt"
+    assert cl.loc[("openai/gpt-judge", "human"), "clusters"] == 400
+    assert cl.loc[("crowd", "human"), "unit"] == "rater"
 
     path = _write(table, tmp_path / "mixed.parquet")
     out = tmp_path / "out"
