@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick    # smaller inputs, for a look (does not touch the README)
     python benchmarks/run.py --real-model   # also the SmolLM2-135M run (needs the `smollm2` extra)
     python benchmarks/run.py --only-report  # rerun the reporter's rows only, in place
+    python benchmarks/run.py --only-coverage  # rerun coverage.py's section of results.md
 
 Each speed is a ratio to a baseline measured in the same run, on the same machine:
 
@@ -19,6 +20,7 @@ Each speed is a ratio to a baseline measured in the same run, on the same machin
   ``file://`` URL, checksum, parse, validation) and warm (cached file: checksum, parse, validation),
   against ``pandas.read_csv`` of the same file.
 - **Reporter scaling**: ``bench_report.py``'s rows (report time / pandas read time).
+- **Coverage** (not a speed): ``coverage.py``'s simulation of the reporter's intervals and tests.
 - **A real model, small**: ``real_model.py``'s end-to-end run with SmolLM2-135M-Instruct on CPU.
 """
 
@@ -306,7 +308,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="rerun only the reporter benchmark and replace its rows in the tables",
     )
+    ap.add_argument(
+        "--only-coverage",
+        action="store_true",
+        help="rerun only the coverage simulation (coverage.py) and replace its section",
+    )
     args = ap.parse_args(argv)
+    if args.only_coverage:
+        import coverage
+
+        section = coverage.run()
+        coverage.write_section(section, RESULTS)
+        print(section)
+        return 0
     if args.only_report:
         import bench_report
 
@@ -343,7 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(res, args.quick)
     print(table)
     if not args.quick:
+        import coverage
+
+        kept = coverage.saved_section(RESULTS)  # the coverage table is rerun with --only-coverage
         RESULTS.write_text(table, encoding="utf-8")
+        if kept:
+            coverage.write_section(kept, RESULTS)
         update_readme(table)
     return 0
 

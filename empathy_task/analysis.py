@@ -33,11 +33,11 @@ TESTS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """How to analyse: the baseline, the correction, the bootstrap and the power statement.
+    """How to analyse: the baseline, the correction, the cluster bootstrap and the power statement.
 
     ``detail_sources`` is how many sources per rater kind (highest Good rate first, besides the
-    baseline) get per-emotion bootstrap intervals, forest plots and per-emotion tables in the
-    report; every comparison in every scope is in the JSON regardless.
+    baseline) get forest plots and per-emotion tables in the report's document; every group and
+    comparison in every scope, with its interval, is in the JSON regardless.
     """
 
     baseline: str = "human"
@@ -84,13 +84,23 @@ class Analysis:
     ``groups``: one row per (rater_kind, source, scope) with ratings: ``n, Bad, Okay, Good,
     good_rate, good_rate_low, good_rate_high, mean_rating``.
 
+    ``clusters``: one row per (rater_kind, source), overall: the unit resampled (``rater`` for
+    the crowd, whose raters each rate a batch; ``prompt`` for a judge, the one rater of all its
+    ratings), ``clusters``, ``largest_cluster``, ``design_effect`` and the cluster bootstrap
+    interval ``good_rate_cluster_low/high``. The comparisons' overall rows add the Rao-Scott
+    design-effect-corrected Good test ``good_rs_chi2, good_rs_p`` beside the paper's.
+
     ``comparisons``: one row per (rater_kind, a, b, scope) where either side has ratings:
     ``n_a, n_b, good_a, good_b, rel_increase_good`` (percent, from counts as the paper),
-    ``rel_increase_good_rate`` (from rates; equal when ``n_a == n_b``), its bootstrap interval
-    (comparisons with the baseline), ``good_chi2, good_p, good_p_adjusted, good_marker,
-    good_cramers_v, good_reason`` and the same with ``dist_``, plus ``family_good`` /
-    ``family_dist`` and, for the overall rows against the baseline, the power of both tests
-    at w = ``options.effect`` and at the observed w.
+    ``rel_increase_good_rate`` (from rates; equal when ``n_a == n_b``), its interval
+    (comparisons with the baseline; :func:`empathy_task.stats.relative_increase_ci`),
+    ``good_chi2, good_p, good_p_adjusted, good_marker, good_cramers_v, good_reason`` and the same
+    with ``dist_``, plus ``family_good`` / ``family_dist`` and, for the overall rows against the
+    baseline, the a-priori power of both tests at w = ``options.effect``. (Power at the observed
+    w is not given: it is a fixed function of the p-value and says nothing more.)
+
+    Good-rate intervals are Wilson intervals (:func:`empathy_task.stats.wilson_interval`) of
+    every group in every scope: closed forms, so identical counts give identical intervals.
     """
 
     options: AnalysisOptions
@@ -102,6 +112,7 @@ class Analysis:
     scopes: tuple[str, ...]
     groups: pd.DataFrame
     comparisons: pd.DataFrame
+    clusters: pd.DataFrame
     descriptive_only: tuple[tuple[str, str, str], ...]  # (rater kind, source, reason)
     families: tuple[Family, ...]
     agreement: tuple[KindAgreement, ...]
@@ -113,15 +124,12 @@ class Analysis:
 @dataclass(frozen=True)
 class _Grid:
     """The counts ``[kind, source, scope, Bad/Okay/Good]`` with the names along each axis (object
-    arrays, to index with codes), and the bootstrap Good counts of the groups that get intervals:
-    ``draws[draw_index[kind, source, scope]]``, where an index of -1 means no draws."""
+    arrays, to index with codes)."""
 
     counts: np.ndarray
     kinds: np.ndarray
     sources: np.ndarray
     scopes: np.ndarray
-    draws: np.ndarray
-    draw_index: np.ndarray
 
     @property
     def n(self) -> np.ndarray:
@@ -236,18 +244,25 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         pairs += [(k, a, b, False) for i, a in enumerate(others) for b in others[i + 1 :]]
     primary = next(k for k in kind_names if opts.baseline in sources[k])
 
-    rng = np.random.default_rng(opts.seed)
-    draws, draw_index = _bootstrap_draws(counts, n, kind_names, source_index, detail, opts, rng)
     grid = _Grid(
         counts,
         np.asarray(kind_names, dtype=object),
         np.asarray(source_names, dtype=object),
         np.asarray(scopes, dtype=object),
-        draws,
-        draw_index,
+    )
+    clusters = _clusters(
+        np.where(
+            np.asarray(kind_names, dtype=object)[kind_codes] == CROWD, rater_codes, dialog_codes
+        ),
+        kind_codes * n_sources + source_codes,
+        rating == 2,
+        kind_names,
+        source_names,
+        opts,
     )
     groups = _groups_frame(grid, opts)
     comparisons, families = _comparisons_frame(grid, pairs, opts)
+    _add_cluster_test(comparisons, clusters)
     agreement = _agreement(
         dialog_codes, source_codes, kind_codes, rating + 1, kind_names, source_names
     )
@@ -268,6 +283,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         scopes=scopes,
         groups=groups,
         comparisons=comparisons,
+        clusters=clusters,
         descriptive_only=tuple(descriptive),
         families=families,
         agreement=agreement,
@@ -297,34 +313,78 @@ def _kind_label(kind: str) -> str:
     return "the crowd" if kind == CROWD else f"judge {kind}"
 
 
-def _bootstrap_draws(
-    counts: np.ndarray,
-    n: np.ndarray,
-    kind_names: Sequence[str],
-    source_index: dict[str, int],
-    detail: dict[str, tuple[str, ...]],
-    opts: AnalysisOptions,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap Good counts for the groups whose intervals the report shows.
+CLUSTER_COLUMNS = [
+    "rater_kind",
+    "source",
+    "unit",
+    "clusters",
+    "largest_cluster",
+    "design_effect",
+    "good_rate_cluster_low",
+    "good_rate_cluster_high",
+]
 
-    Every group gets draws overall and per valence; the detail sources (and the baseline) also
-    per emotion. One draw per group and scope serves both its Good-rate interval and the
-    relative-increase intervals of the comparisons it is part of.
-    """
-    need = np.zeros(n.shape, dtype=bool)
-    need[:, :, :3] = True
-    for k, kind in enumerate(kind_names):
-        for s in detail[kind]:
-            need[k, source_index[s], 3:] = True
-    need &= n > 0
-    index = np.full(n.shape, -1, dtype=np.int64)
-    index[need] = np.arange(int(need.sum()))
-    chosen = counts[need]
-    draws = stats.bootstrap_good_counts(
-        chosen[:, 2], chosen.sum(axis=1), resamples=opts.resamples, seed=rng
+
+def _clusters(
+    cluster_codes: np.ndarray,
+    group_codes: np.ndarray,
+    is_good: np.ndarray,
+    kind_names: Sequence[str],
+    source_names: Sequence[str],
+    opts: AnalysisOptions,
+) -> pd.DataFrame:
+    """Per group, overall: Good and rating counts per cluster, their design effect and the
+    cluster bootstrap interval of the Good rate (crowd: clusters are raters; judge: prompts)."""
+    width = int(cluster_codes.max()) + 1 if len(cluster_codes) else 1
+    keys, inverse = np.unique(
+        group_codes.astype(np.int64) * width + cluster_codes, return_inverse=True
     )
-    return draws, index
+    size = np.bincount(inverse)
+    good = np.bincount(inverse, weights=is_good).astype(np.int64)
+    group_of = keys // width
+    rows = []
+    bounds = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1], True])
+    n_sources = len(source_names)
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        gcode = int(group_of[start])
+        kind = kind_names[gcode // n_sources]
+        g, m = good[start:stop], size[start:stop]
+        ci = stats.cluster_bootstrap_good_rate_ci(
+            g, m, resamples=opts.resamples, confidence=opts.confidence, seed=opts.seed
+        )
+        rows.append(
+            (
+                kind,
+                source_names[gcode % n_sources],
+                "rater" if kind == CROWD else "prompt",
+                stop - start,
+                int(m.max()),
+                stats.design_effect(g, m),
+                ci.low,
+                ci.high,
+            )
+        )
+    return pd.DataFrame(rows, columns=CLUSTER_COLUMNS)
+
+
+def _add_cluster_test(comparisons: pd.DataFrame, clusters: pd.DataFrame) -> None:
+    """The Rao-Scott corrected Good test on the overall rows, beside the paper's chi-squared."""
+    statistic = np.full(len(comparisons), np.nan)
+    pvalue = np.full(len(comparisons), np.nan)
+    rows = np.flatnonzero(comparisons["scope"].to_numpy() == OVERALL) if len(comparisons) else []
+    if len(rows):
+        deff = clusters.set_index(["rater_kind", "source"])["design_effect"]
+        sub = comparisons.iloc[rows]
+        da = deff.reindex(list(zip(sub["rater_kind"], sub["a"]))).to_numpy(float)
+        db = deff.reindex(list(zip(sub["rater_kind"], sub["b"]))).to_numpy(float)
+
+        def counts(side: str) -> np.ndarray:
+            good = sub[f"good_{side}"].to_numpy(float)
+            return np.stack([np.zeros_like(good), sub[f"n_{side}"] - good, good], axis=1)
+
+        statistic[rows], pvalue[rows] = stats.rao_scott_good_tests(counts("a"), da, counts("b"), db)
+    comparisons["good_rs_chi2"] = statistic
+    comparisons["good_rs_p"] = pvalue
 
 
 def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:
@@ -332,16 +392,7 @@ def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:
     k, s, c = np.nonzero(n > 0)
     cnt = grid.counts[k, s, c]
     size = n[k, s, c]
-    low = np.full(len(k), np.nan)
-    high = np.full(len(k), np.nan)
-    di = grid.draw_index[k, s, c]
-    has = di >= 0
-    if has.any():
-        # Percentiles of the counts, scaled: the same as percentiles of the rates, and cheaper.
-        low_count, high_count = stats.percentile_interval(
-            grid.draws[di[has]], opts.confidence, overwrite=True
-        )
-        low[has], high[has] = low_count / size[has], high_count / size[has]
+    low, high, _, _ = stats.wilson_interval(cnt[:, 2], size, confidence=opts.confidence)
     return pd.DataFrame(
         {
             "rater_kind": grid.kinds[k],
@@ -389,9 +440,7 @@ def _comparisons_frame(
         "family_good",
         "family_dist",
         "power_good_w",
-        "power_good_observed",
         "power_dist_w",
-        "power_dist_observed",
     ]
     if not pairs:
         return pd.DataFrame(columns=columns), ()
@@ -433,15 +482,13 @@ def _comparisons_frame(
     # Object dtype keeps None as None (pandas would infer a string column with NaN).
     frame["rel_increase_reason"] = pd.Series(reason, index=frame.index, dtype=object)
 
-    # Bootstrap intervals of the relative increase: comparisons with the baseline only.
+    # Intervals of the relative increase: comparisons with the baseline only, every scope.
     low = np.full(len(pi), np.nan)
     high = np.full(len(pi), np.nan)
-    ia = grid.draw_index[pk[pi], pa[pi], si]
-    ib = grid.draw_index[pk[pi], pb[pi], si]
-    sel = pv[pi].astype(bool) & (ia >= 0) & (ib >= 0)
+    sel = pv[pi].astype(bool)
     if sel.any():
-        low[sel], high[sel] = stats.relative_increase_interval(
-            grid.draws[ia[sel]], grid.draws[ib[sel]], opts.confidence
+        low[sel], high[sel], _, _ = stats.relative_increase_ci(
+            A[sel, 2], n_a[sel], B[sel, 2], n_b[sel], confidence=opts.confidence
         )
     frame["rel_increase_good_low"] = low
     frame["rel_increase_good_high"] = high
@@ -471,19 +518,15 @@ def _comparisons_frame(
         )
         frame[f"family_{test}"] = pd.Series(family, index=frame.index, dtype=object)
 
-    # Power of this comparison's own sample sizes (overall, against the baseline).
+    # A-priori power of this comparison's own sample sizes (overall, against the baseline).
     rows = frame["vs_baseline"].to_numpy() & (frame["scope"].to_numpy() == OVERALL)
     total = (n_a + n_b).astype(float)[rows]
     for test, df in (("good", 1), ("dist", 2)):
         at_w = np.full(len(pi), np.nan)
-        at_observed = np.full(len(pi), np.nan)
-        observed = frame[f"{test}_cramers_v"].to_numpy(float)[rows]
         at_w[rows] = stats.chi2_power(
             np.full(len(total), opts.effect), total, alpha=opts.alpha, df=df
         )
-        at_observed[rows] = stats.chi2_power(observed, total, alpha=opts.alpha, df=df)
         frame[f"power_{test}_w"] = at_w
-        frame[f"power_{test}_observed"] = at_observed
     return frame[columns], tuple(families)
 
 

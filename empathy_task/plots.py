@@ -153,7 +153,7 @@ def forest_plot(
 ) -> bytes:
     """Relative increase in Good per emotion, one panel per comparison, sharing the emotion axis.
 
-    Each point has its bootstrap interval; significance markers (* / ** / ***) are drawn as one to
+    Each point has its confidence interval; significance markers (* / ** / ***) are drawn as one to
     three stars right of the panel's intervals.
     """
     k = max(len(panels), 1)
@@ -221,7 +221,7 @@ def valence_bars(
     valences: Sequence[str],
     title: str,
 ) -> bytes:
-    """Good rate per source and valence, with bootstrap intervals: ``rates[source, valence]``."""
+    """Good rate per source and valence, with confidence intervals: ``rates[source, valence]``."""
     rates = np.asarray(rates, dtype=float)
     rotate = len(sources) > 4
     fig = _figure(7.5, 3.2)

@@ -10,13 +10,14 @@
 - ``comparisons``: one object per (rater kind, a, b, scope) with ``a, b, scope, n_a, n_b, good_a,
   good_b, rel_increase_good`` (percent), ``good_chi2, good_p`` (2x2, Yates), ``dist_chi2, dist_p``
   (2x3); added: ``rater_kind, vs_baseline, level``, Good rates, ``rel_increase_good_rate``,
-  bootstrap bounds ``rel_increase_good_low/high`` (comparisons with the baseline),
+  interval bounds ``rel_increase_good_low/high`` (comparisons with the baseline),
   ``*_p_adjusted``, ``*_marker``, ``*_cramers_v``, ``*_reason`` (why a statistic is null),
-  ``family_*`` and, overall against the baseline, ``power_*``.
-- added: ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
+  ``family_*`` and, overall against the baseline, the a-priori ``power_*_w``.
+- added: ``intervals`` (the method of each interval), ``clusters`` (the cluster bootstrap and
+  design effects; ``good_rs_chi2, good_rs_p`` in the overall comparisons), ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
   ``published`` (the paper's reference rows, never mixed with computed ones), ``inputs``.
 
-NaN becomes ``null``. Everything is rendered in memory; :func:`write_report` then moves the files
+NaN becomes ``null``; floats are written at full (``repr``) precision. Everything is rendered in memory; :func:`write_report` then moves the files
 into place, so a failure leaves no partial report.
 """
 
@@ -196,10 +197,22 @@ def _method(a: Analysis) -> Section:
             else "."
         )
         + " Beyond the paper: Cramer's V (here equal to Cohen's w, from the uncorrected "
-        f"statistic), {round(o.confidence * 100)}% percentile bootstrap intervals "
-        f"({o.resamples:,} resamples, seed {o.seed}) for Good rates and for the relative increase "
-        "against the baseline, the power of each comparison, agreement between rater kinds, and "
-        "rater quality from the Toronto Empathy Questionnaire (TEQ)."
+        f"statistic), {round(o.confidence * 100)}% confidence intervals for Good rates and for "
+        "the relative increase against the baseline, the a-priori power of each comparison, "
+        "agreement between rater kinds, and rater quality from the Toronto Empathy "
+        "Questionnaire (TEQ)."
+    )
+    s.add(
+        "Intervals: a Good rate's is the Wilson score interval; the relative increase's is the "
+        "Katz log interval of the ratio of the two Good rates, with 0.5 added to each count "
+        "(converted to the count-based relative increase by n_B / n_A). Both are closed forms: "
+        "they hold at small counts (a group with no Good rating still gets a non-empty interval), "
+        "need no resampling, and identical counts get identical intervals in every scope. Every "
+        "group and every comparison with the baseline, in every scope, has one; the relative "
+        "increase has none where the baseline has no Good rating (it is undefined). They treat "
+        "ratings as independent. Power is given only a priori, at the planned effect size "
+        f"w = {o.effect}: power at the observed effect is a fixed function of the p-value and "
+        "adds nothing to it."
     )
     return s
 
@@ -500,8 +513,9 @@ def _power(a: Analysis) -> Section:
         f"For w = {o.effect}, alpha = {o.alpha} and power 0.95 (G*Power's method), a chi-squared "
         f"test needs {sizes[1]} ratings in all with 1 degree of freedom (the Good test), "
         f"{sizes[2]} with 2 (the distribution test) and {sizes[8]} with 8 (the authors' "
-        "calculation). Below: the power this input's own sample sizes give, for "
-        f"w = {o.effect} and for the observed w."
+        "calculation). Below: the a-priori power this input's own sample sizes give for "
+        f"w = {o.effect}. (Power at the observed w is not shown: it is a fixed function of the "
+        "p-value.)"
     )
     c = a.comparisons
     rows = c[(c["scope"] == OVERALL) & c["vs_baseline"]] if not c.empty else c
@@ -514,10 +528,8 @@ def _power(a: Analysis) -> Section:
                 "n (both)",
                 f"power, Good test, w={o.effect}",
                 "observed w (Good)",
-                "power at observed w",
                 f"power, dist test, w={o.effect}",
                 "observed w (dist)",
-                "power at observed w",
             ],
             [
                 [
@@ -527,13 +539,67 @@ def _power(a: Analysis) -> Section:
                     fmt_int(r["n_a"] + r["n_b"]),
                     fmt_power(r["power_good_w"]),
                     fmt_num(r["good_cramers_v"], 3),
-                    fmt_power(r["power_good_observed"]),
                     fmt_power(r["power_dist_w"]),
                     fmt_num(r["dist_cramers_v"], 3),
-                    fmt_power(r["power_dist_observed"]),
                 ]
                 for r in _records(rows, list(rows.columns))
             ],
+        )
+    )
+    return s
+
+
+def _clusters_section(a: Analysis) -> Section:
+    o = a.options
+    s = Section("Rater clusters")
+    s.add(
+        "The intervals and tests above treat ratings as independent, but a crowd rater rates a "
+        "batch of replies, and a lenient rater makes a whole batch Good: their ratings are "
+        "clustered. Here, overall, whole clusters are resampled: raters for the crowd, prompts for "
+        f"a judge (one judge gives every rating). {round(o.confidence * 100)}% percentile cluster "
+        f"bootstrap ({o.resamples:,} resamples, seed {o.seed}); the design effect is the Good "
+        "rate's cluster-robust variance over its variance under independence. Beside the paper's "
+        "chi-squared, the Rao-Scott test divides the uncorrected 2x2 statistic by the design "
+        "effect of the difference (in report.json: good_rs_chi2, good_rs_p). Computed overall "
+        "only: per valence and emotion, a rater's batch is split and the clusters are small."
+    )
+    c = a.comparisons
+    rs = {}
+    if not c.empty:
+        vs = c[(c["scope"] == OVERALL) & c["vs_baseline"]]
+        rs = {(k, b): p for k, b, p in zip(vs["rater_kind"], vs["b"], vs["good_rs_p"])}
+    g = _overall_groups(a).set_index(["rater_kind", "source"])
+    rows = []
+    for r in _records(a.clusters, list(a.clusters.columns)):
+        key = (r["rater_kind"], r["source"])
+        rows.append(
+            [
+                _kind_title(str(r["rater_kind"])),
+                str(r["source"]),
+                str(r["unit"]),
+                fmt_int(r["clusters"]),
+                fmt_int(r["largest_cluster"]),
+                fmt_num(r["design_effect"]),
+                f"{fmt_rate(g.loc[key, 'good_rate'])} "
+                f"{fmt_ci(r['good_rate_cluster_low'], r['good_rate_cluster_high'])}",
+                fmt_ci(g.loc[key, "good_rate_low"], g.loc[key, "good_rate_high"]),
+                "baseline" if r["source"] == o.baseline else fmt_p(rs.get(key)),
+            ]
+        )
+    s.add(
+        Table(
+            [
+                "rater",
+                "source",
+                "unit resampled",
+                "clusters",
+                "largest",
+                "design effect",
+                "Good rate [cluster CI]",
+                "Wilson CI (independent)",
+                "p, Rao-Scott Good test",
+            ],
+            rows,
         )
     )
     return s
@@ -774,13 +840,13 @@ def _plots_section(a: Analysis, figures: dict[str, bytes]) -> Section:
             )
         )
     for name in sorted(n for n in figures if n.startswith("valence_")):
-        s.add(Figure(name, "Good rate by valence with bootstrap intervals", figures[name]))
+        s.add(Figure(name, "Good rate by valence with Wilson intervals", figures[name]))
     forests = sorted((n for n in figures if n.startswith("forest_")), key=lambda n: int(n[7:-4]))
     for name in forests:
         s.add(
             Figure(
                 name,
-                "Relative increase in Good per emotion against the baseline, with bootstrap "
+                "Relative increase in Good per emotion against the baseline, with Katz log "
                 "intervals; stars: * p < .05, ** p < .01, *** p < .001",
                 figures[name],
             )
@@ -798,6 +864,7 @@ def build_document(
         _published(a),
         *_comparisons(a),
         _power(a),
+        _clusters_section(a),
         *_agreement_sections(a, figures),
         _quality(a),
         _families(a),
@@ -904,6 +971,35 @@ def _group_entries(a: Analysis) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
+def _comparisons_json(frame: pd.DataFrame) -> str:
+    """The comparisons as a JSON array of objects: floats at full (``repr``) precision, NaN as null.
+
+    Built column by column with json's C encoder (a numeric column is one encoded list, split),
+    then joined per row: several times faster than encoding a list of dicts.
+    """
+    encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
+    prefixes = [encode(str(name)) + ": " for name in frame.columns]
+    columns: list[list[str]] = []
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_bool_dtype(col):
+            values: list[Any] = col.tolist()
+        elif pd.api.types.is_integer_dtype(col):
+            values = col.to_numpy(dtype=np.int64).tolist()
+        elif pd.api.types.is_float_dtype(col):
+            values = _floats(col)
+        else:
+            # Names, scopes, markers and reasons repeat: encode each distinct value once.
+            codes, uniques = pd.factorize(col)  # None and NaN get the code -1
+            texts = np.array([*(encode(v) for v in uniques.tolist()), "null"], dtype=object)
+            columns.append(texts[codes].tolist())
+            continue
+        # Numbers, booleans and null never contain ", ": the encoded list splits cleanly.
+        columns.append(encode(values)[1:-1].split(", ") if values else [])
+    rows = ["{" + ", ".join(map(str.__add__, prefixes, row)) + "}" for row in zip(*columns)]
+    return "[" + ", ".join(rows) + "]"
+
+
 def _agreement_json(ag: KindAgreement) -> dict[str, Any]:
     def one(r: stats.AgreementResult) -> dict[str, Any]:
         return {
@@ -950,10 +1046,27 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         "confidence": o.confidence,
         "resamples": o.resamples,
         "seed": o.seed,
+        "intervals": {
+            "good_rate": stats.GOOD_RATE_INTERVAL,
+            "rel_increase_good": stats.REL_INCREASE_INTERVAL,
+            "note": (
+                "good_rate: Wilson score interval; rel_increase_good: Katz log interval of the "
+                "ratio of two independent proportions, 0.5 added to each count, scaled by "
+                "n_b / n_a; both assume independent ratings"
+            ),
+        },
         "scopes": list(a.scopes),
         "groups": by_rater[a.primary_kind],
         "groups_by_rater": by_rater,
-        "comparisons": None,  # written by pandas below
+        "comparisons": None,  # written column-wise below
+        "clusters": {
+            "note": (
+                "overall Good rate per group with whole clusters resampled (unit: rater for the "
+                "crowd, prompt for a judge); comparisons' good_rs_chi2/good_rs_p are the "
+                "Rao-Scott design-effect-corrected Good test beside the paper's good_chi2/good_p"
+            ),
+            "rows": a.clusters.to_dict(orient="records"),
+        },
         "descriptive_only": [
             {"rater_kind": k, "source": s, "reason": r} for k, s, r in a.descriptive_only
         ],
@@ -988,12 +1101,13 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
     }
     # One top-level key per line, each value by json's C encoder (an indent would make json use
     # its pure-Python encoder, slower than everything else here together). The comparisons can
-    # number tens of thousands: pandas writes them in C (NaN -> null).
+    # number tens of thousands; pandas' to_json would be faster but rounds floats to 15
+    # decimal places (a p-value of 1.85e-14 would become 1.9e-14), so they go through json too.
     encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
     pieces = ["{"]
     for key, value in doc.items():
         if key == "comparisons":
-            text = a.comparisons.to_json(orient="records", double_precision=15, force_ascii=False)
+            text = _comparisons_json(a.comparisons)
         elif key in ("groups", "groups_by_rater"):
             text = encode(value)  # built JSON-safe by _group_entries
         else:

@@ -264,12 +264,17 @@ def significance_markers(pvalues: npt.ArrayLike) -> np.ndarray:
 
 
 class BootstrapCI(NamedTuple):
-    """A percentile bootstrap interval (arrays when the inputs are arrays)."""
+    """A percentile bootstrap interval (arrays when the inputs are arrays).
+
+    ``dropped`` is how many resamples had no value and were left out (for the relative increase:
+    those in which the baseline drew no Good rating), per interval.
+    """
 
     low: np.ndarray | float
     high: np.ndarray | float
     confidence: float
     resamples: int
+    dropped: np.ndarray | int = 0
 
 
 def _rng(seed: SeedLike) -> np.random.Generator:
@@ -343,17 +348,20 @@ def bootstrap_good_rate_ci(
 
 def relative_increase_interval(
     draws_a: np.ndarray, draws_b: np.ndarray, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percentile interval of the relative increase from bootstrap Good counts of A and B.
 
-    A resample where A has no Good rating has no relative increase and is left out.
+    A resample where A has no Good rating has no relative increase and is left out; the third
+    array counts them per interval, so that a caller can say how many were dropped.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.subtract(draws_b, draws_a, dtype=float)
         ratio /= draws_a
         ratio *= 100.0
-    ratio[np.isinf(ratio)] = np.nan  # A drew no Good rating
-    return percentile_interval(ratio, confidence, overwrite=True)
+    dropped = (np.asarray(draws_a) == 0).sum(axis=-1)
+    ratio[np.isinf(ratio)] = np.nan  # A drew no Good rating (0 / 0 is NaN already)
+    low, high = percentile_interval(ratio, confidence, overwrite=True)
+    return low, high, dropped
 
 
 def bootstrap_relative_increase_ci(
@@ -373,8 +381,90 @@ def bootstrap_relative_increase_ci(
     rng = _rng(seed)
     draws_a = bootstrap_good_counts(good_a, n_a, resamples=resamples, seed=rng)
     draws_b = bootstrap_good_counts(good_b, n_b, resamples=resamples, seed=rng)
-    low, high = relative_increase_interval(draws_a, draws_b, confidence)
-    return BootstrapCI(_unwrap(low), _unwrap(high), confidence, resamples)
+    low, high, dropped = relative_increase_interval(draws_a, draws_b, confidence)
+    dropped = int(dropped) if np.ndim(dropped) == 0 else dropped
+    return BootstrapCI(_unwrap(low), _unwrap(high), confidence, resamples, dropped)
+
+
+# --- closed-form intervals that hold at small counts ---------------------------------------------
+
+#: The intervals the reporter shows, named in report.json and the Method section.
+GOOD_RATE_INTERVAL = "wilson"
+REL_INCREASE_INTERVAL = "katz-log-adjusted"
+
+
+class Interval(NamedTuple):
+    """A confidence interval (arrays when the inputs are arrays) and the method that made it."""
+
+    low: np.ndarray | float
+    high: np.ndarray | float
+    confidence: float
+    method: str
+
+
+def wilson_interval(good: npt.ArrayLike, n: npt.ArrayLike, *, confidence: float = 0.95) -> Interval:
+    """Wilson score interval of the Good rate ``good / n`` (element-wise; NaN where ``n`` is 0).
+
+    Unlike the percentile bootstrap it does not collapse to ``[0, 0]`` at 0 Good, and it keeps
+    close to its nominal coverage at small counts (``statsmodels``' ``proportion_confint``).
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    g = np.asarray(good, dtype=float)
+    size = np.asarray(n, dtype=float)
+    g, size = np.broadcast_arrays(g, size)
+    ok = size > 0
+    low = np.full(g.shape, np.nan)
+    high = np.full(g.shape, np.nan)
+    if ok.any():
+        lo, hi = proportion_confint(g[ok], size[ok], alpha=1 - confidence, method="wilson")
+        low[ok], high[ok] = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+    return Interval(_unwrap(low), _unwrap(high), confidence, GOOD_RATE_INTERVAL)
+
+
+def relative_increase_ci(
+    good_a: npt.ArrayLike,
+    n_a: npt.ArrayLike,
+    good_b: npt.ArrayLike,
+    n_b: npt.ArrayLike,
+    *,
+    confidence: float = 0.95,
+) -> Interval:
+    """Interval of the relative increase in Good, in percent, of B over the baseline A.
+
+    The Katz log interval of the ratio of two independent proportions ``rate_b / rate_a``, with
+    0.5 added to each count (``statsmodels``' ``confint_proportions_2indep(compare="ratio",
+    method="log-adjusted")``), so that it needs no resampling and stays finite when B has no Good.
+    It is converted to the paper's count-based relative increase, ``(good_b - good_a) / good_a``,
+    by the factor ``n_b / n_a`` (1 when the groups are the same size). NaN where A has no Good
+    rating (the relative increase is undefined) or a group is empty.
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    ga, na, gb, nb = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (good_a, n_a, good_b, n_b))
+    )
+    ok = (ga > 0) & (na > 0) & (nb > 0)
+    low = np.full(ga.shape, np.nan)
+    high = np.full(ga.shape, np.nan)
+    if ok.any():
+        lo, hi = confint_proportions_2indep(
+            gb[ok],
+            nb[ok],
+            ga[ok],
+            na[ok],
+            compare="ratio",
+            method="log-adjusted",
+            alpha=1 - confidence,
+        )
+        scale = nb[ok] / na[ok]
+        low[ok] = (np.asarray(lo) * scale - 1.0) * 100.0
+        high[ok] = (np.asarray(hi) * scale - 1.0) * 100.0
+    return Interval(_unwrap(low), _unwrap(high), confidence, REL_INCREASE_INTERVAL)
 
 
 # --- power --------------------------------------------------------------------------------------
@@ -618,3 +708,96 @@ def summarise_teq(answers: npt.ArrayLike) -> TeqSummary:
         share_reverse_often=float((often > 0).mean()),
         mean_reverse_often=float(often.mean()),
     )
+
+
+# --- rater clusters -----------------------------------------------------------------------------
+
+
+def _content_seed(seed: int, *arrays: npt.ArrayLike) -> np.random.Generator:
+    """A generator seeded by ``seed`` and the data themselves, so identical data draw alike."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(np.asarray(a, dtype=np.int64)).tobytes())
+        digest.update(b"|")
+    words = np.frombuffer(digest.digest()[:16], dtype=np.uint32).tolist()
+    return np.random.default_rng([int(seed), *words])
+
+
+def cluster_bootstrap_good_rate_ci(
+    good_per_cluster: npt.ArrayLike,
+    n_per_cluster: npt.ArrayLike,
+    *,
+    resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> BootstrapCI:
+    """Percentile cluster bootstrap interval of the Good rate: whole clusters (raters) resampled.
+
+    ``good_per_cluster[j]`` of ``n_per_cluster[j]`` ratings of cluster ``j`` are Good. A resample
+    draws as many clusters as there are, with replacement, and takes ``sum(good) / sum(n)``.
+    Clusters with the same ``(good, n)`` are interchangeable, so a resample is a multinomial draw
+    over the distinct pairs (exactly the same distribution, and cheap: a crowd rater's batch of
+    10 gives at most 66 pairs). Seeded by ``seed`` and the data, so identical data get identical
+    intervals.
+    """
+    g = np.asarray(good_per_cluster, dtype=np.int64).ravel()
+    m = np.asarray(n_per_cluster, dtype=np.int64).ravel()
+    if g.shape != m.shape:
+        raise ValueError("good_per_cluster and n_per_cluster must have the same length")
+    if (m < 1).any() or (g < 0).any() or (g > m).any():
+        raise ValueError("each cluster needs 0 <= good <= n and n >= 1")
+    if g.size == 0:
+        return BootstrapCI(float("nan"), float("nan"), confidence, resamples)
+    pairs, freq = np.unique(np.stack([g, m], axis=1), axis=0, return_counts=True)
+    rng = _content_seed(seed, pairs, freq)
+    weights = rng.multinomial(g.size, freq / g.size, size=resamples)  # (R, distinct pairs)
+    rates = (weights @ pairs[:, 0]) / (weights @ pairs[:, 1])
+    low, high = percentile_interval(rates, confidence)
+    return BootstrapCI(float(low), float(high), confidence, resamples)
+
+
+def design_effect(good_per_cluster: npt.ArrayLike, n_per_cluster: npt.ArrayLike) -> float:
+    """Design effect of the Good rate under clustering: its cluster-robust variance over the
+    variance it would have were all ratings independent, ``p (1 - p) / N``.
+
+    The cluster-robust (ratio-estimator, linearised) variance is
+    ``C / (C - 1) * sum_j (good_j - p n_j)**2 / N**2`` over the ``C`` clusters. NaN with fewer
+    than two clusters or a rate of 0 or 1 (no variance to compare).
+    """
+    g = np.asarray(good_per_cluster, dtype=float).ravel()
+    m = np.asarray(n_per_cluster, dtype=float).ravel()
+    clusters, total = g.size, m.sum()
+    if clusters < 2 or total == 0:
+        return float("nan")
+    p = g.sum() / total
+    if p in (0.0, 1.0):
+        return float("nan")
+    robust = clusters / (clusters - 1) * ((g - p * m) ** 2).sum() / total**2
+    return float(robust / (p * (1 - p) / total))
+
+
+def rao_scott_good_tests(
+    counts_a: npt.ArrayLike,
+    deff_a: npt.ArrayLike,
+    counts_b: npt.ArrayLike,
+    deff_b: npt.ArrayLike,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rao-Scott (first-order) design-effect-corrected 2x2 test of Good vs not Good.
+
+    The uncorrected Pearson statistic of the 2x2 table divided by the design effect of the
+    difference in Good rates, ``d = (deff_a / n_a + deff_b / n_b) / (1 / n_a + 1 / n_b)``, and
+    referred to chi2(1) (Rao & Scott, 1981). With independent ratings (``deff = 1``) it is the
+    plain Pearson test. Returns ``(statistic, pvalue)`` arrays; NaN where a design effect is.
+    """
+    res = chi2_tests(good_tables(counts_a, counts_b), correction=False)
+    n_a = np.asarray(counts_a, dtype=float).sum(axis=-1).ravel()
+    n_b = np.asarray(counts_b, dtype=float).sum(axis=-1).ravel()
+    da = np.asarray(deff_a, dtype=float).ravel()
+    db = np.asarray(deff_b, dtype=float).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = (da / n_a + db / n_b) / (1 / n_a + 1 / n_b)
+        statistic = res.statistic / d
+    pvalue = _sp.chi2.sf(statistic, 1)
+    return statistic, pvalue

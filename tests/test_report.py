@@ -254,6 +254,11 @@ def test_judge_and_crowd_are_never_compared_and_their_agreement_is_measured(
     assert 0.3 < ag.overall.kappa_linear < 1 and 0.3 < ag.overall.alpha_ordinal < 1
     assert sum(map(sum, ag.overall.confusion)) == 1200
     assert isinstance(ag.rank.same_order, bool)
+    # A judge gives every one of its ratings: its clusters are the prompts, one rating each.
+    cl = a.clusters.set_index(["rater_kind", "source"])
+    assert cl.loc[("openai/gpt-judge", "human"), "unit"] == "prompt"
+    assert cl.loc[("openai/gpt-judge", "human"), "clusters"] == 400
+    assert cl.loc[("crowd", "human"), "unit"] == "rater"
 
     path = _write(table, tmp_path / "mixed.parquet")
     out = tmp_path / "out"
@@ -424,3 +429,105 @@ def test_html_escapes_names_from_the_input(crowd_table: pd.DataFrame) -> None:
         report.build_document(analyse(piped, AnalysisOptions(resamples=20)), {})
     )
     assert "| a\\|b |" in md  # a | in a name is escaped, so the table keeps its columns
+
+
+# --- honest statistics at the edges (issue 17) ---------------------------------------------------
+
+
+def test_no_power_at_the_observed_effect(study_report: Path) -> None:
+    doc = _strict_json((study_report / "report.json").read_text())
+    head = next(c for c in doc["comparisons"] if c["vs_baseline"] and c["scope"] == "overall")
+    assert not any("observed" in key for key in head)
+    assert 0 < head["power_good_w"] <= 1 and 0 < head["power_dist_w"] <= 1
+    power = (study_report / "report.md").read_text().split("## Power")[1].split("\n## ")[0]
+    assert "power at observed w" not in power and "power, Good test, w=0.3" in power
+
+
+def test_json_p_values_at_full_precision(crowd_table: pd.DataFrame) -> None:
+    a = analyse(crowd_table, AnalysisOptions(resamples=50))
+    doc = _strict_json(report.render_json(a))
+    tiny = 0
+    for c, (_, r) in zip(doc["comparisons"], a.comparisons.iterrows()):
+        for key in ("good_p", "dist_p", "good_chi2", "rel_increase_good_low"):
+            expected = float(r[key])
+            assert (c[key] is None) if math.isnan(expected) else c[key] == expected, key
+        tiny += 1e-15 < r["good_p"] < 1e-6
+    assert tiny > 0  # p-values that 15 decimal places would round
+
+
+def _with_twin(crowd_table: pd.DataFrame) -> pd.DataFrame:
+    twin = crowd_table[crowd_table["source"] == "chatgpt"].copy()
+    twin["source"] = "twin"  # the very same ratings under another name
+    return pd.concat([crowd_table, twin], ignore_index=True)
+
+
+def test_intervals_for_every_source_and_scope_and_identical_for_identical_data(
+    crowd_table: pd.DataFrame,
+) -> None:
+    a = analyse(_with_twin(crowd_table), AnalysisOptions(resamples=200, detail_sources=1))
+    assert (
+        len(a.detail_sources["crowd"]) == 2
+    )  # the document details one source besides the baseline
+    g = a.groups
+    assert g["good_rate_low"].notna().all() and g["good_rate_high"].notna().all()
+    assert (g["good_rate_low"] <= g["good_rate"]).all() and (
+        g["good_rate"] <= g["good_rate_high"]
+    ).all()
+    by = g.set_index(["source", "scope"])
+    for col in ("good_rate_low", "good_rate_high"):
+        assert (by.loc["twin", col] == by.loc["chatgpt", col]).all()
+    c = a.comparisons
+    vs = c[c["vs_baseline"]]
+    defined = vs["good_a"] > 0
+    assert vs.loc[defined, "rel_increase_good_low"].notna().all()
+    assert set(vs.loc[vs["level"] == "emotion", "b"]) == {"chatgpt", "chatgpt_empathy", "twin"}
+    cv = vs.set_index(["b", "scope"])
+    for col in ("rel_increase_good_low", "rel_increase_good_high"):
+        assert (cv.loc["twin", col] == cv.loc["chatgpt", col]).all()
+    # The same counts in different scopes get the same interval too.
+    same = g[(g["n"] == g["n"].iloc[0]) & (g["Good"] == g["Good"].iloc[0])]
+    assert same["good_rate_low"].nunique() == 1
+
+
+def test_zero_good_gets_an_interval_and_the_method_is_named(
+    tmp_path: Path, crowd_table: pd.DataFrame
+) -> None:
+    table = crowd_table.copy()
+    none_good = (table["source"] == "chatgpt") & (table["emotion"] == "sad")
+    table.loc[none_good, "rating"] = 1
+    a = analyse(table, AnalysisOptions(resamples=200))
+    sad = a.groups.set_index(["source", "scope"]).loc[("chatgpt", "emotion:sad")]
+    assert sad["Good"] == 0 and sad["good_rate_low"] == 0 and sad["good_rate_high"] > 0.02
+    doc = _strict_json(report.render_json(a))
+    assert doc["intervals"]["good_rate"] == "wilson"
+    assert doc["intervals"]["rel_increase_good"] == "katz-log-adjusted"
+    method = report._method(a)
+    assert any("Wilson" in b.text and "Katz" in b.text for b in method.blocks)
+
+
+def test_crowd_clusters_are_raters_and_the_report_shows_them(crowd_table: pd.DataFrame) -> None:
+    from empathy_task import stats
+
+    a = analyse(crowd_table, AnalysisOptions(resamples=300))
+    cl = a.clusters.set_index("source")
+    assert (cl["unit"] == "rater").all() and (cl["clusters"] == 200).all()
+    assert (cl["largest_cluster"] == 10).all()
+    human = crowd_table[crowd_table["source"] == "human"]
+    per_rater = human.groupby("rater")["rating"]
+    good, n = (per_rater.apply(lambda r: int((r == 3).sum()))), per_rater.size()
+    expected = stats.cluster_bootstrap_good_rate_ci(good.to_numpy(), n.to_numpy(), resamples=300)
+    assert cl.loc["human", "good_rate_cluster_low"] == expected.low
+    deff = stats.design_effect(good.to_numpy(), n.to_numpy())
+    assert cl.loc["human", "design_effect"] == pytest.approx(deff, rel=1e-12)  # summation order
+    c = a.comparisons
+    overall = c[c["scope"] == "overall"]
+    assert (
+        overall["good_rs_p"].notna().all()
+        and c.loc[c["scope"] != "overall", "good_rs_p"].isna().all()
+    )
+    # The clustered test is more cautious than the paper's where raters are heterogeneous.
+    assert (overall["good_rs_chi2"] < overall["good_chi2"] * 1.05).all()
+    doc = _strict_json(report.render_json(a))
+    assert {r["source"] for r in doc["clusters"]["rows"]} == {"human", "chatgpt", "chatgpt_empathy"}
+    md = report.render_markdown(report.build_document(a, {}))
+    assert "## Rater clusters" in md and "| crowd raters | human | rater | 200 |" in md

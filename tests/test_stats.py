@@ -308,3 +308,128 @@ def test_rating_counts_and_summary() -> None:
     assert math.isnan(stats.summarise_counts([0, 0, 0]).good_rate)
     with pytest.raises(ValueError):
         stats.rating_counts([0, 1])
+
+
+# --- intervals that hold at small counts (issue 17) ----------------------------------------------
+
+
+def _exact_coverage_of_rate(interval, n: int, p: float) -> float:
+    """Exact coverage of a Good-rate interval: the binomial probability of the counts it covers."""
+    from scipy.stats import binom
+
+    k = np.arange(n + 1)
+    low, high = interval(k, np.full(n + 1, n))
+    covers = (np.asarray(low) <= p) & (p <= np.asarray(high))
+    return float(binom.pmf(k, n, p)[covers].sum())
+
+
+def test_wilson_interval_holds_at_small_counts() -> None:
+    ci = stats.wilson_interval(0, 60)
+    assert ci.low == 0 and ci.high > 0.05 and ci.method == "wilson"  # the bootstrap gives [0, 0]
+    assert stats.bootstrap_good_rate_ci(0, 60, resamples=200).high == 0
+    from statsmodels.stats.proportion import proportion_confint
+
+    assert stats.wilson_interval(986, 2000)[:2] == pytest.approx(
+        proportion_confint(986, 2000, method="wilson")
+    )
+    arr = stats.wilson_interval([3, 0], [60, 0])
+    assert 0 < arr.low[0] and math.isnan(arr.low[1]) and math.isnan(arr.high[1])
+
+    def wilson(k, n):
+        return stats.wilson_interval(k, n)[:2]
+
+    def bootstrap(k, n):
+        return stats.bootstrap_good_rate_ci(k, n, resamples=2000, seed=0)[:2]
+
+    # The issue's case: n = 60, p = 0.02.
+    assert _exact_coverage_of_rate(wilson, 60, 0.02) >= 0.94
+    assert _exact_coverage_of_rate(bootstrap, 60, 0.02) < 0.8
+
+
+def test_relative_increase_ci_holds_at_small_counts_and_needs_no_resample() -> None:
+    from scipy.stats import binom
+
+    n, pa, pb = 60, 0.05, 0.1
+    true = (pb - pa) / pa * 100
+    k = np.arange(n + 1)
+    ka, kb = (x.ravel() for x in np.meshgrid(k, k, indexing="ij"))
+    weight = binom.pmf(ka, n, pa) * binom.pmf(kb, n, pb)
+    ci = stats.relative_increase_ci(ka, n, kb, n)
+    defined = ka > 0
+    assert np.isnan(ci.low[~defined]).all()  # the baseline has no Good: undefined
+    assert np.isfinite(ci.low[defined]).all() and np.isfinite(ci.high[defined]).all()
+    covers = (ci.low <= true) & (true <= ci.high)
+    coverage = weight[defined & covers].sum() / weight[defined].sum()
+    assert coverage >= 0.93
+    # B without a Good rating still gets a finite, non-empty interval.
+    zero_b = stats.relative_increase_ci(5, 60, 0, 60)
+    assert -100 <= zero_b.low < -90 and -100 < zero_b.high < math.inf
+    # Unequal sizes: the interval is of the count-based increase, the paper's point estimate.
+    big = stats.relative_increase_ci(100, 1000, 250, 2000)
+    assert big.low < stats.relative_increase(100, 250) < big.high
+
+
+def test_bootstrap_relative_increase_reports_dropped_resamples() -> None:
+    ci = stats.bootstrap_relative_increase_ci(1, 60, 2, 60, resamples=4000, seed=0)
+    # P(Binomial(60, 1/60) = 0) = (59/60)**60 = 0.365.
+    assert ci.dropped / 4000 == pytest.approx((59 / 60) ** 60, abs=0.03)
+    assert stats.bootstrap_relative_increase_ci(986, 2000, 1295, 2000, resamples=500).dropped == 0
+
+
+# --- rater clusters (issue 17) -------------------------------------------------------------------
+
+
+def _lenient_raters(rng: np.random.Generator, raters: int, batch: int, sd: float) -> np.ndarray:
+    """Good counts of ``raters`` batches of ``batch`` ratings; each rater's leniency is a logit
+    shift with SD ``sd`` around 0, so the population Good rate is exactly 0.5 (by symmetry)."""
+    p = 1 / (1 + np.exp(-rng.normal(0, sd, raters)))
+    return rng.binomial(batch, p)
+
+
+def test_cluster_bootstrap_covers_under_rater_leniency_where_wilson_does_not() -> None:
+    rng = np.random.default_rng(17)
+    sims, raters, batch = 200, 40, 10
+    cluster_hits = wilson_hits = 0
+    for i in range(sims):
+        good = _lenient_raters(rng, raters, batch, sd=1.0)
+        n = np.full(raters, batch)
+        ci = stats.cluster_bootstrap_good_rate_ci(good, n, resamples=400, seed=i)
+        cluster_hits += ci.low <= 0.5 <= ci.high
+        w = stats.wilson_interval(good.sum(), n.sum())
+        wilson_hits += w.low <= 0.5 <= w.high
+    # Nominal 0.95; the issue measured 0.77 for the independent interval at SD 1.0.
+    assert cluster_hits / sims >= 0.90
+    assert wilson_hits / sims <= 0.85
+
+
+def test_rao_scott_keeps_its_size_under_rater_leniency_where_chi2_does_not() -> None:
+    rng = np.random.default_rng(7)
+    sims, raters, batch = 300, 40, 10
+    plain = corrected = 0
+    for _ in range(sims):
+        ga, gb = (_lenient_raters(rng, raters, batch, sd=1.0) for _ in range(2))
+        n = np.full(raters, batch)
+        ca = np.array([[0, n.sum() - ga.sum(), ga.sum()]])
+        cb = np.array([[0, n.sum() - gb.sum(), gb.sum()]])
+        plain += stats.good_test(ca[0], cb[0]).pvalue < 0.05
+        _, p = stats.rao_scott_good_tests(
+            ca, [stats.design_effect(ga, n)], cb, [stats.design_effect(gb, n)]
+        )
+        corrected += p[0] < 0.05
+    assert plain / sims > 0.12  # the issue: 19.3% of true nulls rejected at SD 1.0
+    assert corrected / sims < 0.09
+
+
+def test_cluster_bootstrap_and_design_effect_basics() -> None:
+    good = np.array([10, 0, 10, 0, 5, 5])
+    n = np.full(6, 10)
+    ci = stats.cluster_bootstrap_good_rate_ci(good, n, resamples=500, seed=1)
+    assert ci == stats.cluster_bootstrap_good_rate_ci(good[::-1], n, resamples=500, seed=1)
+    assert ci.low < 0.5 < ci.high
+    # Independent ratings (clusters of one) have a design effect of about 1.
+    single = np.random.default_rng(0).binomial(1, 0.4, 5000)
+    assert stats.design_effect(single, np.ones(5000)) == pytest.approx(1.0, abs=0.01)
+    assert stats.design_effect(good, n) > 3  # all-or-nothing raters
+    assert math.isnan(stats.design_effect([3], [10]))
+    with pytest.raises(ValueError):
+        stats.cluster_bootstrap_good_rate_ci([11], [10])

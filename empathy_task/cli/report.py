@@ -23,12 +23,12 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
         help="multiple-comparison correction within each family (default none, as the paper)",
     )
     parser.add_argument(
-        "--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)"
+        "--resamples", type=int, default=10_000, help="cluster bootstrap resamples (default 10000)"
     )
     parser.add_argument(
         "--confidence", type=float, default=0.95, help="confidence level (default 0.95)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="cluster bootstrap seed (default 0)")
     parser.add_argument(
         "--detail-sources",
         type=int,
