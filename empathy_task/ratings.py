@@ -406,14 +406,11 @@ CROWD = "crowd"
 
 
 def rater_kind(rater: str) -> str:
-    """``crowd`` for a pseudonymised person (``r-`` + 12 hex digits), else the judge model's name.
+    """``crowd`` for a pseudonymised person (``r-`` + 32 or 12 hex digits), else the judge's name.
 
-    Ratings of different kinds are never tested against each other.
+    Ratings of different kinds are never tested against each other. See
+    :mod:`empathy_task.privacy` for the rule, and for why a person's raw id is refused.
     """
-    if (
-        len(rater) == 14
-        and rater.startswith("r-")
-        and all(c in "0123456789abcdef" for c in rater[2:])
-    ):
-        return CROWD
-    return rater
+    from empathy_task.privacy import PSEUDONYM
+
+    return CROWD if PSEUDONYM.fullmatch(rater) else rater
