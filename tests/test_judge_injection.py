@@ -91,7 +91,9 @@ def test_the_measurement_script_reports_no_changed_rating() -> None:
     assert result["judge-2"]["flagged"] == len(ADVERSARIAL_REPLIES)
 
 
-def test_inspect_run_counts_flagged_replies_and_keeps_the_judges_verdict() -> None:
+def test_inspect_run_counts_flagged_replies_and_keeps_the_judges_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The task end to end: a model answering with adversarial replies, a quoting mock judge."""
     import os
 
@@ -128,3 +130,9 @@ def test_inspect_run_counts_flagged_replies_and_keeps_the_judges_verdict() -> No
         assert bool(s.value["flagged"]) == bool(injection_flags(reply))
         # The verdict the quoting judge gave, not a RATING the reply wrote.
         assert s.answer == s.explanation.splitlines()[-1].removeprefix("RATING: ")
+    # The export counts them too.
+    from empathy_task.cli import main as cli
+
+    out = tmp_path / "t.csv"
+    assert cli(["export", log.location, "--out", str(out)]) == 0
+    assert "4 replies flagged for addressing the judge" in capsys.readouterr().out
