@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-# A spreadsheet executes a cell that starts with one of these (CSV / formula injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet executes a cell that starts with one of these (CSV / formula injection), also
+# after leading spaces or line breaks, and in their fullwidth forms (which some spreadsheets
+# normalise to ASCII).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
 class OutputExistsError(FileExistsError):
@@ -20,7 +22,8 @@ class OutputExistsError(FileExistsError):
 
 
 def check_writable(path: Path, force: bool) -> None:
-    if path.exists() and not force:
+    # A dangling symlink "does not exist" but is something in the place: not replaced silently.
+    if (path.exists() or path.is_symlink()) and not force:
         raise OutputExistsError(f"{path} exists; pass --force to overwrite it")
 
 
@@ -86,8 +89,8 @@ def write_atomic(
 
 # Escaping: a cell that would execute, or that already looks escaped, gets one more apostrophe
 # on write; reading takes one off. So "=1" -> "'=1" -> "=1", and "'=1" -> "''=1" -> "'=1".
-_FORMULA = "^'*[" + re.escape("".join(_FORMULA_START)) + "]"
-_NEUTRALISED = "^'+[" + re.escape("".join(_FORMULA_START)) + "]"
+_FORMULA = "^'*[ \u3000]*[" + re.escape("".join(_FORMULA_START)) + "]"
+_NEUTRALISED = "^'+[ \u3000]*[" + re.escape("".join(_FORMULA_START)) + "]"
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:
@@ -110,6 +113,25 @@ def safe_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
             out[col] = out[col].astype(object)
             out.loc[hit, col] = "'" + text[hit].astype(str)
     return out
+
+
+def write_safe_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write ``frame`` as CSV, neutralised (:func:`safe_csv_frame`), that reads back identically.
+
+    Python's csv module quotes a cell holding a line break of the line terminator only: a bare
+    ``\r`` would be written unquoted and split the row for every reader. A table with one is
+    written with every cell quoted (the project reads every cell as text).
+    """
+    import csv
+
+    safe = safe_csv_frame(frame)
+    text = _text_columns(safe)
+    has_cr = any(
+        safe[c].astype("string").str.contains("\r", regex=False, na=False).any() for c in text
+    )
+    has_cr = has_cr or any("\r" in str(c) for c in safe.columns)
+    quoting = csv.QUOTE_ALL if has_cr else csv.QUOTE_MINIMAL
+    safe.to_csv(path, index=False, lineterminator="\n", quoting=quoting)
 
 
 def read_safe_csv(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from empathy_task import stats, teq
+from empathy_task.privacy import PSEUDONYM
 from empathy_task.ratings import CROWD, rater_kind
 
 OVERALL = "overall"
@@ -293,7 +294,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
     )
 
 
-_CROWD_PSEUDONYM = r"r-[0-9a-f]{12}"
+_CROWD_PSEUDONYM = PSEUDONYM.pattern  # the one rule: empathy_task.privacy
 
 
 def rater_kinds(raters: Sequence[str] | pd.Index) -> np.ndarray:

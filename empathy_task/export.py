@@ -8,6 +8,7 @@ rating.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -18,6 +19,8 @@ from typing import Any
 import pandas as pd
 
 from empathy_task.ratings import RATING_COLUMNS, RatingTableError, validate_rating_table
+
+logger = logging.getLogger(__name__)
 
 SCORER = "empathy_judge"
 HUMAN = "human"
@@ -55,14 +58,22 @@ def _rating(value: Any) -> int | None:
     return None
 
 
-def rating_rows(path: str | os.PathLike[str], epoch: int = 1) -> list[dict[str, Any]]:
-    """Rating-table rows of one log (first epoch by default)."""
+def rating_rows(
+    path: str | os.PathLike[str], epoch: int = 1, flagged: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Rating-table rows of one log (first epoch by default).
+
+    ``flagged`` collects the dialog ids of replies the scorer flagged for addressing the judge
+    (``reply_flags``, :func:`empathy_task.judge.injection_flags`).
+    """
     rows: list[dict[str, Any]] = []
     origin = str(path)
     for log, sample in _samples(path, epoch):
         score = (sample.scores or {}).get(SCORER)
         if score is None or not isinstance(score.value, dict):
             continue  # errored or unscored sample
+        if flagged is not None and (score.metadata or {}).get("reply_flags"):
+            flagged.append(str(sample.id))
         rater = _grader(log, origin)
         labels = {k: sample.metadata[k] for k in ("emotion", "sentiment", "plutchik", "part_no")}
         for source, key in ((log.eval.model, "rating"), (HUMAN, "human_rating")):
@@ -87,7 +98,8 @@ def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int =
     are kept once; conflicting ones (a judge run without cache at temperature > 0) keep the first
     and are reported on stderr.
     """
-    rows = [row for p in paths for row in rating_rows(p, epoch)]
+    flagged: list[str] = []
+    rows = [row for p in paths for row in rating_rows(p, epoch, flagged)]
     if not rows:
         raise RatingTableError(", ".join(map(str, paths)), "no rated samples in the log(s)")
     frame = pd.DataFrame(rows, columns=list(RATING_COLUMNS))
@@ -101,7 +113,16 @@ def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int =
             file=sys.stderr,
         )
         frame = frame[~conflicts]
-    return validate_rating_table(frame, ", ".join(map(str, paths)))
+    if flagged:
+        logger.warning(
+            "%d scored repl%s addressed the judge (answer format or instructions; see "
+            "reply_flags in the log)",
+            len(flagged),
+            "y" if len(flagged) == 1 else "ies",
+        )
+    table = validate_rating_table(frame, ", ".join(map(str, paths)))
+    table.attrs["flagged_replies"] = len(flagged)
+    return table
 
 
 def replies_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int = 1) -> pd.DataFrame:

@@ -107,6 +107,8 @@ def load_inputs(
         origin = ", ".join(map(str, logs))
         parts.append((origin, "log", rating_table_from_logs(logs), logs[0], 0))
 
+    for origin, k, frame, path, per_source in parts:
+        _check_rater_ids(origin, k, frame, path, per_source)
     loaded = [
         LoadedInput(origin, k, len(frame), tuple(pd.unique(frame["source"])))
         for origin, k, frame, _, _ in parts
@@ -116,6 +118,23 @@ def load_inputs(
     table = pd.concat([frame for _, _, frame, _, _ in parts], ignore_index=True)
     _check_no_overlap(table, parts)
     return table, loaded
+
+
+def _check_rater_ids(
+    origin: str, kind: str, frame: pd.DataFrame, path: Path, per_source: int
+) -> None:
+    """Refuse an input that names a person: a report must never carry one (see privacy)."""
+    from empathy_task.privacy import PERSONAL_ID_HELP, first_personal_id, masked
+
+    at = first_personal_id(frame["rater"])
+    if at is not None:
+        raw = str(frame["rater"].iloc[at])
+        raise RatingTableError(
+            origin,
+            f"rater {masked(raw)} {PERSONAL_ID_HELP}",
+            _row_label(kind, path, at, per_source),
+            "rater",
+        )
 
 
 def _check_log(path: Path) -> None:

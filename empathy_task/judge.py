@@ -1,7 +1,11 @@
-"""Reading a judge's answer: the last ``RATING: Good|Okay|Bad``, or a bare label on the last line.
+"""Reading a judge's answer, and flagging replies that try to steer the judge.
 
-Anything else is unparsable: the caller leaves the reply unrated and counts it in the parse rate.
-A parse failure is never a Bad rating.
+The verdict is read from the judge's final non-empty line only, and only when that whole line is a
+verdict: ``RATING: Good|Okay|Bad`` (markdown emphasis and brackets allowed) or a bare label. A
+``RATING:`` earlier in the answer (the judge quoting the reply it rates) never counts, an inexact
+label (``Good-ish``) is no label, and an answer whose last line is not a verdict is unparsable:
+the caller leaves the reply unrated and counts it in the parse rate. A parse failure is never a
+Bad rating.
 """
 
 from __future__ import annotations
@@ -11,25 +15,69 @@ import re
 LABEL_TO_RATING: dict[str, int] = {"bad": 1, "okay": 2, "ok": 2, "good": 3}
 RATING_TO_LABEL: dict[int, str] = {1: "Bad", 2: "Okay", 3: "Good"}
 
-# "RATING: Good", "**Rating:** okay", "Rating - BAD", "RATING: [Good]"; not the format's own
-# "Good|Okay|Bad" or "Good or Okay" (a judge echoing the options has not chosen one).
-_RATING = re.compile(
-    r"rating\s*[*_]*\s*[:=\-]\s*[*_\[\"'`(]*\s*(good|okay|ok|bad)\b(?![ \t]*(?:[|/,]|or\b))",
-    re.IGNORECASE,
-)
-_BARE = re.compile(r"^[\s*_\"'`\[(]*(good|okay|ok|bad)[\s*_\"'`\])!.]*$", re.IGNORECASE)
+_LABEL = r"(good|okay|ok|bad)"
+_OPEN = r"[\s*_\"'`\[(<]*"
+_CLOSE = r"[\s*_\"'`\])>!.]*"
+# The whole final line: "RATING: Good", "**Rating:** okay", "Rating - BAD", "RATING: [Good]".
+_VERDICT_LINE = re.compile(rf"^[\s*_#>]*rating[\s*_]*[:=\-]{_OPEN}{_LABEL}{_CLOSE}$", re.IGNORECASE)
+_BARE = re.compile(rf"^{_OPEN}{_LABEL}{_CLOSE}$", re.IGNORECASE)
 
 
-def parse_rating(text: str | None) -> int | None:
-    """The rating (1 Bad, 2 Okay, 3 Good) a judge's answer gives, or ``None``."""
+def _bare_line(line: str) -> str:
+    return line.strip().strip("*_\"'`>").strip().casefold()
+
+
+def parse_rating(text: str | None, reply: str | None = None) -> int | None:
+    """The rating (1 Bad, 2 Okay, 3 Good) a judge's final answer line gives, or ``None``.
+
+    With ``reply`` (the text the judge rated), a final line that is a line of the reply is the
+    judge quoting it, not its verdict: unrated.
+    """
     if not text:
         return None
-    matches = _RATING.findall(text)
-    if matches:
-        return LABEL_TO_RATING[matches[-1].lower()]
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    if lines:
-        bare = _BARE.match(lines[-1])
-        if bare:
-            return LABEL_TO_RATING[bare.group(1).lower()]
-    return None
+    if not lines:
+        return None
+    final = lines[-1]
+    match = _VERDICT_LINE.match(final) or _BARE.match(final)
+    if match is None:
+        return None
+    if reply and _bare_line(final) in {_bare_line(line) for line in reply.splitlines()}:
+        return None
+    return LABEL_TO_RATING[match.group(1).lower()]
+
+
+# What a reply has no business containing: the judge's answer format, words addressed to the
+# judge, or the prompt's own structure. A flag does not change the rating; it is counted, so a
+# reader can see how many rated replies tried to steer their judge.
+_INJECTION_PATTERNS: dict[str, re.Pattern[str]] = {
+    # A "RATING: <label>" anywhere, or a bare label on a line of its own after the first.
+    "answer_format": re.compile(
+        rf"\brating\s*[*_]*\s*[:=\-]\s*[*_\[\"'`(<]*\s*{_LABEL}\b"
+        rf"|\n[ \t*_\"'`\[(<]*{_LABEL}[ \t*_\"'`\])>!.]*(?:\n|$)",
+        re.I,
+    ),
+    "instructions": re.compile(
+        r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompt|rules?|above|"
+        r"previous|prior)\b"
+        r"|\b(?:you are|you're|as) (?:the|an?) (?:judge|rater|evaluator|grader|assistant)\b"
+        r"|\b(?:judge|rater|evaluator|grader)s?\b[^.\n]{0,40}\b(?:must|should|will|shall)\b"
+        r"|\b(?:rate|score|grade|mark|label)\b[^.\n]{0,40}\b(?:as|with)\s+[*\"'`]*(?:good|okay|"
+        r"bad)\b"
+        r"|\b(?:system|developer) (?:prompt|message|note)\b"
+        r"|\bnew instructions?\b",
+        re.I,
+    ),
+    "prompt_structure": re.compile(
+        r"speaker #[12]\s*:|<<<\s*(?:begin|end)\b|\bempathy rating \(judge-|^\s*situation\s*:",
+        re.I | re.M,
+    ),
+}
+INJECTION_FLAGS: tuple[str, ...] = tuple(_INJECTION_PATTERNS)
+
+
+def injection_flags(reply: str | None) -> list[str]:
+    """The ways a reply addresses the judge (:data:`INJECTION_FLAGS`), empty for a plain reply."""
+    if not reply:
+        return []
+    return [name for name, pattern in _INJECTION_PATTERNS.items() if pattern.search(reply)]

@@ -1,7 +1,8 @@
 """Inspect metrics over the judge's scores.
 
 Each sample's score value is a dict (so that it survives epoch reduction): ``rating`` (1-3),
-indicator keys ``bad``/``okay``/``good``, ``rated`` (1 if the judge's answer parsed), and the same
+indicator keys ``bad``/``okay``/``good``, ``rated`` (1 if the judge's answer parsed), ``flagged``
+(1 if the reply addressed the judge, :func:`empathy_task.judge.injection_flags`), and the same
 for the judge-rated human reply under ``human_*``. Unrated keys hold NaN and are skipped. Every
 metric handles an empty list and has no side effects (Inspect recomputes metrics).
 """
@@ -96,6 +97,16 @@ def parse_rate() -> Metric:
 
 
 @metric
+def flagged_rate() -> Metric:
+    """Share of replies flagged for addressing the judge (its answer format, instructions)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        return _mean(_values(scores, "flagged"))
+
+    return compute
+
+
+@metric
 def good_rate_by_emotion() -> Metric:
     """Good rate per emotion (32 groups)."""
     return grouped(good_rate(), "emotion", all=False)
@@ -114,6 +125,7 @@ JUDGE_METRICS: list[Metric] = [
     human_good_rate(),
     relative_increase_good(),
     parse_rate(),
+    flagged_rate(),
     good_rate_by_valence(),
     good_rate_by_emotion(),
 ]

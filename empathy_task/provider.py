@@ -6,7 +6,8 @@
 - ``empathy/mock-judge`` is an offline, deterministic judge for dry runs and tests: it answers in
   the judge format with a rating derived from a hash of the response. It rates nothing; it checks
   the plumbing without an API key. Model args (``-M`` or the role's dict) inject faults:
-  ``style`` (``rating``, ``bare``: a bare label, ``nonsense``: another format, ``empty``),
+  ``style`` (``rating``, ``bare``: a bare label, ``nonsense``: another format, ``empty``,
+  ``quote-first``/``quote-last``: the response quoted verbatim before/after the verdict),
   ``fail_after`` (raise after that many calls in this process), ``delay`` (seconds before each
   answer, to provoke timeouts) and ``calls_file`` (append one line per call, to count calls
   across processes).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -124,14 +126,41 @@ def _dialog_id(messages: list[ChatMessage]) -> str:
     )
 
 
-MOCK_STYLES: tuple[str, ...] = ("rating", "bare", "nonsense", "empty")
+MOCK_STYLES: tuple[str, ...] = ("rating", "bare", "nonsense", "empty", "quote-first", "quote-last")
+_FENCE = re.compile(r"^<<<BEGIN (RESPONSE-[0-9a-f]{16})>>>$", re.MULTILINE)
+
+
+def rated_response(prompt: str) -> str:
+    """The response a judge prompt asks about: the text inside its fence (see ``reply_fence``).
+
+    A prompt without a fence (an older wording) gives everything after the last ``Speaker #2:``.
+    """
+    fence = _FENCE.search(prompt)
+    if fence is None:
+        return prompt.rsplit("Speaker #2:", 1)[-1]
+    end = prompt.find(f"\n<<<END {fence.group(1)}>>>", fence.end())
+    return prompt[fence.end() + 1 : end if end >= 0 else None]
+
+
+def mock_verdict(prompt: str) -> str:
+    """The label the mock judge gives a prompt: a hash of the response being rated."""
+    digest = hashlib.sha256(rated_response(prompt).encode()).digest()[0]
+    return ("Bad", "Okay", "Okay", "Good", "Good", "Good")[digest % 6]
 
 
 def mock_judgement(prompt: str, style: str = "rating") -> str:
-    """A deterministic judge answer: the rating is a hash of the response being rated."""
-    reply = prompt.rsplit("Speaker #2:", 1)[-1]
-    digest = hashlib.sha256(reply.encode()).digest()[0]
-    label = ("Bad", "Okay", "Okay", "Good", "Good", "Good")[digest % 6]
+    """A deterministic judge answer: the rating is a hash of the response being rated.
+
+    The ``quote-*`` styles quote the response verbatim, before (``quote-first``) or after
+    (``quote-last``) the verdict line, as a real judge explaining itself might: they show what a
+    reply written to steer the judge can do to the parsed rating.
+    """
+    label = mock_verdict(prompt)
+    digest = hashlib.sha256(rated_response(prompt).encode()).digest()[0]
+    if style == "quote-first":
+        return f"The response reads:\n{rated_response(prompt)}\nRATING: {label}"
+    if style == "quote-last":
+        return f"RATING: {label}\n\nNote: the response reads:\n{rated_response(prompt)}"
     if style == "bare":
         return f"A mock judgement.\n{label}"
     if style == "nonsense":

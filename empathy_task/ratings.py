@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from empathy_task._io import _NEUTRALISED, read_safe_csv, safe_csv_frame, write_atomic
+from empathy_task._io import _NEUTRALISED, read_safe_csv, write_atomic, write_safe_csv
 
 RATING_COLUMNS: tuple[str, ...] = (
     "dialog_id",
@@ -34,6 +35,19 @@ LABEL_COLUMNS: tuple[str, ...] = ("emotion", "sentiment", "plutchik", "part_no")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("teq",)
 RATING_LABELS: dict[int, str] = {1: "Bad", 2: "Okay", 3: "Good"}
 FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
+
+
+# C0 and C1 control characters and DEL: never part of an id, a source or a rater.
+_CONTROL = r"[\x00-\x1f\x7f-\x9f]"
+EXCERPT_CHARS = 60
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """``repr(value)``, cut to about ``limit`` characters: an error never echoes a whole cell."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(str(value)):,} characters)"
 
 
 class RatingTableError(ValueError):
@@ -91,7 +105,9 @@ def validate_rating_table(
         """The error for the first row of a mask (or row ``at``), naming the row's value."""
         i = at if isinstance(at, int) else int(np.asarray(at).nonzero()[0][0])
         row = rows[i] if rows is not None else row_number(fmt, i)
-        return RatingTableError(origin, f"{what} (value {out[column].iloc[i]!r})", row, column)
+        return RatingTableError(
+            origin, f"{what} (value {excerpt(out[column].iloc[i])})", row, column
+        )
 
     def factorize(column: str) -> tuple[np.ndarray, Any]:
         try:
@@ -116,6 +132,12 @@ def validate_rating_table(
         bad = np.append(blank, True)[code]
         if bad.any():
             raise fail(bad, col, "empty")
+        if text and len(values):
+            # An id is one visible name: a NUL or a line break in it is a corrupt file.
+            control = pd.Series(values).str.contains(_CONTROL, regex=True).to_numpy(dtype=bool)
+            bad = np.append(control, False)[code]
+            if bad.any():
+                raise fail(bad, col, "control character (NUL, tab, line break, ...) in an id")
         if not text:
             # Numbers in JSONL or Parquet: as text, rater 7 and rater "7" are one rater.
             out[col] = out[col].astype(str)
@@ -268,14 +290,66 @@ def read_table(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, str, list[in
         elif fmt == "jsonl":
             frame, rows = read_jsonl(p)
         else:
-            frame = pd.read_parquet(p)
+            frame = read_parquet_bounded(p)
     except RatingTableError:
         raise
+    except UnicodeDecodeError as e:
+        raise not_utf8(p, e) from e
     except FileNotFoundError as e:
         raise RatingTableError(origin, "file not found") from e
     except Exception as e:  # pandas/pyarrow raise many types for a malformed file
         raise RatingTableError(origin, f"not a readable {fmt} file: {e}") from e
     return frame, fmt, rows
+
+
+# What one input may expand to. A rating table of the study's 2,000 prompts rated by every rater
+# of a large crowd study holds well under a million rows; a file that decodes to more is refused
+# from its metadata, before it is read (a 292 KB Parquet file of 10 million identical rows would
+# otherwise take GBs). EMPATHY_TASK_MAX_ROWS raises the bound.
+MAX_ROWS = 5_000_000
+MAX_DECODED_BYTES = 2 << 30
+
+
+def max_rows() -> int:
+    return int(os.environ.get("EMPATHY_TASK_MAX_ROWS", MAX_ROWS))
+
+
+def read_parquet_bounded(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A Parquet file as a frame, refused before reading if it decodes to too much."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    origin = str(path)
+    meta = pq.ParquetFile(path).metadata
+    limit = max_rows()
+    if meta.num_rows > limit:
+        raise RatingTableError(
+            origin,
+            f"{meta.num_rows:,} rows, more than the {limit:,} an input may hold "
+            "(set EMPATHY_TASK_MAX_ROWS to allow more)",
+        )
+    decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if decoded > MAX_DECODED_BYTES:
+        raise RatingTableError(
+            origin, f"decodes to {decoded:,} bytes, more than {MAX_DECODED_BYTES:,} an input may"
+        )
+    # Row group by row group: the decoded batches, not one more copy of the whole file.
+    batches = pq.ParquetFile(path).iter_batches(batch_size=65_536)
+    table = pa.Table.from_batches(list(batches), schema=pq.ParquetFile(path).schema_arrow)
+    return table.to_pandas()
+
+
+_BARE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _has_bare_cr(path: str | os.PathLike[str]) -> bool:
+    import mmap
+
+    with Path(path).open("rb") as f:
+        if f.seek(0, os.SEEK_END) == 0:
+            return False
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return _BARE_CR.search(data) is not None
 
 
 def _ends_with(path: str | os.PathLike[str], suffix: bytes) -> bool:
@@ -299,8 +373,28 @@ def read_text_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    with Path(path).open(newline="", encoding="utf-8-sig") as f:
-        header = next(csv.reader(f), [])
+    origin = str(path)
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), [])
+    except UnicodeDecodeError as e:
+        raise not_utf8(path, e) from e
+    except csv.Error as e:  # a header field over the csv module's 128 KiB limit
+        raise RatingTableError(origin, f"unreadable CSV header: {e}", row=1) from e
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, start=1):
+        if name and name in seen:
+            raise RatingTableError(
+                origin,
+                f"the column name appears twice (columns {seen[name]} and {number})",
+                row=1,
+                column=excerpt(name)[1:-1] if len(name) > EXCERPT_CHARS else name,
+            )
+        seen[name] = number
+    # A bare "\r" (an old Mac line end, or one in a cell): pyarrow and pandas disagree on what
+    # it ends, so such a file goes to pandas. Searched through a memory map, not read whole.
+    if _has_bare_cr(path):
+        return read_safe_csv(path)
     # One column: pandas skips a line of spaces as blank, pyarrow reads it as a cell. (With more
     # columns such a line has too few cells for pyarrow, which then gives the file to pandas.)
     if len(header) < 2 or "" in header or len(set(header)) < len(header):
@@ -352,14 +446,44 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
                 if not line.strip():
                     continue
                 try:
-                    rec = json.loads(line)
+                    rec = json.loads(line, object_pairs_hook=_unique_keys)
                 except json.JSONDecodeError as e:
                     raise RatingTableError(origin, f"not valid JSON: {e.msg}", row=n) from e
+                except _DuplicateKeyError as e:
+                    raise RatingTableError(origin, "key appears twice", row=n, column=str(e)) from e
+                except RecursionError as e:
+                    raise RatingTableError(origin, "JSON nested too deeply", row=n) from e
                 if not isinstance(rec, dict):
                     raise RatingTableError(origin, "each line must be a JSON object", row=n)
                 yield n, rec
     except UnicodeDecodeError as e:
-        raise RatingTableError(origin, f"not UTF-8 text: {e}") from e
+        raise not_utf8(path, e) from e
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def not_utf8(path: str | os.PathLike[str], error: UnicodeDecodeError) -> RatingTableError:
+    """The error for a file that is not UTF-8, naming the first line that is not."""
+    with Path(path).open("rb") as f:
+        for n, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return RatingTableError(
+                    str(path), f"not UTF-8 text (byte {e.start + 1} of the line: {e.reason})", n
+                )
+    return RatingTableError(str(path), f"not UTF-8 text: {error.reason}")
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[int]]:
@@ -378,7 +502,7 @@ def write_rating_table(
 
     def write(tmp: Path) -> None:
         if fmt == "csv":
-            safe_csv_frame(table).to_csv(tmp, index=False, lineterminator="\n")
+            write_safe_csv(table, tmp)
         elif fmt == "jsonl":
             table.to_json(tmp, orient="records", lines=True, force_ascii=False)
         else:
@@ -406,14 +530,11 @@ CROWD = "crowd"
 
 
 def rater_kind(rater: str) -> str:
-    """``crowd`` for a pseudonymised person (``r-`` + 12 hex digits), else the judge model's name.
+    """``crowd`` for a pseudonymised person (``r-`` + 32 or 12 hex digits), else the judge's name.
 
-    Ratings of different kinds are never tested against each other.
+    Ratings of different kinds are never tested against each other. See
+    :mod:`empathy_task.privacy` for the rule, and for why a person's raw id is refused.
     """
-    if (
-        len(rater) == 14
-        and rater.startswith("r-")
-        and all(c in "0123456789abcdef" for c in rater[2:])
-    ):
-        return CROWD
-    return rater
+    from empathy_task.privacy import PSEUDONYM
+
+    return CROWD if PSEUDONYM.fullmatch(rater) else rater

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -876,21 +877,32 @@ def build_document(
 # --- renderers ----------------------------------------------------------------------------------
 
 
+# Markdown passes raw HTML through: a "<" that could open a tag, comment or declaration and an
+# "&" that could start an entity are written as entities, so a source or judge name such as
+# "<img src=x onerror=...>" shows as text (as report.html shows it); "p < .05" stays readable.
+_MD_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+_MD_ENTITY = re.compile(r"&(?=[#A-Za-z])")
+
+
+def _md_text(text: str) -> str:
+    return _MD_TAG_OPEN.sub("&lt;", _MD_ENTITY.sub("&amp;", text))
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return _md_text(text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " "))
 
 
 def render_markdown(sections: Sequence[Section], title: str = "Empathy report") -> str:
     """GitHub-flavoured Markdown; figures refer to the PNG files written beside it."""
-    lines = [f"# {title}", ""]
+    lines = [f"# {_md_text(title)}", ""]
     for s in sections:
-        lines += ["#" * s.level + " " + s.title, ""]
+        lines += ["#" * s.level + " " + _md_text(s.title), ""]
         for b in s.blocks:
             if isinstance(b, Paragraph):
-                lines += [b.text, ""]
+                lines += [_md_text(b.text), ""]
             elif isinstance(b, Table):
                 if b.caption:
-                    lines += [f"*{b.caption}*", ""]
+                    lines += [f"*{_md_text(b.caption)}*", ""]
                 if not b.rows:
                     lines += ["(none)", ""]
                     continue
@@ -899,7 +911,7 @@ def render_markdown(sections: Sequence[Section], title: str = "Empathy report") 
                 lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
                 lines.append("")
             else:
-                lines += [f"![{b.caption}]({b.file_name})", ""]
+                lines += [f"![{_md_text(b.caption)}]({b.file_name})", ""]
     return "\n".join(lines)
 
 
@@ -1157,21 +1169,46 @@ def render_report(
     return RenderedReport(files)
 
 
-def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = False) -> list[Path]:
-    """Write the rendered files into ``out_dir``; refuse to overwrite any of them unless ``force``.
+def _is_report_file(path: Path) -> bool:
+    """A file a report writes: its Markdown, HTML, JSON or one of its PNG figures."""
+    return (
+        path.is_file()
+        and not path.is_symlink()
+        and (path.name in FILE_NAMES.values() or path.suffix.lower() == ".png")
+    )
 
-    Existing files are checked before anything is written; every file is written in full before
-    any is moved into place, so a failure leaves the previous report whole.
+
+def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = False) -> list[Path]:
+    """Write the rendered files into ``out_dir``, which then holds exactly this one report.
+
+    Without ``force`` a folder that already holds report files is refused. Everything is checked
+    and every file written in full before anything is moved: a target that is a folder or a
+    symlink is refused up front, so a failure leaves the previous report whole. With ``force``
+    the previous report's files that the new one does not write (PNGs of figures it no longer
+    has) are removed; files a report does not write (notes of your own) are kept.
     """
     out = Path(out_dir)
+    if out.is_symlink() and not out.exists():
+        raise OutputExistsError(f"{out} is a dangling symlink; remove it or choose another folder")
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out} exists and is not a folder")
-    existing = [out / name for name in report.files if (out / name).exists()]
-    if existing and not force:
-        names = ", ".join(p.name for p in existing)
+    present = sorted(out.iterdir()) if out.is_dir() else []
+    reports = [p for p in present if _is_report_file(p)]
+    if reports and not force:
+        names = ", ".join(p.name for p in reports)
         raise OutputExistsError(f"{out} already holds {names}; pass --force to overwrite")
     targets = [out / name for name in report.files]
+    blocked = [t for t in targets if t.is_symlink() or (t.exists() and not t.is_file())]
+    if blocked:
+        names = ", ".join(t.name for t in blocked)
+        raise OutputExistsError(
+            f"{out}: {names} is a folder or a symlink where the report writes a file; "
+            "remove it first (nothing was written)"
+        )
+    stale = [p for p in reports if p.name not in report.files]
     with atomic_paths(targets, force=force) as temps:
         for tmp, data in zip(temps, report.files.values()):
             tmp.write_bytes(data)
+    for path in stale:
+        path.unlink(missing_ok=True)
     return targets

@@ -15,7 +15,7 @@ from inspect_ai.model import CachePolicy, ChatMessageUser, Model, get_model
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
-from empathy_task.judge import RATING_TO_LABEL, parse_rating
+from empathy_task.judge import RATING_TO_LABEL, injection_flags, parse_rating
 from empathy_task.metrics import JUDGE_METRICS
 from empathy_task.prompts import JUDGE_PROMPT_VERSION, judge_prompt
 
@@ -62,7 +62,7 @@ async def judge_reply(
             return None, f"{TIMEOUT_NOTE} ({e})"
         raise
     text = output.completion
-    return parse_rating(text), text
+    return parse_rating(text, reply), text
 
 
 def rating_value(rating: int | None, prefix: str = "") -> dict[str, float]:
@@ -105,6 +105,10 @@ def empathy_judge(judge_human: bool = True, cache: bool = True) -> Scorer:
         (rating, text), (human_rating, human_text) = await asyncio.gather(model_call, human_call)
 
         value = rating_value(rating) | rating_value(human_rating, "human_")
+        # Counted whether or not the judge gave a rating: the metric is the share of replies
+        # that carried the answer format or instructions for the judge.
+        flags = injection_flags(reply)
+        value["flagged"] = float(bool(flags))
         if not judge_human:
             value["human_rated"] = NAN
         reason = None
@@ -121,6 +125,7 @@ def empathy_judge(judge_human: bool = True, cache: bool = True) -> Scorer:
             metadata={
                 "judge": str(grader),
                 "judge_prompt_version": JUDGE_PROMPT_VERSION,
+                "reply_flags": flags,
                 "human_answer": RATING_TO_LABEL.get(human_rating) if human_rating else None,
                 "human_explanation": human_text if judge_human else None,
             },

@@ -32,7 +32,13 @@ def test_generation_prompt_variants() -> None:
 def test_judge_prompt_mirrors_the_rater_screen_and_is_blind() -> None:
     p = judge_prompt("lonely", "SIT", "TURN", "REPLY")
     assert JUDGE_PROMPT_VERSION in p and RATER_QUESTION in p
-    assert "Emotion of the speaker: lonely" in p and "Speaker #2: REPLY" in p
+    assert "Emotion of the speaker: lonely" in p
+    # The reply sits alone between two marker lines that name a boundary it does not hold.
+    lines = p.splitlines()
+    at = lines.index("REPLY")
+    assert lines[at - 2] == "Speaker #2:"
+    assert lines[at - 1].startswith("<<<BEGIN RESPONSE-") and lines[at + 1].startswith("<<<END ")
+    assert lines[at - 1][len("<<<BEGIN ") :] == lines[at + 1][len("<<<END ") :]
     assert p.rstrip().endswith("RATING: <Good, Okay or Bad>")
     for leak in ("human", "GPT", "model", "chatgpt", "LLM"):
         assert leak not in p

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("flask")
 
-from empathy_task.data import hash_rater  # noqa: E402
+from empathy_task.privacy import key_path_for, pseudonym, read_pseudonym_key  # noqa: E402
 from empathy_task.study.app import StudySettings, create_app  # noqa: E402
 from empathy_task.study.sheets import Sheet, make_sheets  # noqa: E402
 from empathy_task.study.store import (  # noqa: E402
@@ -31,6 +31,11 @@ def _sheets(parts=range(4), **overrides: str) -> list[Sheet]:
     for col, text in overrides.items():
         items[col] = text
     return list(make_sheets(items, seed=1).sheets)
+
+
+def _pseudonym(store: StudyStore, pid: str) -> str:
+    """The keyed pseudonym the app gives ``pid``: under the key beside the database."""
+    return pseudonym(pid, read_pseudonym_key(key_path_for(store.path)))
 
 
 def _app(tmp_path: Path, sheets: list[Sheet], **settings):
@@ -101,7 +106,7 @@ def test_a_whole_session_and_its_returns(tmp_path: Path) -> None:
     assert done.headers["Location"].endswith("/done")
     assert COMPLETION_CODE in r.client.get("/done").get_data(as_text=True)
     [a] = [x for x in (store.assignment(i) for i in range(1, 5)) if x]
-    assert a.status == "submitted" and a.teq == (1,) * 16 and a.rater == hash_rater(r.pid)
+    assert a.status == "submitted" and a.teq == (1,) * 16 and a.rater == _pseudonym(store, r.pid)
     answers = store.answers(a.id)
     sheet = next(s for s in sheets if s.sheet_id == a.sheet_id)
     assert answers == {
@@ -117,7 +122,7 @@ def test_a_whole_session_and_its_returns(tmp_path: Path) -> None:
         as_text=True
     )
     assert len(body.strip().splitlines()) == 11 and r.pid not in body
-    assert hash_rater(r.pid) in body
+    assert _pseudonym(store, r.pid) in body
     jsonl = admin.get(f"/admin/returns.jsonl?token={ADMIN_TOKEN}").get_data(as_text=True)
     assert len(jsonl.strip().splitlines()) == 10
     page = admin.get("/admin", headers={"X-Admin-Token": ADMIN_TOKEN}).get_data(as_text=True)

@@ -27,7 +27,7 @@ pytest.importorskip("flask")
 pytest.importorskip("waitress")
 
 from empathy_task.cli import main as cli  # noqa: E402
-from empathy_task.data import hash_rater  # noqa: E402
+from empathy_task.privacy import key_path_for, pseudonym, read_pseudonym_key  # noqa: E402
 from empathy_task.ratings import read_rating_table  # noqa: E402
 from empathy_task.study.sheets import make_sheets, read_key, write_sheets  # noqa: E402
 from empathy_task.study.store import StudyStore  # noqa: E402
@@ -149,7 +149,9 @@ def test_a_rater_session_from_a_replayed_source(browser, tmp_path: Path) -> None
         [row] = [r for r in store.progress() if r.submitted]
         key = read_key(key_path).set_index("item_id")
         returns = store.returns()
-        assert len(returns) == 10 and {r["rater"] for r in returns} == {hash_rater(pid)}
+        assert len(returns) == 10 and {r["rater"] for r in returns} == {
+            pseudonym(pid, read_pseudonym_key(key_path_for(db)))
+        }
         assert [r["rating"] for r in returns] == [VALUE[CLICKS[n]] for n in range(1, 11)]
         assert all(key.loc[r["item_id"], "sheet_id"] == row.sheet_id for r in returns)
         assert all(json.loads(r["teq"]) == teq for r in returns)

@@ -12,7 +12,7 @@ pytest.importorskip("flask")
 pytest.importorskip("waitress")
 pytest.importorskip("requests")
 
-from empathy_task.data import hash_rater  # noqa: E402
+from empathy_task.privacy import key_path_for, pseudonym, read_pseudonym_key  # noqa: E402
 from empathy_task.study.returns import import_returns  # noqa: E402
 from empathy_task.study.sheets import make_sheets, write_sheets  # noqa: E402
 from empathy_task.study.store import StudyStore  # noqa: E402
@@ -66,7 +66,8 @@ def test_200_concurrent_participants(tmp_path: Path) -> None:
     # Every answer stored exactly once, with the value given.
     returns = store.returns()
     assert len({(r["rater"], r["item_id"]) for r in returns}) == 2000
-    by_rater = {hash_rater(p): p for p in pids}
+    secret = read_pseudonym_key(key_path_for(db))
+    by_rater = {pseudonym(p, secret): p for p in pids}
     for r in returns:
         assert r["rating"] == _rating(by_rater[r["rater"]], r["position"])
     table = import_returns(db, tmp_path / "sheets.key.csv")

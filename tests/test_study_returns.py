@@ -8,8 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from empathy_task.analysis import rater_kinds
 from empathy_task.cli import main as cli
 from empathy_task.data import hash_rater
+from empathy_task.privacy import load_or_create_pseudonym_key, pseudonym
 from empathy_task.ratings import RatingTableError, read_rating_table
 from empathy_task.study.returns import import_returns
 from empathy_task.study.sheets import make_sheets, write_sheets
@@ -145,5 +147,16 @@ def test_malformed_files(study_db, tmp_path: Path) -> None:
     frame = pd.read_csv(raw, dtype=str, keep_default_na=False)
     first = frame[frame["sheet_id"] == frame.loc[0, "sheet_id"]].assign(teq=frame.loc[0, "teq"])
     first.to_csv(raw, index=False)
-    table = import_returns(raw, key)
-    assert set(table["rater"]) == {hash_rater("5f1a2b3c4d5e6f7a8b9c0d1e")}
+    # Raw ids need the study's pseudonym key: without it they are refused, never passed on.
+    with pytest.raises(
+        RatingTableError, match=r"row 2, column 'rater': rater '5f…' is not a pseud"
+    ):
+        import_returns(raw, key)
+    secret = tmp_path / "study.db.pseudonym-key"
+    secret_bytes = load_or_create_pseudonym_key(secret)
+    assert oct(secret.stat().st_mode & 0o777) == "0o600"
+    table = import_returns(raw, key, secret)
+    assert set(table["rater"]) == {pseudonym("5f1a2b3c4d5e6f7a8b9c0d1e", secret_bytes)}
+    assert rater_kinds(table["rater"]).tolist() == ["crowd"] * len(table)
+    # Keyed: another study's key gives another pseudonym, and the id is not in the output.
+    assert pseudonym("5f1a2b3c4d5e6f7a8b9c0d1e", b"k" * 32) not in set(table["rater"])

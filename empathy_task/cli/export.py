@@ -27,5 +27,7 @@ def run(args: argparse.Namespace) -> int:
     table = rating_table_from_logs(args.logs, epoch=args.epoch)
     write_rating_table(table, args.out, force=args.force)
     print_rating_summary(table)
+    if table.attrs.get("flagged_replies"):
+        print(f"{table.attrs['flagged_replies']} replies flagged for addressing the judge")
     print(f"wrote {len(table)} ratings to {args.out}")
     return 0

@@ -21,6 +21,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="name the imported group (key with one source only), e.g. to keep a re-rating of "
         "a stored source apart from the stored group of the same name",
     )
+    parser.add_argument(
+        "--pseudonym-key",
+        metavar="FILE",
+        help="the study's pseudonym key (the app keeps it beside its database as "
+        "DB.pseudonym-key): replaces raw participant ids by keyed pseudonyms",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing table")
 
 
@@ -34,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     table_format(args.out)
     check_writable(Path(args.out), args.force)
-    table = import_returns(args.returns, args.key)
+    table = import_returns(args.returns, args.key, args.pseudonym_key)
     if args.source:
         if table["source"].nunique() > 1:
             raise ValueError("--source renames one group; the key holds several sources")

@@ -38,7 +38,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from empathy_task import teq
-from empathy_task.data import hash_rater
+from empathy_task.privacy import key_path_for, load_or_create_pseudonym_key, pseudonym
 from empathy_task.study.sheets import Sheet, read_sheets
 from empathy_task.study.store import (
     RETURN_COLUMNS,
@@ -159,6 +159,7 @@ class _Study:
         self.store = store
         self.sheets = {s.sheet_id: s for s in sheets}
         self.settings = settings
+        self.pseudonym_key = load_or_create_pseudonym_key(key_path_for(store.path))
 
 
 def create_app(store: StudyStore, sheets: Sequence[Sheet], settings: StudySettings) -> Flask:
@@ -281,7 +282,7 @@ def _register(app: Flask, study: _Study) -> None:
             error = "Please enter your participant id (3-64 letters, digits, _ or -)."
             return render_template("start.html", pid="", error=error), 400
         outcome, a = study.store.assign(
-            hash_rater(pid),
+            pseudonym(pid, study.pseudonym_key),
             timeout_s=settings.timeout_minutes * 60,
             raters_per_sheet=settings.raters_per_sheet,
         )

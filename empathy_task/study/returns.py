@@ -92,13 +92,16 @@ def _teq(value: object) -> list[int] | None:
         return None
 
 
-def returns_to_rating_table(returns: Returns, key: pd.DataFrame) -> pd.DataFrame:
+def returns_to_rating_table(
+    returns: Returns, key: pd.DataFrame, pseudonym_key: bytes | None = None
+) -> pd.DataFrame:
     """The rating table of checked returns (``teq`` kept as a JSON list per row).
 
-    ``key`` is :func:`empathy_task.study.sheets.read_key`'s table. Raters are pseudonymised with
-    :func:`empathy_task.data.hash_rater` unless they already are pseudonyms.
+    ``key`` is :func:`empathy_task.study.sheets.read_key`'s table. Raters that are not pseudonyms
+    already (the app exports pseudonyms) are replaced by their keyed pseudonym under
+    ``pseudonym_key`` (:func:`empathy_task.privacy.pseudonym`); without a key they are an error.
     """
-    from empathy_task.data import hash_rater
+    from empathy_task.privacy import masked, pseudonym
 
     frame = returns.frame
     if frame.empty:
@@ -116,7 +119,17 @@ def returns_to_rating_table(returns: Returns, key: pd.DataFrame) -> pd.DataFrame
         if not raw_rater or raw_rater.lower() == "nan":
             raise returns.error(i, "rater", "empty rater id")
         # The app exports pseudonyms already; any other id is personal data and is hashed here.
-        rater = raw_rater if rater_kind(raw_rater) == CROWD else hash_rater(raw_rater)
+        if rater_kind(raw_rater) == CROWD:
+            rater = raw_rater
+        elif pseudonym_key is None:
+            raise returns.error(
+                i,
+                "rater",
+                f"rater {masked(raw_rater)} is not a pseudonym: give the study's pseudonym key "
+                "(--pseudonym-key FILE) to replace each id by its keyed pseudonym",
+            )
+        else:
+            rater = pseudonym(raw_rater, pseudonym_key)
         item_id = str(rec["item_id"]).strip()
         if item_id not in by_item.index:
             raise returns.error(i, "item_id", f"item id {item_id!r} is not in the key")
@@ -177,9 +190,17 @@ def returns_to_rating_table(returns: Returns, key: pd.DataFrame) -> pd.DataFrame
 
 
 def import_returns(
-    returns_path: str | os.PathLike[str], key_path: str | os.PathLike[str]
+    returns_path: str | os.PathLike[str],
+    key_path: str | os.PathLike[str],
+    pseudonym_key_path: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
-    """Read returns and the key, and give the rating table."""
+    """Read returns and the key, and give the rating table.
+
+    ``pseudonym_key_path`` is the study's pseudonym key (needed only for returns holding raw
+    ids; see :mod:`empathy_task.privacy`).
+    """
+    from empathy_task.privacy import read_pseudonym_key
     from empathy_task.study.sheets import read_key
 
-    return returns_to_rating_table(read_returns(returns_path), read_key(key_path))
+    secret = read_pseudonym_key(pseudonym_key_path) if pseudonym_key_path else None
+    return returns_to_rating_table(read_returns(returns_path), read_key(key_path), secret)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task._io import OutputExistsError, safe_csv_frame, write_atomic
+from empathy_task._io import OutputExistsError, write_atomic, write_safe_csv
 from empathy_task.ratings import RatingTableError, read_jsonl, read_text_csv
 
 #: Fields of a sheet file, in order. ``reply`` is Speaker #2's turn, the text being rated.
@@ -330,7 +330,7 @@ def sheet_frame(sheet: Sheet) -> pd.DataFrame:
 def _write_table(frame: pd.DataFrame, path: Path, fmt: str, *, force: bool) -> Path:
     def write(tmp: Path) -> None:
         if fmt == "csv":
-            safe_csv_frame(frame).to_csv(tmp, index=False, lineterminator="\n")
+            write_safe_csv(frame, tmp)
         else:
             with tmp.open("w", encoding="utf-8") as f:
                 for rec in frame.to_dict(orient="records"):
