@@ -278,3 +278,21 @@ def test_unknown_parameter_fails_the_cli_run(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "unknown task parameter" in " ".join((done.stdout + done.stderr).split())
     assert not list((tmp_path / "logs").rglob("*.eval"))
+
+
+def test_metrics_carry_standard_errors() -> None:
+    import math
+
+    log = _run("empathy/human", _judge(["RATING: Good", "RATING: Bad", "RATING: Okay"]), sample=32)
+    [score] = log.results.scores
+    metrics = {k: m.value for k, m in score.metrics.items()}
+    rows = [s.scores["empathy_judge"].value for s in log.samples]
+    good = [r["good"] for r in rows if r["rated"] == 1]
+    n, p = len(good), sum(good) / len(good)
+    assert math.isclose(metrics["good_rate_stderr"], math.sqrt(p * (1 - p) * n / (n - 1) / n))
+    assert 0 < metrics["mean_rating_stderr"] < 1
+    # Per valence, under their own names (no positive2/negative2 collisions).
+    for valence in ("positive", "negative"):
+        for key in ("good_rate_stderr", "mean_rating", "mean_rating_stderr"):
+            assert math.isfinite(metrics[f"{valence}_{key}"])
+    assert not any(k.endswith("2") for k in metrics)
