@@ -29,6 +29,15 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
+def _stderr(values: list[float]) -> float:
+    # Standard error of the mean over rated replies (sample sd, n - 1), as Inspect's stderr().
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    mean = sum(values) / n
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+
+
 def _good_rate(scores: list[SampleScore], prefix: str = "") -> float:
     return _mean(_values(scores, f"{prefix}good"))
 
@@ -49,6 +58,26 @@ def mean_rating() -> Metric:
 
     def compute(scores: list[SampleScore]) -> float:
         return _mean(_values(scores, "rating"))
+
+    return compute
+
+
+@metric
+def good_rate_stderr() -> Metric:
+    """Standard error of the Good rate over the rated replies."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        return _stderr(_values(scores, "good"))
+
+    return compute
+
+
+@metric
+def mean_rating_stderr() -> Metric:
+    """Standard error of the mean rating over the rated replies."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        return _stderr(_values(scores, "rating"))
 
     return compute
 
@@ -118,14 +147,41 @@ def good_rate_by_valence() -> Metric:
     return grouped(good_rate(), "sentiment", all=False)
 
 
+@metric
+def valence_uncertainty() -> Metric:
+    """Per valence: the Good rate's standard error, the mean rating and its standard error.
+
+    Named keys (``positive_good_rate_stderr``, ...): Inspect's ``grouped`` would give every
+    grouped metric the same ``positive``/``negative`` keys and number the repeats.
+    """
+
+    def compute(scores: list[SampleScore]) -> dict[str, float]:
+        groups: dict[str, list[SampleScore]] = {}
+        for s in scores:
+            group = (s.sample_metadata or {}).get("sentiment")
+            if group is not None:
+                groups.setdefault(str(group), []).append(s)
+        out: dict[str, float] = {}
+        for group, members in sorted(groups.items()):
+            out[f"{group}_good_rate_stderr"] = _stderr(_values(members, "good"))
+            out[f"{group}_mean_rating"] = _mean(_values(members, "rating"))
+            out[f"{group}_mean_rating_stderr"] = _stderr(_values(members, "rating"))
+        return out
+
+    return compute
+
+
 JUDGE_METRICS: list[Metric] = [
     good_rate(),
+    good_rate_stderr(),
     mean_rating(),
+    mean_rating_stderr(),
     rating_distribution(),
     human_good_rate(),
     relative_increase_good(),
     parse_rate(),
     flagged_rate(),
     good_rate_by_valence(),
+    valence_uncertainty(),
     good_rate_by_emotion(),
 ]

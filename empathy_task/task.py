@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from inspect_ai import Task, task
+from inspect_ai._util.error import PrerequisiteError
+from inspect_ai.model import GenerateConfig, Model, get_model
 from inspect_ai.solver import generate
 
 from empathy_task.prompts import prompt_versions
 from empathy_task.registry import data_pin, registry
 from empathy_task.scorer import empathy_judge
+
+# The judge of the study's 2026 extension, at temperature 0; `--model-role grader=...` overrides it.
+DEFAULT_GRADER = "openai/gpt-4o-mini"
+# lm-eval's settings too (plugins/lm_eval): greedy, at most 512 new tokens, so both frameworks
+# decode alike. README, "Generation settings", says which a user may change.
+GENERATION_CONFIG = GenerateConfig(temperature=0, max_tokens=512)
 
 
 @task
@@ -21,12 +29,14 @@ def empathy_task(
     judge_cache: bool = True,
     data: str | None = None,
     export: str | None = None,
+    **unknown: object,
 ) -> Task:
     """Welivita & Pu (2024): how empathetic are a model's replies, rated Bad / Okay / Good.
 
     The defaults reproduce the study: all 2,000 prompts, the prompt with the empathy definition,
     and a judge that also rates the human replies so that the model is compared with humans
-    judge against judge. Pass the judge as ``--model-role grader=<model>``.
+    judge against judge. The judge is ``openai/gpt-4o-mini`` at temperature 0 unless
+    ``--model-role grader=<model>`` names another.
 
     Args:
         prompt: ``empathy`` (the study's prompt, with the definition of empathy) or ``vanilla``.
@@ -38,25 +48,56 @@ def empathy_task(
         judge_cache: Cache judge calls.
         data: Path of the authors' CSV (default: ``EMPATHY_TASK_DATA``, the cache, or download).
         export: Write the rating table when the run ends: a folder, or a .csv/.jsonl/.parquet file.
+        unknown: Refused: Inspect only warns about a -T it cannot pass on, and a typo would
+            then run all 2,000 prompts.
     """
+    if unknown:
+        raise PrerequisiteError(
+            f"empathy_task: unknown task parameter(s) {', '.join(sorted(unknown))}; the "
+            f"parameters are {', '.join(TASK_PARAMETERS)}."
+        )
+    # First, so that an unusable judge fails the run before any reply is generated.
+    grader = default_grader()
     # Imported here: Inspect imports the package's entry point on every run, for every task.
     from empathy_task.dataset import inspect_dataset, prompt_set
 
     frame = prompt_set(
         data,
-        emotions=emotions,
-        valence=valence,
-        sample=_optional_int(sample),
-        seed=int(seed),
+        emotions=_emotions(emotions),
+        valence=str(valence).lower(),
+        sample=_optional_int(sample, "sample"),
+        seed=_int(seed, "seed"),
         prompt=prompt,
     )
     return Task(
         dataset=inspect_dataset(frame),
         solver=generate(),
         scorer=empathy_judge(judge_human=_bool(judge_human), cache=_bool(judge_cache)),
+        config=GENERATION_CONFIG,
+        # Recorded in the log's model_roles, whether defaulted or named on the command line.
+        model_roles={"grader": grader},
         version=registry()["version"],
         metadata={**prompt_versions(prompt), "data_sha256": data_pin().sha256},
     )
+
+
+def default_grader() -> Model:
+    """The ``grader`` role if the run names one, else :data:`DEFAULT_GRADER` at temperature 0.
+
+    Raises:
+        PrerequisiteError: the judge cannot be created (no API key, a missing provider package);
+            Inspect then ends the run before the first sample, with a non-zero exit status.
+    """
+    try:
+        return get_model(
+            role="grader", default=DEFAULT_GRADER, config=GenerateConfig(temperature=0)
+        )
+    except Exception as e:
+        raise PrerequisiteError(
+            f"empathy_task: the judge could not be created ({type(e).__name__}: {e}). "
+            f"The default judge is {DEFAULT_GRADER} (set OPENAI_API_KEY), or name another with "
+            "--model-role grader=<provider/model>."
+        ) from e
 
 
 def _bool(value: bool | str) -> bool:
@@ -70,7 +111,38 @@ def _bool(value: bool | str) -> bool:
     return bool(value)
 
 
-def _optional_int(value: int | str | None) -> int | None:
+TASK_PARAMETERS = (
+    "prompt",
+    "emotions",
+    "valence",
+    "sample",
+    "seed",
+    "judge_human",
+    "judge_cache",
+    "data",
+    "export",
+)
+
+
+def _emotions(value: str | list[str] | None) -> str | list[str] | None:
+    # The study's emotion labels are lower case; -T emotions=Sad means the same emotion.
+    if isinstance(value, str):
+        return value.lower()
+    if value is None:
+        return None
+    return [str(v).lower() for v in value]
+
+
+def _int(value: int | str, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise PrerequisiteError(
+            f"empathy_task: -T {name}= must be a whole number, got {value!r}."
+        ) from None
+
+
+def _optional_int(value: int | str | None, name: str) -> int | None:
     if value is None or value == "" or value == "none":
         return None
-    return int(value)
+    return _int(value, name)

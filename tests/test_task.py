@@ -211,3 +211,88 @@ def test_entry_point_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_a_judge_the_run_fails_before_any_reply(tmp_path: Path) -> None:
+    # The default judge is openai/gpt-4o-mini; with no key (or no openai package) for it the run
+    # must stop at task creation, name the override, exit non-zero and write no log.
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    logs = tmp_path / "logs"
+    done = subprocess.run(
+        [
+            INSPECT,
+            "eval",
+            "empathy_task/empathy_task",
+            "--model",
+            "empathy/human",
+            "--limit",
+            "2",
+            "--log-dir",
+            str(logs),
+            "--display",
+            "plain",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode != 0
+    assert "--model-role grader=" in " ".join((done.stdout + done.stderr).split())
+    assert not list(logs.rglob("*.eval"))
+
+
+def test_log_records_judge_and_generation_settings() -> None:
+    log = _run("empathy/human", "empathy/mock-judge", sample=2)
+    assert log.eval.model_roles["grader"].model == "empathy/mock-judge"
+    config = log.plan.config
+    assert (config.temperature, config.max_tokens) == (0, 512)
+
+
+def test_task_parameters_are_checked() -> None:
+    import pytest
+    from inspect_ai._util.error import PrerequisiteError
+
+    with pytest.raises(PrerequisiteError, match="emotion"):
+        empathy_task(emotion="sad")
+    with pytest.raises(PrerequisiteError, match="-T sample="):
+        empathy_task(sample="abc")
+    task = empathy_task(emotions="Sad,LONELY")
+    assert {s.metadata["emotion"] for s in task.dataset} == {"sad", "lonely"}
+
+
+def test_unknown_parameter_fails_the_cli_run(tmp_path: Path) -> None:
+    done = _inspect_cli(
+        [
+            "empathy_task/empathy_task",
+            "--model",
+            "empathy/human",
+            "-T",
+            "emotion=sad",
+            "--log-dir",
+            str(tmp_path / "logs"),
+        ],
+        tmp_path,
+    )
+    assert done.returncode != 0
+    assert "unknown task parameter" in " ".join((done.stdout + done.stderr).split())
+    assert not list((tmp_path / "logs").rglob("*.eval"))
+
+
+def test_metrics_carry_standard_errors() -> None:
+    import math
+
+    log = _run("empathy/human", _judge(["RATING: Good", "RATING: Bad", "RATING: Okay"]), sample=32)
+    [score] = log.results.scores
+    metrics = {k: m.value for k, m in score.metrics.items()}
+    rows = [s.scores["empathy_judge"].value for s in log.samples]
+    good = [r["good"] for r in rows if r["rated"] == 1]
+    n, p = len(good), sum(good) / len(good)
+    assert math.isclose(metrics["good_rate_stderr"], math.sqrt(p * (1 - p) * n / (n - 1) / n))
+    assert 0 < metrics["mean_rating_stderr"] < 1
+    # Per valence, under their own names (no positive2/negative2 collisions).
+    for valence in ("positive", "negative"):
+        for key in ("good_rate_stderr", "mean_rating", "mean_rating_stderr"):
+            assert math.isfinite(metrics[f"{valence}_{key}"])
+    assert not any(k.endswith("2") for k in metrics)
