@@ -281,3 +281,41 @@ def test_the_kit_imports_flask_only_in_the_app() -> None:
         "empathy_task.study.returns; assert 'flask' not in sys.modules, 'flask imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_only_the_ascii_answers_the_form_offers(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, _sheets([0]))
+    r = Rater(app, "ascii-rater")
+    r.start()
+    # Unicode digits: isdigit() is true for some, int() accepts others; none is an answer.
+    for value in ("²", "¹", "③", "٣", "𝟐", " 2", "2 ", "+2", "02"):
+        answers = {f"teq_{i}": "2" for i in range(1, 17)}
+        answers["teq_1"] = value
+        assert r.post("/teq", **answers).status_code == 400, value
+    assert r.teq().status_code == 302
+    for value in ("٣", "𝟑", "³", " 3", "03"):
+        assert r.rate(1, value).status_code == 400, value
+    assert store.answers(1) == {}
+
+
+def test_redirects_do_not_reflect_the_host_header(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, _sheets([0]))
+    client = app.test_client()
+    for path in ("//x", "/static/../static/study.css"):
+        resp = client.get(path, headers={"Host": "evil.example"})
+        assert "evil.example" not in resp.headers.get("Location", ""), path
+    r = Rater(app, "host-rater")
+    assert r.start().headers["Location"] == "/info"  # the app's own redirects are relative
+
+
+def test_reposting_start_does_not_renew_a_claim(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, _sheets(range(1)), timeout_minutes=1)
+    r = Rater(app, "claim-holder")
+    r.start()
+    with store._write() as conn:  # 50 s pass without work
+        conn.execute("UPDATE assignments SET last_seen = last_seen - 50")
+    r.start()  # re-posting /start is not work on the batch
+    with store._write() as conn:  # 20 more seconds: 70 s idle in all
+        conn.execute("UPDATE assignments SET last_seen = last_seen - 20")
+    assert Rater(app, "real-rater").start().status_code == 302
+    assert store.assignment(1).status == "released"

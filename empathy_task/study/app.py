@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Flask,
@@ -58,6 +59,9 @@ QUESTION = (
     "How empathetic is Speaker #2's response, compared to how you would have responded in the "
     "same situation?"
 )
+#: The questionnaire's answers exactly as the form sends them.
+_TEQ_ANSWERS = frozenset(str(v) for v in range(teq.MAX_ANSWER + 1))
+_RATING_ANSWERS = frozenset(str(v) for v, _ in RATING_OPTIONS)
 _SECURITY_HEADERS = {
     # No script anywhere in the app: a reply that slipped past escaping still could not run.
     "Content-Security-Policy": (
@@ -243,6 +247,14 @@ def _register(app: Flask, study: _Study) -> None:
 
     @app.after_request
     def _headers(resp: Response) -> Response:
+        location = resp.headers.get("Location")
+        if location:
+            # Werkzeug's own redirects (e.g. "//x" -> "/") are absolute URLs built from the
+            # request's Host header; keep only path and query so no redirect names a host.
+            parts = urlsplit(location)
+            if parts.scheme or parts.netloc:
+                path = "/" + parts.path.lstrip("/")
+                resp.headers["Location"] = path + (f"?{parts.query}" if parts.query else "")
         for name, value in _SECURITY_HEADERS.items():
             resp.headers.setdefault(name, value)
         return resp
@@ -332,7 +344,7 @@ def _register(app: Flask, study: _Study) -> None:
             given = {}
             for number in range(1, teq.N_ITEMS + 1):
                 value = request.form.get(f"teq_{number}", "")
-                if value.isdigit() and 0 <= int(value) <= teq.MAX_ANSWER:
+                if value in _TEQ_ANSWERS:  # exact ASCII strings: no "²", "٣" or " 2"
                     given[number] = int(value)
                 elif value:
                     abort(400, f"not an answer to question {number}")
@@ -371,7 +383,7 @@ def _register(app: Flask, study: _Study) -> None:
             if request.form.get("item_id", "") != item.item_id:
                 abort(400, "this answer does not belong to your batch")
             value = request.form.get("rating", "")
-            if value in {str(v) for v, _ in RATING_OPTIONS}:
+            if value in _RATING_ANSWERS:
                 last = n == len(sheet.items)
                 try:
                     study.store.save_answer(a.id, item.item_id, n, int(value), submit=last)

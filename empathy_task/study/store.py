@@ -287,7 +287,8 @@ class StudyStore:
             if mine is not None:
                 if mine["status"] == "submitted":
                     return Outcome.ALREADY_SUBMITTED, self._assignment(mine)
-                conn.execute("UPDATE assignments SET last_seen = ? WHERE id = ?", (now, mine["id"]))
+                # No renewal of last_seen: only answers count as work, so a script re-posting
+                # /start cannot hold a batch past the timeout.
                 return Outcome.RESUMED, self._assignment(mine)
             pick = conn.execute(
                 "SELECT s.sheet_id, COUNT(a.id) AS live FROM sheets s "
