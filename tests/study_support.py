@@ -109,6 +109,7 @@ def start_server(
     extra: Sequence[str] = (),
     threads: int = 8,
     timeout_s: float = 30.0,
+    completion_code: str | None = COMPLETION_CODE,
 ) -> Server:
     """Start ``empathy-task serve`` on a free port and wait until it answers."""
     import requests
@@ -124,8 +125,7 @@ def start_server(
         str(db),
         "--port",
         "0",
-        "--completion-code",
-        COMPLETION_CODE,
+        *(["--completion-code", completion_code] if completion_code else []),
         "--admin-token",
         ADMIN_TOKEN,
         "--threads",
