@@ -197,7 +197,12 @@ class RaterClient:
     def start(self):
         r = self.http.get(self.base + "/", timeout=60)
         self.csrf = _CSRF.search(r.text).group(1)
-        return self._post("/start", {"pid": self.pid})
+        resp = self._post("/start", {"pid": self.pid})
+        # The token rotates at /start; the start page shows the session's current one.
+        page = self.http.get(self.base + "/", timeout=60)
+        self.csrf = _CSRF.search(page.text).group(1)
+        self.page = resp
+        return resp
 
     def answer_teq(self, answers: Sequence[int]):
         return self._post("/teq", {f"teq_{i}": str(a) for i, a in enumerate(answers, start=1)})

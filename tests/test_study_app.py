@@ -50,7 +50,10 @@ class Rater:
         return self.client.post(path, data={"csrf": self.csrf, **data})
 
     def start(self):
-        return self.post("/start", pid=self.pid)
+        resp = self.post("/start", pid=self.pid)
+        # The token rotates at /start; any page shows the session's current one.
+        self.csrf = CSRF.search(self.client.get("/").get_data(as_text=True)).group(1)
+        return resp
 
     def teq(self, value: int = 2):
         return self.post("/teq", **{f"teq_{i}": str(value) for i in range(1, 17)})
@@ -319,3 +322,41 @@ def test_reposting_start_does_not_renew_a_claim(tmp_path: Path) -> None:
         conn.execute("UPDATE assignments SET last_seen = last_seen - 20")
     assert Rater(app, "real-rater").start().status_code == 302
     assert store.assignment(1).status == "released"
+
+
+def _admin_login(client, token: str):
+    csrf = CSRF.search(client.get("/admin").get_data(as_text=True)).group(1)
+    return client.post("/admin/login", data={"csrf": csrf, "token": token})
+
+
+def test_admin_logout_ends_the_session_on_the_server(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, _sheets([0]))
+    client = app.test_client()
+    before = CSRF.search(client.get("/admin").get_data(as_text=True)).group(1)
+    assert _admin_login(client, ADMIN_TOKEN).status_code == 302
+    page = client.get("/admin").get_data(as_text=True)
+    after = CSRF.search(page).group(1)
+    assert after != before  # the token rotates at login
+    saved = client.get_cookie("empathy_study").value
+    assert client.post("/admin/logout", data={"csrf": after}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("empathy_study", saved)
+    assert replay.get("/admin/returns.csv").status_code == 401
+
+
+def test_wrong_admin_logins_are_throttled(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, _sheets([0]))
+    client = app.test_client()
+    codes = [_admin_login(client, "wrong-token-000000").status_code for _ in range(12)]
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
+    # While locked, even the right token waits.
+    assert _admin_login(client, ADMIN_TOKEN).status_code == 429
+
+
+def test_csrf_token_rotates_at_start(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, _sheets([0]))
+    r = Rater(app, "rotate-rater")
+    before = r.csrf
+    assert r.start().status_code == 302
+    page = r.client.get("/teq").get_data(as_text=True)
+    assert CSRF.search(page).group(1) != before

@@ -21,6 +21,8 @@ import json
 import os
 import re
 import secrets
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +64,9 @@ QUESTION = (
 #: The questionnaire's answers exactly as the form sends them.
 _TEQ_ANSWERS = frozenset(str(v) for v in range(teq.MAX_ANSWER + 1))
 _RATING_ANSWERS = frozenset(str(v) for v, _ in RATING_OPTIONS)
+#: Wrong admin tokens allowed per client address in a window before logins wait.
+_LOGIN_FAILURES = 5
+_LOGIN_WINDOW_S = 60.0
 _SECURITY_HEADERS = {
     # No script anywhere in the app: a reply that slipped past escaping still could not run.
     "Content-Security-Policy": (
@@ -311,9 +316,8 @@ def _register(app: Flask, study: _Study) -> None:
                 "study on your platform.",
                 503,
             )
-        csrf = session.get("csrf")
         session.clear()
-        session["csrf"] = csrf
+        session["csrf"] = secrets.token_urlsafe(24)  # a new token for the new session
         session["aid"] = a.id
         return redirect(_next_step(study, a) if outcome is Outcome.RESUMED else url_for("info"))
 
@@ -417,8 +421,23 @@ def _register(app: Flask, study: _Study) -> None:
 
     # ------------------------------------------------------------------ researcher pages
 
+    failures: dict[str, list[float]] = {}
+    failures_lock = threading.Lock()
+
+    def login_locked(client: str) -> bool:
+        now = time.monotonic()
+        with failures_lock:
+            recent = [t for t in failures.get(client, []) if now - t < _LOGIN_WINDOW_S]
+            failures[client] = recent
+            return len(recent) >= _LOGIN_FAILURES
+
+    def login_failed(client: str) -> None:
+        with failures_lock:
+            failures.setdefault(client, []).append(time.monotonic())
+
     def is_admin() -> bool:
-        if session.get("admin") is True:
+        sid = session.get("admin")
+        if isinstance(sid, str) and study.store.admin_session_open(sid):
             return True
         sent = request.headers.get("X-Admin-Token") or request.args.get("token") or ""
         return hmac.compare_digest(sent.encode(), settings.admin_token.encode())
@@ -433,15 +452,24 @@ def _register(app: Flask, study: _Study) -> None:
 
     @app.post("/admin/login")
     def admin_login() -> BaseResponse | tuple[str, int]:
+        client = request.remote_addr or ""
+        if login_locked(client):
+            error = "Too many wrong tokens; wait a minute and try again."
+            return render_template("admin_login.html", error=error), 429
         sent = request.form.get("token", "")
         if not hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
+            login_failed(client)
             return render_template("admin_login.html", error="Wrong token."), 401
-        session["admin"] = True
+        session.clear()
+        session["csrf"] = secrets.token_urlsafe(24)
+        session["admin"] = study.store.open_admin_session()
         return redirect(url_for("admin"))
 
     @app.post("/admin/logout")
     def admin_logout() -> BaseResponse:
-        session.pop("admin", None)
+        sid = session.pop("admin", None)
+        if isinstance(sid, str):
+            study.store.close_admin_session(sid)
         return redirect(url_for("admin"))
 
     @app.get("/admin/returns.<fmt>")
