@@ -180,18 +180,21 @@ def test_forged_and_malformed_input_is_refused(tmp_path: Path) -> None:
 def test_least_rated_batch_first_and_resume(tmp_path: Path) -> None:
     sheets = _sheets(range(3))
     app, store = _app(tmp_path, sheets, raters_per_sheet=2)
-    given = []
+    given, raters = [], []
     for k in range(6):
-        r = Rater(app, f"rater-{k}")
-        r.start()
+        raters.append(Rater(app, f"rater-{k}"))
+        raters[-1].start()
         given.append(store.assignment(k + 1).sheet_id)
     assert given[:3] == [s.sheet_id for s in sheets] == given[3:]
     assert Rater(app, "rater-6").start().status_code == 503
-    # A returning rater (new browser) resumes their own batch where they left off.
-    r = Rater(app, "rater-0")
-    r.start(), r.teq(), r.rate(1), r.rate(2)
-    again = Rater(app, "rater-0")
-    assert again.start().headers["Location"].endswith("/rate/3")
+    # A returning rater (same browser) resumes their own batch where they left off; the id alone
+    # in another browser does not take the batch over.
+    r = raters[0]
+    r.teq(), r.rate(1), r.rate(2)
+    assert r.start().headers["Location"].endswith("/rate/3")
+    intruder = Rater(app, "rater-0")
+    assert intruder.start().status_code == 409
+    assert intruder.client.get("/rate/1").status_code == 403
     assert store.counts()["active"] == 6
 
 

@@ -309,6 +309,15 @@ def _register(app: Flask, study: _Study) -> None:
                 "take part once. Thank you!",
                 409,
             )
+        if outcome is Outcome.RESUMED and a is not None and session.get("aid") != a.id:
+            # The participant id alone is no credential: only the browser session that started
+            # the batch resumes it (another one waits until the claim expires).
+            return _message(
+                "This participant id is in use",
+                "A batch for this participant id was started in another browser. Please "
+                "continue there, or start again once that session has expired.",
+                409,
+            )
         if outcome is Outcome.FULL or a is None:
             return _message(
                 "The study is full",
