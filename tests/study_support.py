@@ -109,6 +109,7 @@ def start_server(
     extra: Sequence[str] = (),
     threads: int = 8,
     timeout_s: float = 30.0,
+    completion_code: str | None = COMPLETION_CODE,
 ) -> Server:
     """Start ``empathy-task serve`` on a free port and wait until it answers."""
     import requests
@@ -124,8 +125,7 @@ def start_server(
         str(db),
         "--port",
         "0",
-        "--completion-code",
-        COMPLETION_CODE,
+        *(["--completion-code", completion_code] if completion_code else []),
         "--admin-token",
         ADMIN_TOKEN,
         "--threads",
@@ -197,7 +197,12 @@ class RaterClient:
     def start(self):
         r = self.http.get(self.base + "/", timeout=60)
         self.csrf = _CSRF.search(r.text).group(1)
-        return self._post("/start", {"pid": self.pid})
+        resp = self._post("/start", {"pid": self.pid})
+        # The token rotates at /start; the start page shows the session's current one.
+        page = self.http.get(self.base + "/", timeout=60)
+        self.csrf = _CSRF.search(page.text).group(1)
+        self.page = resp
+        return resp
 
     def answer_teq(self, answers: Sequence[int]):
         return self._post("/teq", {f"teq_{i}": str(a) for i, a in enumerate(answers, start=1)})

@@ -55,7 +55,10 @@ class Rater:
         return self.client.post(path, data={"csrf": self.csrf, **data})
 
     def start(self):
-        return self.post("/start", pid=self.pid)
+        resp = self.post("/start", pid=self.pid)
+        # The token rotates at /start; any page shows the session's current one.
+        self.csrf = CSRF.search(self.client.get("/").get_data(as_text=True)).group(1)
+        return resp
 
     def teq(self, value: int = 2):
         return self.post("/teq", **{f"teq_{i}": str(value) for i in range(1, 17)})
@@ -182,18 +185,21 @@ def test_forged_and_malformed_input_is_refused(tmp_path: Path) -> None:
 def test_least_rated_batch_first_and_resume(tmp_path: Path) -> None:
     sheets = _sheets(range(3))
     app, store = _app(tmp_path, sheets, raters_per_sheet=2)
-    given = []
+    given, raters = [], []
     for k in range(6):
-        r = Rater(app, f"rater-{k}")
-        r.start()
+        raters.append(Rater(app, f"rater-{k}"))
+        raters[-1].start()
         given.append(store.assignment(k + 1).sheet_id)
     assert given[:3] == [s.sheet_id for s in sheets] == given[3:]
     assert Rater(app, "rater-6").start().status_code == 503
-    # A returning rater (new browser) resumes their own batch where they left off.
-    r = Rater(app, "rater-0")
-    r.start(), r.teq(), r.rate(1), r.rate(2)
-    again = Rater(app, "rater-0")
-    assert again.start().headers["Location"].endswith("/rate/3")
+    # A returning rater (same browser) resumes their own batch where they left off; the id alone
+    # in another browser does not take the batch over.
+    r = raters[0]
+    r.teq(), r.rate(1), r.rate(2)
+    assert r.start().headers["Location"].endswith("/rate/3")
+    intruder = Rater(app, "rater-0")
+    assert intruder.start().status_code == 409
+    assert intruder.client.get("/rate/1").status_code == 403
     assert store.counts()["active"] == 6
 
 
@@ -286,3 +292,79 @@ def test_the_kit_imports_flask_only_in_the_app() -> None:
         "empathy_task.study.returns; assert 'flask' not in sys.modules, 'flask imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_only_the_ascii_answers_the_form_offers(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, _sheets([0]))
+    r = Rater(app, "ascii-rater")
+    r.start()
+    # Unicode digits: isdigit() is true for some, int() accepts others; none is an answer.
+    for value in ("²", "¹", "③", "٣", "𝟐", " 2", "2 ", "+2", "02"):
+        answers = {f"teq_{i}": "2" for i in range(1, 17)}
+        answers["teq_1"] = value
+        assert r.post("/teq", **answers).status_code == 400, value
+    assert r.teq().status_code == 302
+    for value in ("٣", "𝟑", "³", " 3", "03"):
+        assert r.rate(1, value).status_code == 400, value
+    assert store.answers(1) == {}
+
+
+def test_redirects_do_not_reflect_the_host_header(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, _sheets([0]))
+    client = app.test_client()
+    for path in ("//x", "/static/../static/study.css"):
+        resp = client.get(path, headers={"Host": "evil.example"})
+        assert "evil.example" not in resp.headers.get("Location", ""), path
+    r = Rater(app, "host-rater")
+    assert r.start().headers["Location"] == "/info"  # the app's own redirects are relative
+
+
+def test_reposting_start_does_not_renew_a_claim(tmp_path: Path) -> None:
+    app, store = _app(tmp_path, _sheets(range(1)), timeout_minutes=1)
+    r = Rater(app, "claim-holder")
+    r.start()
+    with store._write() as conn:  # 50 s pass without work
+        conn.execute("UPDATE assignments SET last_seen = last_seen - 50")
+    r.start()  # re-posting /start is not work on the batch
+    with store._write() as conn:  # 20 more seconds: 70 s idle in all
+        conn.execute("UPDATE assignments SET last_seen = last_seen - 20")
+    assert Rater(app, "real-rater").start().status_code == 302
+    assert store.assignment(1).status == "released"
+
+
+def _admin_login(client, token: str):
+    csrf = CSRF.search(client.get("/admin").get_data(as_text=True)).group(1)
+    return client.post("/admin/login", data={"csrf": csrf, "token": token})
+
+
+def test_admin_logout_ends_the_session_on_the_server(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, _sheets([0]))
+    client = app.test_client()
+    before = CSRF.search(client.get("/admin").get_data(as_text=True)).group(1)
+    assert _admin_login(client, ADMIN_TOKEN).status_code == 302
+    page = client.get("/admin").get_data(as_text=True)
+    after = CSRF.search(page).group(1)
+    assert after != before  # the token rotates at login
+    saved = client.get_cookie("empathy_study").value
+    assert client.post("/admin/logout", data={"csrf": after}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("empathy_study", saved)
+    assert replay.get("/admin/returns.csv").status_code == 401
+
+
+def test_wrong_admin_logins_are_throttled(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, _sheets([0]))
+    client = app.test_client()
+    codes = [_admin_login(client, "wrong-token-000000").status_code for _ in range(12)]
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
+    # While locked, even the right token waits.
+    assert _admin_login(client, ADMIN_TOKEN).status_code == 429
+
+
+def test_csrf_token_rotates_at_start(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path, _sheets([0]))
+    r = Rater(app, "rotate-rater")
+    before = r.csrf
+    assert r.start().status_code == 302
+    page = r.client.get("/teq").get_data(as_text=True)
+    assert CSRF.search(page).group(1) != before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -103,3 +104,31 @@ def test_a_crash_mid_session_loses_no_answer(tmp_path: Path) -> None:
         server.stop()
     assert store.counts() == {"active": 0, "submitted": 6, "released": 0, "answers": 60}
     assert all(r["rating"] == 1 + r["position"] % 3 for r in store.returns())
+
+
+def test_serve_as_the_readme_writes_it_with_crowd_study_limits(tmp_path: Path) -> None:
+    import requests
+
+    write_sheets(make_sheets(synthetic_items([0]), seed=1), tmp_path / "sheets")
+    # No --completion-code, as in the README: a generated one is printed and shown at the end.
+    server = start_server(
+        tmp_path / "sheets",
+        tmp_path / "study.db",
+        completion_code=None,
+        extra=["--max-request-body-kb", "16", "--channel-timeout", "5"],
+    )
+    try:
+        printed = "".join(server.output)
+        m = re.search(r"completion code: ([0-9A-F]{8})", printed)
+        assert m, printed
+        # Waitress refuses an oversized body itself, before the app reads it.
+        r = requests.post(server.url + "/start", data={"pid": "x" * 40_000}, timeout=30)
+        assert r.status_code == 413
+        client = RaterClient(server.url, "readme-rater")
+        client.start()
+        client.answer_teq([1] * 16)
+        for n in range(1, 11):
+            page = client.rate(n, 2)
+        assert m.group(1) in page.text
+    finally:
+        server.stop()

@@ -19,7 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
     parser.add_argument(
-        "--completion-code", required=True, help="the code shown after submit (from the platform)"
+        "--completion-code",
+        help="the code shown after submit (from the platform; default: a random one is printed)",
     )
     parser.add_argument(
         "--pay", default="2.25 EUR for about 10 minutes", help="pay text on the information page"
@@ -45,6 +46,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--secure-cookies", action="store_true", help="send cookies over HTTPS only (behind TLS)"
     )
     parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
+    # Waitress' own defaults (100 connections, 120 s idle, 1 GiB bodies read in full) suit no
+    # crowd study: a form post is a few KB, and a stalled client should not hold a channel.
+    parser.add_argument(
+        "--connection-limit", type=int, default=500, help="open connections (default 500)"
+    )
+    parser.add_argument(
+        "--channel-timeout",
+        type=int,
+        default=30,
+        help="close a connection idle this many seconds (default 30)",
+    )
+    parser.add_argument(
+        "--max-request-body-kb",
+        type=int,
+        default=64,
+        help="largest request body waitress reads, in KiB (default 64)",
+    )
+    parser.add_argument(
+        "--backlog", type=int, default=1024, help="pending connections the socket queues"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,11 +79,15 @@ def run(args: argparse.Namespace) -> int:
     from empathy_task.study.app import StudySettings, create_app_from_paths
     from empathy_task.study.store import StoreError
 
+    for name in ("connection_limit", "channel_timeout", "max_request_body_kb", "backlog"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    code = args.completion_code or secrets.token_hex(4).upper()
     token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV)
     generated = not token
     token = token or secrets.token_urlsafe(18)
     settings = StudySettings(
-        completion_code=args.completion_code,
+        completion_code=code,
         admin_token=token,
         pay_text=args.pay,
         timeout_minutes=args.timeout_minutes,
@@ -74,9 +99,20 @@ def run(args: argparse.Namespace) -> int:
         app = create_app_from_paths(args.sheets, args.db, settings)
     except StoreError as e:
         raise ValueError(str(e)) from e
-    server = waitress.create_server(app, host=args.host, port=args.port, threads=args.threads)
+    server = waitress.create_server(
+        app,
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        connection_limit=args.connection_limit,
+        channel_timeout=args.channel_timeout,
+        max_request_body_size=args.max_request_body_kb * 1024,
+        backlog=args.backlog,
+    )
     url = f"http://{args.host}:{server.effective_port}"
     print(f"serving the rating app on {url}/ (admin: {url}/admin)", flush=True)
+    if not args.completion_code:
+        print(f"completion code: {code} (enter it on your crowd platform)", flush=True)
     if generated:
         print(f"admin token: {token}", flush=True)
     try:

@@ -21,9 +21,12 @@ import json
 import os
 import re
 import secrets
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Flask,
@@ -58,6 +61,12 @@ QUESTION = (
     "How empathetic is Speaker #2's response, compared to how you would have responded in the "
     "same situation?"
 )
+#: The questionnaire's answers exactly as the form sends them.
+_TEQ_ANSWERS = frozenset(str(v) for v in range(teq.MAX_ANSWER + 1))
+_RATING_ANSWERS = frozenset(str(v) for v, _ in RATING_OPTIONS)
+#: Wrong admin tokens allowed per client address in a window before logins wait.
+_LOGIN_FAILURES = 5
+_LOGIN_WINDOW_S = 60.0
 _SECURITY_HEADERS = {
     # No script anywhere in the app: a reply that slipped past escaping still could not run.
     "Content-Security-Policy": (
@@ -244,6 +253,14 @@ def _register(app: Flask, study: _Study) -> None:
 
     @app.after_request
     def _headers(resp: Response) -> Response:
+        location = resp.headers.get("Location")
+        if location:
+            # Werkzeug's own redirects (e.g. "//x" -> "/") are absolute URLs built from the
+            # request's Host header; keep only path and query so no redirect names a host.
+            parts = urlsplit(location)
+            if parts.scheme or parts.netloc:
+                path = "/" + parts.path.lstrip("/")
+                resp.headers["Location"] = path + (f"?{parts.query}" if parts.query else "")
         for name, value in _SECURITY_HEADERS.items():
             resp.headers.setdefault(name, value)
         return resp
@@ -293,6 +310,15 @@ def _register(app: Flask, study: _Study) -> None:
                 "take part once. Thank you!",
                 409,
             )
+        if outcome is Outcome.RESUMED and a is not None and session.get("aid") != a.id:
+            # The participant id alone is no credential: only the browser session that started
+            # the batch resumes it (another one waits until the claim expires).
+            return _message(
+                "This participant id is in use",
+                "A batch for this participant id was started in another browser. Please "
+                "continue there, or start again once that session has expired.",
+                409,
+            )
         if outcome is Outcome.FULL or a is None:
             return _message(
                 "The study is full",
@@ -300,9 +326,8 @@ def _register(app: Flask, study: _Study) -> None:
                 "study on your platform.",
                 503,
             )
-        csrf = session.get("csrf")
         session.clear()
-        session["csrf"] = csrf
+        session["csrf"] = secrets.token_urlsafe(24)  # a new token for the new session
         session["aid"] = a.id
         return redirect(_next_step(study, a) if outcome is Outcome.RESUMED else url_for("info"))
 
@@ -333,7 +358,7 @@ def _register(app: Flask, study: _Study) -> None:
             given = {}
             for number in range(1, teq.N_ITEMS + 1):
                 value = request.form.get(f"teq_{number}", "")
-                if value.isdigit() and 0 <= int(value) <= teq.MAX_ANSWER:
+                if value in _TEQ_ANSWERS:  # exact ASCII strings: no "²", "٣" or " 2"
                     given[number] = int(value)
                 elif value:
                     abort(400, f"not an answer to question {number}")
@@ -372,7 +397,7 @@ def _register(app: Flask, study: _Study) -> None:
             if request.form.get("item_id", "") != item.item_id:
                 abort(400, "this answer does not belong to your batch")
             value = request.form.get("rating", "")
-            if value in {str(v) for v, _ in RATING_OPTIONS}:
+            if value in _RATING_ANSWERS:
                 last = n == len(sheet.items)
                 try:
                     study.store.save_answer(a.id, item.item_id, n, int(value), submit=last)
@@ -406,8 +431,23 @@ def _register(app: Flask, study: _Study) -> None:
 
     # ------------------------------------------------------------------ researcher pages
 
+    failures: dict[str, list[float]] = {}
+    failures_lock = threading.Lock()
+
+    def login_locked(client: str) -> bool:
+        now = time.monotonic()
+        with failures_lock:
+            recent = [t for t in failures.get(client, []) if now - t < _LOGIN_WINDOW_S]
+            failures[client] = recent
+            return len(recent) >= _LOGIN_FAILURES
+
+    def login_failed(client: str) -> None:
+        with failures_lock:
+            failures.setdefault(client, []).append(time.monotonic())
+
     def is_admin() -> bool:
-        if session.get("admin") is True:
+        sid = session.get("admin")
+        if isinstance(sid, str) and study.store.admin_session_open(sid):
             return True
         sent = request.headers.get("X-Admin-Token") or request.args.get("token") or ""
         return hmac.compare_digest(sent.encode(), settings.admin_token.encode())
@@ -422,15 +462,24 @@ def _register(app: Flask, study: _Study) -> None:
 
     @app.post("/admin/login")
     def admin_login() -> BaseResponse | tuple[str, int]:
+        client = request.remote_addr or ""
+        if login_locked(client):
+            error = "Too many wrong tokens; wait a minute and try again."
+            return render_template("admin_login.html", error=error), 429
         sent = request.form.get("token", "")
         if not hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
+            login_failed(client)
             return render_template("admin_login.html", error="Wrong token."), 401
-        session["admin"] = True
+        session.clear()
+        session["csrf"] = secrets.token_urlsafe(24)
+        session["admin"] = study.store.open_admin_session()
         return redirect(url_for("admin"))
 
     @app.post("/admin/logout")
     def admin_logout() -> BaseResponse:
-        session.pop("admin", None)
+        sid = session.pop("admin", None)
+        if isinstance(sid, str):
+            study.store.close_admin_session(sid)
         return redirect(url_for("admin"))
 
     @app.get("/admin/returns.<fmt>")

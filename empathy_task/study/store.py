@@ -217,6 +217,24 @@ class StudyStore:
             )
             return conn.execute("SELECT value FROM meta WHERE key = 'secret_key'").fetchone()[0]
 
+    def open_admin_session(self) -> str:
+        """A new admin session id, recorded so that logout can end it on the server."""
+        sid = secrets.token_urlsafe(24)
+        with self._write() as conn:
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (f"admin:{sid}", "1"))
+        return sid
+
+    def admin_session_open(self, sid: str) -> bool:
+        """Whether ``sid`` is an admin session that has not been logged out."""
+        with self._read() as conn:
+            row = conn.execute("SELECT 1 FROM meta WHERE key = ?", (f"admin:{sid}",)).fetchone()
+        return row is not None
+
+    def close_admin_session(self, sid: str) -> None:
+        """End an admin session: a cookie saved before logout stops working."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM meta WHERE key = ?", (f"admin:{sid}",))
+
     def load_sheets(self, sheets: Sequence[Sheet]) -> None:
         """Record the study's sheets; a database already holding other sheets is refused."""
         wanted = {(s.sheet_id, it.item_id, it.position) for s in sheets for it in s.items}
@@ -287,7 +305,8 @@ class StudyStore:
             if mine is not None:
                 if mine["status"] == "submitted":
                     return Outcome.ALREADY_SUBMITTED, self._assignment(mine)
-                conn.execute("UPDATE assignments SET last_seen = ? WHERE id = ?", (now, mine["id"]))
+                # No renewal of last_seen: only answers count as work, so a script re-posting
+                # /start cannot hold a batch past the timeout.
                 return Outcome.RESUMED, self._assignment(mine)
             pick = conn.execute(
                 "SELECT s.sheet_id, COUNT(a.id) AS live FROM sheets s "
