@@ -2,7 +2,7 @@
 
 A *group* is one (rater kind, source): the crowd's ratings of the human replies, a judge's ratings
 of a model's replies. Ratings of different kinds of rater are never tested against each other
-(DESIGN.md, "The method"): comparisons run within one rater kind, and a kind that did not rate the
+(docs/design.md, "The method"): comparisons run within one rater kind, and a kind that did not rate the
 baseline gives descriptive numbers only. Where two kinds rated the same replies, their agreement is
 measured instead.
 

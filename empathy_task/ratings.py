@@ -1,6 +1,6 @@
 """The rating table: one row per rating, the format every importer writes and the reporter reads.
 
-Columns (DESIGN.md, "The rating table"): ``dialog_id, emotion, sentiment, plutchik, part_no,
+Columns (docs/design.md, "The rating table"): ``dialog_id, emotion, sentiment, plutchik, part_no,
 source, rater, rating`` with rating 1 = Bad, 2 = Okay, 3 = Good. An optional ``teq`` column holds
 the rater's 16 Toronto Empathy Questionnaire answers (0-4) as a JSON list, for rater quality.
 Stored as CSV, JSONL or Parquet, chosen by the file's suffix.

@@ -1,6 +1,6 @@
 """Render an :class:`~empathy_task.analysis.Analysis` as Markdown, self-contained HTML and JSON.
 
-``report.json`` keeps DESIGN.md's stable keys exactly:
+``report.json`` keeps the stable keys of docs/design.md exactly:
 
 - ``groups``: keyed by source, ``{"n", "counts": {"Bad", "Okay", "Good"}}``, for the *primary* rater
   kind: the first kind (the crowd first, then judges in order of appearance) that rated the

@@ -5,7 +5,7 @@ source's ratings are summarised as counts ``[Bad, Okay, Good]``. Functions that 
 arrays of them (the last axis holding the three categories) so that the reporter can test
 thousands of tables in one call.
 
-The method (DESIGN.md, "The method"):
+The method (docs/design.md, "The method"):
 
 - relative increase in Good, ``(good_b - good_a) / good_a * 100``;
 - the 2x2 chi-squared test of Good vs not Good with Yates' correction

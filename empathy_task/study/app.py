@@ -1,6 +1,6 @@
 """The rating web app: the study's rater protocol over the SQLite store (Flask, server-rendered).
 
-The flow (DESIGN.md, "The human study"): participant id -> information page -> empathy tutorial ->
+The flow (docs/design.md, "The human study"): participant id -> information page -> empathy tutorial ->
 Toronto Empathy Questionnaire -> one screen per item of the rater's batch (Good / Okay / Bad, an
 answer required to go on, Back allowed) -> submit -> completion code. Each participant gets one
 batch, the least-rated first; a participant who submitted cannot start again; an abandoned batch is

@@ -1,7 +1,7 @@
 """Blinded rating sheets in the study's batches, and the key that un-blinds them.
 
 One sheet per study batch (``part_no``, 10 prompts) and reply source: a rater sees one source only,
-without being told which (DESIGN.md, "The human study"). Items are shuffled per sheet with a seed
+without being told which (docs/design.md, "The human study"). Items are shuffled per sheet with a seed
 that the key records. Sheet and item ids are random tokens, so nothing in a sheet (file name, id or
 field) reveals the source or the dialog; the key, written to a separate file, maps every item back
 to its dialog, source and batch.
