@@ -92,9 +92,9 @@ def main() -> None:
         profiler.enable()
     start = time.perf_counter()
     if args.kind == "task":
-        from empathy_task.task import empathy_task
-
-        task = empathy_task()
+        # By name, so that Inspect sets the grader role before it builds the task (the task
+        # creates its judge first, and without the role that is the default OpenAI judge).
+        task = "empathy_task/empathy_task"
     else:
         task = bare_task(Path(args.spec), None)
     grader = get_model(GRADER, calls_file=args.calls) if args.calls else GRADER
