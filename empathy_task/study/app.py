@@ -199,6 +199,12 @@ def create_app_from_paths(
 # --------------------------------------------------------------------------- helpers
 
 
+def _new_session() -> None:
+    """Start a fresh session (at /start and admin login): nothing carried over, a new CSRF token."""
+    session.clear()
+    _csrf_token()
+
+
 def _csrf_token() -> str:
     token = session.get("csrf")
     if not token:
@@ -326,8 +332,7 @@ def _register(app: Flask, study: _Study) -> None:
                 "study on your platform.",
                 503,
             )
-        session.clear()
-        session["csrf"] = secrets.token_urlsafe(24)  # a new token for the new session
+        _new_session()
         session["aid"] = a.id
         return redirect(_next_step(study, a) if outcome is Outcome.RESUMED else url_for("info"))
 
@@ -470,8 +475,7 @@ def _register(app: Flask, study: _Study) -> None:
         if not hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
             login_failed(client)
             return render_template("admin_login.html", error="Wrong token."), 401
-        session.clear()
-        session["csrf"] = secrets.token_urlsafe(24)
+        _new_session()
         session["admin"] = study.store.open_admin_session()
         return redirect(url_for("admin"))
 
