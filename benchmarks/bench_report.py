@@ -40,7 +40,7 @@ def synthetic_ratings(sources: int, raters_per_reply: int, seed: int = 0) -> pd.
     Each rater rates ten replies of one source, as in the study; ratings are drawn with a
     source-specific Good rate so that sources differ.
     """
-    from empathy_task.data import hash_rater, manifest
+    from empathy_task.data.study import hash_rater, manifest
 
     rng = np.random.default_rng(seed)
     ids = manifest()["dialog_id"].to_numpy()
@@ -72,9 +72,10 @@ def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
 
 def report_once(path: Path, out: Path, resamples: int = 10_000) -> dict[str, float]:
     """One report of ``path`` into ``out``, with the time of each stage in seconds."""
-    from empathy_task.analysis import AnalysisOptions, analyse
-    from empathy_task.inputs import load_inputs
-    from empathy_task.report import render_report, write_report
+    from empathy_task.analysis.results import AnalysisOptions
+    from empathy_task.analysis.steps import analyse
+    from empathy_task.ratings.inputs import load_inputs
+    from empathy_task.report.render import render_report, write_report
 
     stages: dict[str, float] = {}
     start, start_cpu = time.perf_counter(), time.process_time()

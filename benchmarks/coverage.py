@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import binom
 
-from empathy_task import stats
+from empathy_task.analysis import stats
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 START, END = "<!-- coverage:start -->", "<!-- coverage:end -->"

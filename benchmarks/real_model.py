@@ -104,7 +104,7 @@ def run(work: Path, samples: int = 8, seed: int = 42) -> dict[str, Any]:
     """Run ``empathy_task`` on ``samples`` prompts with SmolLM2 as responder and judge."""
     from inspect_ai import eval as inspect_eval
 
-    from empathy_task.export import rating_table_from_logs
+    from empathy_task.ratings.logs import rating_table_from_logs
 
     model = gguf_path()
     if model is None:

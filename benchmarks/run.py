@@ -50,8 +50,8 @@ sys.path.insert(0, str(HERE))
 
 def judge_specs(path: Path) -> None:
     """The bare task's prompts, rendered by the package before any clock starts."""
-    from empathy_task.dataset import prompt_set
-    from empathy_task.prompts import judge_prompt
+    from empathy_task.task.dataset import prompt_set
+    from empathy_task.task.prompts import judge_prompt
 
     specs = []
     for rec in prompt_set().to_dict("records"):
@@ -145,7 +145,7 @@ def real_tokens(spec: Path) -> dict[str, float] | None:
     if count is None:
         return None
     specs = json.loads(spec.read_text(encoding="utf-8"))
-    from empathy_task.data import load_study
+    from empathy_task.data.study import load_study
 
     replies = dict(zip(*(load_study()[c] for c in ("dialog_id", "reply_chatgpt_empathy"))))
     model = [count(s["judge_prefix"] + replies[s["id"]].strip() + s["judge_suffix"]) for s in specs]
@@ -158,7 +158,7 @@ def real_tokens(spec: Path) -> dict[str, float] | None:
 
 def data_load(work: Path, repeats: int) -> dict[str, float]:
     """Cold and warm loads of the study, each in a fresh process, against pandas.read_csv."""
-    from empathy_task.data import FILE_NAME, resolve_data_file
+    from empathy_task.data.fetch import FILE_NAME, resolve_data_file
 
     source = resolve_data_file()  # EMPATHY_TASK_DATA, the user cache, or a download
     # The pinned file, fetched from a file:// URL: the download code runs, the network does not.

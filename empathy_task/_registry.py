@@ -6,14 +6,14 @@ provider's heavy imports happen only when an ``empathy/...`` model is created.
 
 from inspect_ai.model import modelapi
 
-from empathy_task.export_hook import EmpathyExportHook
-from empathy_task.scorer import empathy_judge
-from empathy_task.task import empathy_task
+from empathy_task.task.empathy_task import empathy_task
+from empathy_task.task.export_hook import EmpathyExportHook
+from empathy_task.task.scorer import empathy_judge
 
 
 @modelapi(name="empathy")
 def empathy():  # noqa: ANN201 - Inspect's provider factory protocol
-    from empathy_task.provider import EmpathyProvider
+    from empathy_task.task.provider import EmpathyProvider
 
     return EmpathyProvider
 

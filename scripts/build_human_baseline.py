@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task.data import MANIFEST_COLUMNS, STORED_SOURCES, hash_rater
-from empathy_task.registry import data_pin
+from empathy_task.data.study import MANIFEST_COLUMNS, STORED_SOURCES, hash_rater
+from empathy_task.resources import data_pin
 
 OUT = Path(__file__).resolve().parent.parent / "human_baseline"
 

@@ -22,11 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from empathy_task.data import STORED_SOURCES, load_study
-from empathy_task.export import rating_table_from_logs
-from empathy_task.ratings import study_rating_table
-from empathy_task.registry import registry
-from empathy_task.stats import good_test, rating_counts, relative_increase, significance_marker
+from empathy_task.analysis.stats import (
+    good_test,
+    rating_counts,
+    relative_increase,
+    significance_marker,
+)
+from empathy_task.data.study import STORED_SOURCES, load_study
+from empathy_task.ratings.logs import rating_table_from_logs
+from empathy_task.ratings.table import study_rating_table
+from empathy_task.resources import registry
 
 README = Path(__file__).resolve().parent.parent / "plugins" / "inspect_evals" / "README.md"
 START, END = "<!-- evaluation-report:start -->", "<!-- evaluation-report:end -->"
@@ -37,7 +42,7 @@ def run_evals(log_dir: str, grader: str) -> list[str]:
     """Evaluate the replayed sources one after another; return the log locations."""
     from inspect_ai import eval as inspect_eval
 
-    from empathy_task.task import empathy_task
+    from empathy_task.task.empathy_task import empathy_task
 
     logs = inspect_eval(
         [empathy_task()],

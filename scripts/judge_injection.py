@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from empathy_task.judge import LABEL_TO_RATING, injection_flags, parse_rating  # noqa: E402
-from empathy_task.prompts import judge_prompt  # noqa: E402
-from empathy_task.provider import mock_judgement, mock_verdict  # noqa: E402
+from empathy_task.task.prompts import judge_prompt
+from empathy_task.task.provider import mock_judgement, mock_verdict
+from empathy_task.task.verdict import LABEL_TO_RATING, injection_flags, parse_rating
 from tests.adversarial import ADVERSARIAL_REPLIES  # noqa: E402
 
 STYLES = ("quote-first", "quote-last")

@@ -46,6 +46,6 @@ def _isolated_inspect(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
 
 @pytest.fixture(scope="session")
 def study():
-    from empathy_task.data import load_study
+    from empathy_task.data.study import load_study
 
     return load_study()

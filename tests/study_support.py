@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task.data import manifest
+from empathy_task.data.study import manifest
 
 COMPLETION_CODE = "C0MPLETE42"
 ADMIN_TOKEN = "test-admin-token-0123456789"

@@ -11,9 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from empathy_task import data
-from empathy_task.data import DataError, download, load_study, resolve_data_file
-from empathy_task.registry import DataPin, data_pin
+from empathy_task.data import fetch as data
+from empathy_task.data.fetch import DataError, download, resolve_data_file
+from empathy_task.data.study import load_study
+from empathy_task.resources import DataPin, data_pin
 from tests.conftest import STUDY_CSV
 
 PAYLOAD = b"dialog_id,emotion\nhit:1_conv:2,sad\n"

@@ -21,11 +21,12 @@ from inspect_ai import eval_retry
 from inspect_ai.log import EvalLog, read_eval_log
 from inspect_ai.model import GenerateConfig, get_model
 
-from empathy_task import data
 from empathy_task.cli import main as cli
-from empathy_task.export import rating_table_from_logs
-from empathy_task.registry import DataPin, data_pin
-from empathy_task.task import empathy_task
+from empathy_task.data import fetch as data
+from empathy_task.data.study import load_study
+from empathy_task.ratings.logs import rating_table_from_logs
+from empathy_task.resources import DataPin, data_pin
+from empathy_task.task.empathy_task import empathy_task
 from tests import test_data
 from tests.conftest import STUDY_CSV
 
@@ -383,10 +384,11 @@ def test_report_failing_midway_keeps_the_previous_report(
 ) -> None:
     """``report --force`` over an existing report: the third file fails to write. Every file of the
     previous report is left as it was (none replaced by the new run), with no temporary files."""
-    from empathy_task.ratings import study_rating_table, write_rating_table
+    from empathy_task.ratings.files import write_rating_table
+    from empathy_task.ratings.table import study_rating_table
 
     table = tmp_path / "crowd.csv"
-    write_rating_table(study_rating_table(data.load_study()), table)
+    write_rating_table(study_rating_table(load_study()), table)
     out = tmp_path / "report"
     assert cli(["report", str(table), "--out", str(out), "--resamples", "200"]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}

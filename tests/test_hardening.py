@@ -8,15 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from empathy_task._io import OutputExistsError, read_safe_csv, safe_csv_frame, write_safe_csv
-from empathy_task.ratings import (
-    RatingTableError,
-    read_rating_table,
-    read_text_csv,
-    study_rating_table,
-    write_rating_table,
-)
-from empathy_task.report import RenderedReport, render_markdown, write_report
+from empathy_task.outputs import OutputExistsError, read_safe_csv, safe_csv_frame, write_safe_csv
+from empathy_task.ratings.files import read_rating_table, read_text_csv, write_rating_table
+from empathy_task.ratings.table import RatingTableError, study_rating_table
+from empathy_task.report.document import RenderedReport
+from empathy_task.report.render import render_markdown, write_report
 
 
 @pytest.fixture
@@ -93,7 +89,7 @@ def test_a_reply_with_a_cr_round_trips_through_csv_sheets(tmp_path: Path) -> Non
 @pytest.mark.parametrize("column", ["dialog_id", "source", "rater"])
 @pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x85"])
 def test_control_characters_in_ids_are_errors(table: pd.DataFrame, column: str, char: str) -> None:
-    from empathy_task.ratings import validate_rating_table
+    from empathy_task.ratings.table import validate_rating_table
 
     bad = table.copy()
     bad.loc[3, column] = f"chat{char}gpt"
@@ -146,7 +142,7 @@ def test_a_dangling_symlink_is_not_replaced_without_force(
 
 
 def test_markdown_escapes_raw_html_in_names() -> None:
-    from empathy_task.report import Paragraph, Section, Table
+    from empathy_task.report.document import Paragraph, Section, Table
 
     evil = "<img src=x onerror=alert(1)>"
     md = render_markdown(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from empathy_task.judge import LABEL_TO_RATING, injection_flags, parse_rating
-from empathy_task.prompts import judge_prompt, reply_fence
-from empathy_task.provider import MOCK_STYLES, mock_judgement, mock_verdict, rated_response
+from empathy_task.task.prompts import judge_prompt, reply_fence
+from empathy_task.task.provider import MOCK_STYLES, mock_judgement, mock_verdict, rated_response
+from empathy_task.task.verdict import LABEL_TO_RATING, injection_flags, parse_rating
 from tests.adversarial import ADVERSARIAL_REPLIES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,7 +100,7 @@ def test_inspect_run_counts_flagged_replies_and_keeps_the_judges_verdict(
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import GenerateConfig, ModelOutput, ModelUsage, get_model
 
-    from empathy_task.task import empathy_task
+    from empathy_task.task.empathy_task import empathy_task
 
     counter = {"n": 0}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from empathy_task.judge import parse_rating
+from empathy_task.task.verdict import parse_rating
 
 CASES = [
     ("RATING: Good", 3),

@@ -21,9 +21,9 @@ from lm_eval import simple_evaluate  # noqa: E402
 from lm_eval.api.model import LM  # noqa: E402
 from lm_eval.tasks import TaskManager  # noqa: E402
 
-from empathy_task._resources import resource_path  # noqa: E402
-from empathy_task.data import manifest  # noqa: E402
-from empathy_task.prompts import EMPATHY_DEFINITION, MAX_WORDS, generation_prompt  # noqa: E402
+from empathy_task.data.study import manifest
+from empathy_task.resources import resource_path
+from empathy_task.task.prompts import EMPATHY_DEFINITION, MAX_WORDS, generation_prompt
 
 PLUGIN = resource_path("plugins/lm_eval")
 BIN = Path(sys.executable).parent
@@ -127,7 +127,7 @@ def test_all_prompts_and_the_valence_group(task_manager) -> None:
 
 def test_lm_eval_command_then_post_hoc_judge(tmp_path: Path) -> None:
     """The documented workflow: lm_eval --log_samples, then empathy-task judge, offline."""
-    from empathy_task.ratings import read_rating_table
+    from empathy_task.ratings.files import read_rating_table
 
     include = subprocess.run(
         [BIN / "empathy-task", "lm-eval-path"], capture_output=True, text=True, check=True

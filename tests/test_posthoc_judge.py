@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from empathy_task.cli import main
-from empathy_task.ratings import read_rating_table
+from empathy_task.ratings.files import read_rating_table
 
 N = 6
 
@@ -142,8 +142,8 @@ def test_judgements_are_shared_with_inspect_runs(study: pd.DataFrame, tmp_path: 
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import get_model
 
-    from empathy_task.export import rating_table_from_logs, replies_from_logs
-    from empathy_task.task import empathy_task
+    from empathy_task.ratings.logs import rating_table_from_logs, replies_from_logs
+    from empathy_task.task.empathy_task import empathy_task
 
     calls = tmp_path / "calls.txt"
     grader = get_model("empathy/mock-judge", calls_file=str(calls), memoize=False)

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from empathy_task.cli import main as cli
-from empathy_task.data import hash_rater
-from empathy_task.privacy import (
+from empathy_task.data.study import hash_rater
+from empathy_task.ratings.table import CROWD, rater_kind, study_rating_table
+from empathy_task.vocabulary import (
     PSEUDONYM,
     PseudonymKeyError,
     is_allowed_rater,
@@ -19,7 +20,6 @@ from empathy_task.privacy import (
     pseudonym,
     read_pseudonym_key,
 )
-from empathy_task.ratings import CROWD, rater_kind, study_rating_table
 
 FAST = ["--resamples", "20"]
 

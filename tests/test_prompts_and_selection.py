@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from empathy_task.data import emotions, select_prompts
-from empathy_task.dataset import hf_dataset, inspect_dataset, prompt_set
-from empathy_task.prompts import (
+from empathy_task.data.selection import select_prompts
+from empathy_task.data.study import emotions
+from empathy_task.task.dataset import hf_dataset, inspect_dataset, prompt_set
+from empathy_task.task.prompts import (
     EMPATHY_DEFINITION,
     GENERATION_PROMPT_VERSION,
     JUDGE_PROMPT_VERSION,

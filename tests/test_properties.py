@@ -23,16 +23,11 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from empathy_task._io import read_safe_csv
-from empathy_task.data import manifest
-from empathy_task.posthoc import read_lm_eval_samples, read_replies, read_reply_table
-from empathy_task.ratings import (
-    RATING_COLUMNS,
-    RatingTableError,
-    read_rating_table,
-    read_text_csv,
-    write_rating_table,
-)
+from empathy_task.data.study import manifest
+from empathy_task.outputs import read_safe_csv
+from empathy_task.ratings.files import read_rating_table, read_text_csv, write_rating_table
+from empathy_task.ratings.replies import read_lm_eval_samples, read_replies, read_reply_table
+from empathy_task.ratings.table import RATING_COLUMNS, RatingTableError
 from empathy_task.study.returns import read_returns, returns_to_rating_table
 
 SETTINGS = settings(

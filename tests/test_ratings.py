@@ -8,16 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from empathy_task._io import OutputExistsError
-from empathy_task.data import manifest
-from empathy_task.ratings import (
+from empathy_task.data.study import manifest
+from empathy_task.outputs import OutputExistsError
+from empathy_task.ratings.files import read_rating_table, write_rating_table
+from empathy_task.ratings.table import (
     CROWD,
     RatingTableError,
     rater_kind,
-    read_rating_table,
     study_rating_table,
     validate_rating_table,
-    write_rating_table,
 )
 
 

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from empathy_task._resources import resource_path
-from empathy_task.registry import registry
+from empathy_task.resources import registry, resource_path
 
 REPO = Path(__file__).resolve().parent.parent
 LM_EVAL = resource_path("plugins/lm_eval")
@@ -68,7 +67,7 @@ def test_lm_eval_tasks_agree_with_the_registry() -> None:
 
 
 def test_inspect_task_agrees_with_the_registry() -> None:
-    from empathy_task.task import empathy_task
+    from empathy_task.task.empathy_task import empathy_task
 
     reg = registry()
     task = empathy_task(sample=32)

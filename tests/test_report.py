@@ -13,12 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from empathy_task import plots, report
-from empathy_task.analysis import AnalysisOptions, analyse
+from empathy_task import report
+from empathy_task.analysis.results import AnalysisOptions
+from empathy_task.analysis.steps import analyse
 from empathy_task.cli import main as cli
-from empathy_task.data import STORED_SOURCES, emotions
-from empathy_task.inputs import detect_kind, load_inputs
-from empathy_task.ratings import RATING_COLUMNS, study_rating_table
+from empathy_task.data.study import STORED_SOURCES, emotions
+from empathy_task.ratings.inputs import detect_kind, load_inputs
+from empathy_task.ratings.table import RATING_COLUMNS, study_rating_table
+from empathy_task.report import figures as plots
+from empathy_task.report import sections
 
 STUDY_CSV = os.environ["EMPATHY_TASK_DATA"]
 FAST = ["--resamples", "200"]  # the bootstrap's default 10,000 is for real reports
@@ -56,7 +59,7 @@ def study_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def crowd_table() -> pd.DataFrame:
-    from empathy_task.data import load_study
+    from empathy_task.data.study import load_study
 
     return study_rating_table(load_study(STUDY_CSV))
 
@@ -401,9 +404,9 @@ def test_reproduce_prints_the_headline_and_the_report(
 
 
 def test_vectorised_rater_kinds_agree_with_rater_kind() -> None:
-    from empathy_task.analysis import rater_kinds
-    from empathy_task.data import hash_rater
-    from empathy_task.ratings import rater_kind
+    from empathy_task.analysis.steps import rater_kinds
+    from empathy_task.data.study import hash_rater
+    from empathy_task.ratings.table import rater_kind
 
     raters = [
         hash_rater("a"),
@@ -501,12 +504,12 @@ def test_zero_good_gets_an_interval_and_the_method_is_named(
     doc = _strict_json(report.render_json(a))
     assert doc["intervals"]["good_rate"] == "wilson"
     assert doc["intervals"]["rel_increase_good"] == "katz-log-adjusted"
-    method = report._method(a)
+    method = sections._method(a)
     assert any("Wilson" in b.text and "Katz" in b.text for b in method.blocks)
 
 
 def test_crowd_clusters_are_raters_and_the_report_shows_them(crowd_table: pd.DataFrame) -> None:
-    from empathy_task import stats
+    from empathy_task.analysis import stats
 
     a = analyse(crowd_table, AnalysisOptions(resamples=300))
     cl = a.clusters.set_index("source")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from empathy_task.cli import main as cli
-from empathy_task.inputs import detect_kind
+from empathy_task.ratings.inputs import detect_kind
 
 STUDY_CSV = os.environ["EMPATHY_TASK_DATA"]
 FAST = ["--resamples", "200"]
@@ -25,7 +25,7 @@ def _strict_json(text: str) -> dict:
 def test_report_from_an_inspect_log(tmp_path: Path) -> None:
     from inspect_ai import eval as inspect_eval
 
-    from empathy_task.task import empathy_task
+    from empathy_task.task.empathy_task import empathy_task
 
     [log] = inspect_eval(
         empathy_task(sample=64),

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chi2_contingency
 
-from empathy_task import stats
+from empathy_task.analysis import stats
 
 
 def _chi2_sf(x: float, df: int) -> float:

@@ -10,7 +10,6 @@ import pytest
 
 pytest.importorskip("flask")
 
-from empathy_task.privacy import key_path_for, pseudonym, read_pseudonym_key  # noqa: E402
 from empathy_task.study.app import StudySettings, create_app  # noqa: E402
 from empathy_task.study.sheets import Sheet, make_sheets  # noqa: E402
 from empathy_task.study.store import (  # noqa: E402
@@ -20,6 +19,7 @@ from empathy_task.study.store import (  # noqa: E402
     StoreError,
     StudyStore,
 )
+from empathy_task.vocabulary import key_path_for, pseudonym, read_pseudonym_key
 from tests.study_support import ADMIN_TOKEN, COMPLETION_CODE, synthetic_items  # noqa: E402
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -27,10 +27,10 @@ pytest.importorskip("flask")
 pytest.importorskip("waitress")
 
 from empathy_task.cli import main as cli  # noqa: E402
-from empathy_task.privacy import key_path_for, pseudonym, read_pseudonym_key  # noqa: E402
-from empathy_task.ratings import read_rating_table  # noqa: E402
+from empathy_task.ratings.files import read_rating_table  # noqa: E402
 from empathy_task.study.sheets import make_sheets, read_key, write_sheets  # noqa: E402
 from empathy_task.study.store import StudyStore  # noqa: E402
+from empathy_task.vocabulary import key_path_for, pseudonym, read_pseudonym_key  # noqa: E402
 from tests.study_support import (  # noqa: E402
     ADMIN_TOKEN,
     COMPLETION_CODE,

@@ -8,14 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from empathy_task.analysis import rater_kinds
+from empathy_task.analysis.steps import rater_kinds
 from empathy_task.cli import main as cli
-from empathy_task.data import hash_rater
-from empathy_task.privacy import load_or_create_pseudonym_key, pseudonym
-from empathy_task.ratings import RatingTableError, read_rating_table
+from empathy_task.data.study import hash_rater
+from empathy_task.ratings.files import read_rating_table
+from empathy_task.ratings.table import RatingTableError
 from empathy_task.study.returns import import_returns
 from empathy_task.study.sheets import make_sheets, write_sheets
 from empathy_task.study.store import StudyStore
+from empathy_task.vocabulary import load_or_create_pseudonym_key, pseudonym
 from tests.study_support import synthetic_items
 
 

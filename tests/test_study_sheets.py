@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from empathy_task import teq
 from empathy_task.cli import main as cli
-from empathy_task.ratings import RatingTableError
+from empathy_task.ratings.table import RatingTableError
+from empathy_task.study import teq
 from empathy_task.study.sheets import (
     ITEM_ID,
     SHEET_ID,
@@ -150,7 +150,7 @@ def test_inspect_log_input(tmp_path: Path) -> None:
     pytest.importorskip("empathy_task.export", reason="needs empathy_task.export")
     from inspect_ai import eval as inspect_eval
 
-    from empathy_task.task import empathy_task
+    from empathy_task.task.empathy_task import empathy_task
 
     [log] = inspect_eval(
         empathy_task(sample=20, judge_human=False),
@@ -170,7 +170,7 @@ def test_inspect_log_input(tmp_path: Path) -> None:
 
 
 def test_teq_scoring_matches_the_reporter() -> None:
-    from empathy_task import stats
+    from empathy_task.analysis import stats
 
     assert teq.REVERSE_KEYED == frozenset(stats.REVERSE_KEYED_ITEMS)
     assert len(teq.ITEMS) == stats.TEQ_ITEMS == 16

@@ -12,9 +12,9 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import GenerateConfig, ModelOutput, ModelUsage, get_model
 
 from empathy_task.cli import main as cli
-from empathy_task.export import rating_table_from_logs, replies_from_logs
-from empathy_task.ratings import read_rating_table
-from empathy_task.task import empathy_task
+from empathy_task.ratings.files import read_rating_table
+from empathy_task.ratings.logs import rating_table_from_logs, replies_from_logs
+from empathy_task.task.empathy_task import empathy_task
 
 REPO = Path(__file__).resolve().parent.parent
 INSPECT = str(Path(sys.executable).with_name("inspect"))

@@ -39,9 +39,9 @@ EXIT_BAD_INPUT = 2
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from empathy_task._io import OutputExistsError
-    from empathy_task.data import DataError
-    from empathy_task.ratings import RatingTableError
+    from empathy_task.data.fetch import DataError
+    from empathy_task.outputs import OutputExistsError
+    from empathy_task.ratings.table import RatingTableError
 
     # OSError: a missing input, a full disk, no permission. Said in one line, not a traceback.
     return (DataError, RatingTableError, OutputExistsError, OSError, ValueError)
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def print_rating_summary(table: pd.DataFrame, *, raters: bool = False) -> None:
     """One line per source: its ratings and their Bad / Okay / Good counts (and raters)."""
-    from empathy_task.ratings import RATING_LABELS
+    from empathy_task.ratings.table import RATING_LABELS
 
     per_source = table.groupby("source")["rater"].nunique()
     counts = table.groupby(["source", "rating"]).size().unstack(fill_value=0)

@@ -18,8 +18,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from empathy_task.data import load_study, resolve_data_file, sha256_of
-    from empathy_task.registry import data_pin
+    from empathy_task.data.fetch import resolve_data_file, sha256_of
+    from empathy_task.data.study import load_study
+    from empathy_task.resources import data_pin
 
     path = resolve_data_file(args.data, allow_download=not args.offline)
     study = load_study(path)

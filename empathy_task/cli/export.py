@@ -17,10 +17,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from empathy_task._io import check_writable
     from empathy_task.cli import print_rating_summary
-    from empathy_task.export import rating_table_from_logs
-    from empathy_task.ratings import table_format, write_rating_table
+    from empathy_task.outputs import check_writable
+    from empathy_task.ratings.files import table_format, write_rating_table
+    from empathy_task.ratings.logs import rating_table_from_logs
 
     table_format(args.out)
     check_writable(Path(args.out), args.force)

@@ -69,10 +69,11 @@ def run(args: argparse.Namespace) -> int:
 
     from inspect_ai.model import GenerateConfig, get_model
 
-    from empathy_task._io import check_writable
     from empathy_task.cli import print_rating_summary
-    from empathy_task.posthoc import JudgeRunError, judge_replies, read_replies
-    from empathy_task.ratings import table_format, write_rating_table
+    from empathy_task.outputs import check_writable
+    from empathy_task.ratings.files import table_format, write_rating_table
+    from empathy_task.ratings.posthoc import JudgeRunError, judge_replies
+    from empathy_task.ratings.replies import read_replies
 
     # Fail before paying for a judge if the output cannot be written.
     table_format(args.out)

@@ -16,7 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from empathy_task._resources import resource_path
+    from empathy_task.resources import resource_path
 
     # Only the plugin folder, never the repo root: lm-eval indexes every YAML under the path
     # it is given, and would try to read the root's registry.yaml as a task.

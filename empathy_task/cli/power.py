@@ -21,7 +21,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from empathy_task.stats import chi2_power, chi2_sample_size
+    from empathy_task.analysis.stats import chi2_power, chi2_sample_size
 
     n = chi2_sample_size(args.effect, alpha=args.alpha, power=args.power, df=args.df)
     achieved = chi2_power(args.effect, n, alpha=args.alpha, df=args.df)

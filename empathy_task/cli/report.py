@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from empathy_task.analysis import AnalysisOptions
+    from empathy_task.analysis.results import AnalysisOptions
 
 HELP = (
     "Run the study's statistics over rating tables (CSV, JSONL, Parquet), Inspect logs and the "
@@ -69,7 +69,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
-    from empathy_task.report import FORMATS
+    from empathy_task.report.render import FORMATS
 
     formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     unknown = [f for f in formats if f not in FORMATS]
@@ -82,7 +82,7 @@ def analysis_options(
     args: argparse.Namespace, baseline: str, sources: str | None = None
 ) -> AnalysisOptions:
     """``AnalysisOptions`` from the shared command-line options."""
-    from empathy_task.analysis import AnalysisOptions
+    from empathy_task.analysis.results import AnalysisOptions
 
     if not 0 < args.confidence < 1:
         raise ValueError("--confidence must be between 0 and 1")
@@ -103,9 +103,9 @@ def analysis_options(
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from empathy_task.analysis import analyse
-    from empathy_task.inputs import load_inputs
-    from empathy_task.report import render_report, write_report
+    from empathy_task.analysis.steps import analyse
+    from empathy_task.ratings.inputs import load_inputs
+    from empathy_task.report.render import render_report, write_report
 
     formats = parse_formats(args.format)
     options = analysis_options(args, args.baseline, args.sources)

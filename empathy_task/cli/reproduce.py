@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from empathy_task.analysis import Analysis
+    from empathy_task.analysis.results import Analysis
 
 HELP = (
     "Reproduce the paper's analysis: load the authors' CSV (--data, EMPATHY_TASK_DATA, the cache "
@@ -28,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def headline(analysis: Analysis) -> list[str]:
     """One line per computed group and per published row: Good counts, increase, p-values."""
-    from empathy_task.report import fmt_p, fmt_rel
+    from empathy_task.report.document import fmt_p, fmt_rel
 
     o = analysis.options
     g = analysis.groups
@@ -63,12 +63,13 @@ def headline(analysis: Analysis) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from empathy_task.analysis import analyse
+    from empathy_task.analysis.steps import analyse
     from empathy_task.cli.report import analysis_options, parse_formats
-    from empathy_task.data import load_study, resolve_data_file
-    from empathy_task.inputs import LoadedInput
-    from empathy_task.ratings import study_rating_table
-    from empathy_task.report import FILE_NAMES, render_report, write_report
+    from empathy_task.data.fetch import resolve_data_file
+    from empathy_task.data.study import load_study
+    from empathy_task.ratings.inputs import LoadedInput
+    from empathy_task.ratings.table import study_rating_table
+    from empathy_task.report.render import FILE_NAMES, render_report, write_report
 
     formats = parse_formats(args.format)
     options = analysis_options(args, "human")

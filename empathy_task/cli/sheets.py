@@ -37,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from empathy_task.data import load_study
+    from empathy_task.data.study import load_study
     from empathy_task.study.sheets import (
         items_from_replies,
         make_sheets,

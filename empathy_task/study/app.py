@@ -40,8 +40,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from empathy_task import teq
-from empathy_task.privacy import key_path_for, load_or_create_pseudonym_key, pseudonym
+from empathy_task.study import teq
 from empathy_task.study.sheets import Sheet, read_sheets
 from empathy_task.study.store import (
     RETURN_COLUMNS,
@@ -52,6 +51,7 @@ from empathy_task.study.store import (
     SessionEnded,
     StudyStore,
 )
+from empathy_task.vocabulary import key_path_for, load_or_create_pseudonym_key, pseudonym
 
 #: Crowd-platform ids: Prolific's are 24 hex digits; allow other platforms' plain ids too.
 PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{3,64}$")

@@ -5,7 +5,7 @@ position, rating, teq, submitted_at``) or the app's SQLite database itself. Each
 against the key (the item exists, on that sheet and at that position), the rating is 1-3 (or Bad /
 Okay / Good), the TEQ is 16 answers 0-4 and the same on every row of a rater, a rater rated one sheet
 only, and nothing is rated twice. The first problem raises
-:class:`~empathy_task.ratings.RatingTableError` naming file, row and column.
+:class:`~empathy_task.ratings.table.RatingTableError` naming file, row and column.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task import teq
-from empathy_task.ratings import (
+from empathy_task.ratings.files import read_table
+from empathy_task.ratings.table import (
     CROWD,
     RATING_COLUMNS,
     RatingTableError,
     rater_kind,
-    read_table,
     validate_rating_table,
 )
+from empathy_task.study import teq
 from empathy_task.study.store import RETURN_COLUMNS, StoreError, StudyStore, is_sqlite_file
 
 #: Columns a return must have; ``sheet_id`` and ``position`` are checked when present.
@@ -99,9 +99,9 @@ def returns_to_rating_table(
 
     ``key`` is :func:`empathy_task.study.sheets.read_key`'s table. Raters that are not pseudonyms
     already (the app exports pseudonyms) are replaced by their keyed pseudonym under
-    ``pseudonym_key`` (:func:`empathy_task.privacy.pseudonym`); without a key they are an error.
+    ``pseudonym_key`` (:func:`empathy_task.vocabulary.pseudonym`); without a key they are an error.
     """
-    from empathy_task.privacy import masked, pseudonym
+    from empathy_task.vocabulary import masked, pseudonym
 
     frame = returns.frame
     if frame.empty:
@@ -199,8 +199,8 @@ def import_returns(
     ``pseudonym_key_path`` is the study's pseudonym key (needed only for returns holding raw
     ids; see :mod:`empathy_task.privacy`).
     """
-    from empathy_task.privacy import read_pseudonym_key
     from empathy_task.study.sheets import read_key
+    from empathy_task.vocabulary import read_pseudonym_key
 
     secret = read_pseudonym_key(pseudonym_key_path) if pseudonym_key_path else None
     return returns_to_rating_table(read_returns(returns_path), read_key(key_path), secret)

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task._io import OutputExistsError, write_atomic, write_safe_csv
-from empathy_task.ratings import RatingTableError, read_jsonl, read_text_csv
+from empathy_task.outputs import OutputExistsError, write_atomic, write_safe_csv
+from empathy_task.ratings.files import read_jsonl, read_text_csv
+from empathy_task.ratings.table import RatingTableError
 
 #: Fields of a sheet file, in order. ``reply`` is Speaker #2's turn, the text being rated.
 SHEET_COLUMNS: tuple[str, ...] = (
@@ -106,7 +107,7 @@ def _check_source_name(name: str) -> str:
 
 def replies_from_study(source: str, study: pd.DataFrame | None = None) -> pd.DataFrame:
     """A stored source's replies from the authors' CSV: columns ``dialog_id, source, reply``."""
-    from empathy_task.data import STORED_SOURCES, load_study
+    from empathy_task.data.study import STORED_SOURCES, load_study
 
     if source not in STORED_SOURCES:
         raise ValueError(
@@ -169,7 +170,7 @@ def replies_from_logs(
     paths: Sequence[str | os.PathLike[str]], source: str | None = None
 ) -> pd.DataFrame:
     """Model replies from ``empathy_task`` Inspect logs; ``source`` renames (one model) them."""
-    from empathy_task.export import replies_from_logs as from_logs
+    from empathy_task.ratings.logs import replies_from_logs as from_logs
 
     frame = from_logs(list(paths))
     if frame.empty:
@@ -211,7 +212,7 @@ def items_from_replies(
 
     Every reply must answer one of the study's prompts, once per source.
     """
-    from empathy_task.data import load_study
+    from empathy_task.data.study import load_study
 
     study = load_study() if study is None else study
     out = replies.reset_index(drop=True).copy()

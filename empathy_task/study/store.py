@@ -4,7 +4,7 @@ Every answer is committed the moment it is given (WAL journal, ``synchronous=FUL
 restart of the server loses nothing that a rater has sent. Writes run in ``BEGIN IMMEDIATE``
 transactions: SQLite then admits one writer at a time, which makes the assignment of batches atomic
 under concurrent requests, also across processes. Raters are stored only as pseudonyms
-(:func:`empathy_task.data.hash_rater`); the crowd-platform id never reaches the database.
+(:func:`empathy_task.data.study.hash_rater`); the crowd-platform id never reaches the database.
 
 No Flask here: the store is also what ``import-returns`` reads a database with.
 """
@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 
-from empathy_task import teq
+from empathy_task.study import teq
 from empathy_task.study.sheets import Sheet
 
 #: Rating values as stored: 1 = Bad, 2 = Okay, 3 = Good (the rating table's scale).

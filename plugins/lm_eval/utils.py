@@ -34,7 +34,7 @@ def load_dataset(**kwargs: Any) -> dict[str, Any]:
     emotion-stratified subsample), ``seed`` and ``data`` (path of the authors' CSV; default
     ``EMPATHY_TASK_DATA``, the user cache, or the pinned download).
     """
-    from empathy_task.dataset import hf_dataset, prompt_set
+    from empathy_task.task.dataset import hf_dataset, prompt_set
 
     options = {k: kwargs[k] for k in _SELECTION_KEYS if kwargs.get(k) is not None}
     variant = str(options.pop("prompt", "empathy"))
@@ -57,7 +57,7 @@ def load_dataset(**kwargs: Any) -> dict[str, Any]:
 
 def doc_to_text(doc: dict[str, Any]) -> str:
     """The generation prompt, rendered by the Inspect task's own function."""
-    from empathy_task.prompts import generation_prompt
+    from empathy_task.task.prompts import generation_prompt
 
     return generation_prompt(doc["situation"], doc["speaker_turn"], doc["prompt_variant"])
 
@@ -73,7 +73,7 @@ def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, int]:
     ``within_length_limit`` is 1 for a non-empty reply of at most the study's maximum length
     (97 words, the longest human reply): an empty reply is not a reply within the limit.
     """
-    from empathy_task.prompts import MAX_WORDS
+    from empathy_task.task.prompts import MAX_WORDS
 
     n = reply_words(results[0])
     return {"reply_words": n, "within_length_limit": int(0 < n <= MAX_WORDS)}

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Literal
 
-from empathy_task.registry import registry
+from empathy_task.resources import registry
 
 PromptVariant = Literal["empathy", "vanilla"]
 PROMPT_VARIANTS: tuple[str, ...] = ("empathy", "vanilla")
@@ -140,7 +140,7 @@ def judge_prompt(emotion: str, situation: str, speaker_turn: str, reply: str) ->
 
 
 def generation_prompt_for(row: Mapping[str, str], variant: PromptVariant | str = "empathy") -> str:
-    """:func:`generation_prompt` for a row of :func:`empathy_task.data.load_study`."""
+    """:func:`generation_prompt` for a row of :func:`empathy_task.data.study.load_study`."""
     return generation_prompt(row["situation"], row["speaker_turn"], variant)
 
 

@@ -17,14 +17,14 @@ class EmpathyExportHook(Hooks):
         target = (spec.task_args or {}).get("export")
         if not target:
             return
-        from empathy_task.export import is_empathy_log
+        from empathy_task.ratings.logs import is_empathy_log
 
         if not is_empathy_log(spec.task) or not data.log.location:
             return
         from inspect_ai.log import read_eval_log
 
-        from empathy_task.export import default_export_path, rating_table_from_logs
-        from empathy_task.ratings import write_rating_table
+        from empathy_task.ratings.files import write_rating_table
+        from empathy_task.ratings.logs import default_export_path, rating_table_from_logs
 
         # The log handed to the hook may hold only the header: read the samples from disk.
         log = read_eval_log(data.log.location)

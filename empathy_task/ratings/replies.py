@@ -1,60 +1,40 @@
-"""Post-hoc judging: replies made elsewhere (lm-eval, any table) -> the rating table.
-
-An lm-eval user generates replies with any backend and ``--log_samples``; this module rates them
-afterwards with the Inspect task's judge (:func:`empathy_task.scorer.judge_reply`: the same judge
-prompt, parser and cache policy), through Inspect's model API, so every Inspect provider can
-judge. It also rates the human replies to the same prompts, so the table carries its own
-judge-rated baseline, and writes the same rating table as ``empathy-task export``.
-
-Judge calls go through Inspect's cache: an interrupted run, re-run with the same arguments, pays
-only for the calls it had not made. Under the same judge the cache is shared with Inspect runs
-of ``empathy_task`` too (see :func:`_as_first_epoch`), so the human replies are paid for once.
+"""The one reply reader: replies made elsewhere (reply tables, lm-eval samples) as
+``dialog_id, source, reply`` rows checked against the study's ids.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import sys
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from empathy_task.ratings import (
-    RatingTableError,
-    iter_jsonl,
-    read_table,
-    row_number,
-    validate_rating_table,
-)
+from empathy_task.ratings.files import iter_jsonl, read_table
+from empathy_task.ratings.table import RatingTableError, row_number
 
 if TYPE_CHECKING:
-    from inspect_ai.model import Model
+    pass
 
-HUMAN = "human"
+
 REPLY_COLUMNS: tuple[str, ...] = ("dialog_id", "source", "reply")
+
+
 # A reply table may call its text column either way (export's replies use "reply").
 _REPLY_ALIASES: tuple[str, ...] = ("reply", "response")
+
+
 # lm-eval names a run after the first of these model args it finds (its own rule, in
 # lm_eval.loggers.evaluation_tracker); without one it invents a random id, useless as a source.
 _LM_EVAL_NAME_KEYS: tuple[str, ...] = ("peft", "delta", "pretrained", "model", "path", "engine")
+
+
 _SAMPLES_FILE = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.jsonl$")
-
-
-class JudgeRunError(RuntimeError):
-    """The judge failed; what it rated before the failure is in Inspect's cache."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading replies
 
 
 def is_lm_eval_samples(path: str | os.PathLike[str]) -> bool:
@@ -162,7 +142,7 @@ def read_lm_eval_samples(path: str | os.PathLike[str], source: str | None = None
 
 
 def _study_ids() -> set[str]:
-    from empathy_task.data import manifest
+    from empathy_task.data.study import manifest
 
     return set(manifest()["dialog_id"])
 
@@ -246,189 +226,3 @@ def read_replies(
         )
         replies = replies[~conflicts]
     return replies.reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Judging
-
-
-@dataclass
-class JudgeSummary:
-    """What a judging run did, per source: rated, unparsable answers, empty replies."""
-
-    rated: Counter[str] = field(default_factory=Counter)
-    unparsable: Counter[str] = field(default_factory=Counter)
-    empty: Counter[str] = field(default_factory=Counter)
-    judge_calls: int = 0
-
-    def lines(self) -> list[str]:
-        out = []
-        n_unparsable = sum(self.unparsable.values())
-        if n_unparsable:
-            per = ", ".join(f"{s} {n}" for s, n in sorted(self.unparsable.items()))
-            out.append(f"{n_unparsable} unparsable judge answer(s) left out of the table ({per})")
-        n_empty = sum(self.empty.values())
-        if n_empty:
-            per = ", ".join(f"{s} {n}" for s, n in sorted(self.empty.items()))
-            out.append(f"{n_empty} empty repl(ies) not rated ({per})")
-        return out
-
-
-@dataclass(frozen=True)
-class _Job:
-    dialog_id: str
-    source: str
-    reply: str
-
-
-@contextmanager
-def _as_first_epoch() -> Iterator[None]:
-    """Key judge calls in Inspect's cache as an ``empathy_task`` eval's scorer does.
-
-    Inspect adds the sample's epoch to a cache key (``CachePolicy.per_epoch``); a scorer runs in
-    epoch 1. Setting the same value here lets this command and Inspect runs of the task reuse
-    each other's judgements of the same reply by the same judge. The epoch lives in a private
-    module: if it moves, the caches are simply not shared.
-    """
-    try:
-        from inspect_ai.model._cache import epoch
-    except ImportError:  # pragma: no cover - a future Inspect
-        yield
-        return
-    token = epoch.set(1)
-    try:
-        yield
-    finally:
-        epoch.reset(token)
-
-
-async def _judge_jobs(
-    grader: Model,
-    jobs: list[_Job],
-    prompts: pd.DataFrame,
-    workers: int,
-    on_done: Callable[[], None],
-) -> dict[_Job, int | None]:
-    """Rate every job; stop taking new ones at the first failure, but let calls in flight end.
-
-    Letting in-flight calls finish means everything paid for reaches the cache.
-    """
-    from empathy_task.scorer import JUDGE_CACHE, judge_reply
-
-    queue: asyncio.Queue[_Job] = asyncio.Queue()
-    for job in jobs:
-        queue.put_nowait(job)
-    results: dict[_Job, int | None] = {}
-    errors: list[BaseException] = []
-    meta = prompts.to_dict("index")
-
-    async def worker() -> None:
-        while not errors:
-            try:
-                job = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            try:
-                rating, _ = await judge_reply(grader, meta[job.dialog_id], job.reply, JUDGE_CACHE)
-            except Exception as e:  # the provider's error, after Inspect's retries
-                errors.append(e)
-                return
-            results[job] = rating
-            on_done()
-
-    with _as_first_epoch():
-        await asyncio.gather(*(worker() for _ in range(max(1, workers))))
-    if errors:
-        raise JudgeRunError(
-            f"the judge failed after {len(results)} of {len(jobs)} ratings: {errors[0]}"
-        ) from errors[0]
-    return results
-
-
-def judge_replies(
-    replies: pd.DataFrame,
-    grader: Model,
-    *,
-    judge_human: bool = True,
-    data: str | os.PathLike[str] | None = None,
-    max_connections: int | None = None,
-    progress: bool = True,
-) -> tuple[pd.DataFrame, JudgeSummary]:
-    """Rate replies (``dialog_id, source, reply``) and, by default, the human replies.
-
-    Returns the validated rating table (``rater`` = the judge's model name, as the Inspect
-    scorer records it) and a summary. Unparsable answers and empty replies give no row.
-    Raises :class:`JudgeRunError` if the judge fails; a re-run resumes from the cache.
-    """
-    from empathy_task.dataset import prompt_set
-
-    prompts = prompt_set(data).set_index("dialog_id")
-    unknown = ~replies["dialog_id"].isin(prompts.index)
-    if unknown.any():
-        row = replies[unknown].iloc[0]
-        raise RatingTableError(
-            str(row.get("origin", "<replies>")),
-            f"unknown dialog id {row['dialog_id']!r} (not one of the study's 2,000 prompts)",
-        )
-
-    summary = JudgeSummary()
-    jobs: list[_Job] = []
-    for rec in replies.itertuples(index=False):
-        reply = str(rec.reply).strip()
-        if reply:
-            jobs.append(_Job(rec.dialog_id, rec.source, reply))
-        else:
-            summary.empty[rec.source] += 1
-    if judge_human:
-        for dialog_id in dict.fromkeys(replies["dialog_id"]):
-            human = str(prompts.at[dialog_id, "human_reply"]).strip()
-            jobs.append(_Job(dialog_id, HUMAN, human))
-        # A reply table may already hold the human replies: rate each once.
-        jobs = list(dict.fromkeys(jobs))
-
-    # One judge call per distinct (prompt, reply) text: two sources that gave the same reply
-    # get the same judgement, as they would from the cache.
-    calls = list(dict.fromkeys(_Job(j.dialog_id, "", j.reply) for j in jobs))
-    workers = max_connections or grader.config.max_connections or grader.api.max_connections()
-    with _progress(len(calls), str(grader), enabled=progress) as advance:
-        ratings = asyncio.run(_judge_jobs(grader, calls, prompts, workers, advance))
-    summary.judge_calls = len(calls)
-
-    rater = str(grader)
-    rows = []
-    for job in jobs:
-        rating = ratings[_Job(job.dialog_id, "", job.reply)]
-        if rating is None:
-            summary.unparsable[job.source] += 1
-            continue
-        summary.rated[job.source] += 1
-        rows.append(
-            {"dialog_id": job.dialog_id, "source": job.source, "rater": rater, "rating": rating}
-        )
-    if not rows:
-        raise RatingTableError(
-            "<judge>", "the judge rated nothing: " + "; ".join(summary.lines() or ["no replies"])
-        )
-    table = validate_rating_table(pd.DataFrame(rows), "<judge ratings>")
-    return table, summary
-
-
-@contextmanager
-def _progress(total: int, label: str, enabled: bool = True) -> Iterator[Callable[[], None]]:
-    """A progress bar on stderr (rich, which Inspect already depends on)."""
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    ) as bar:
-        task = bar.add_task(f"judging with {label}", total=total)
-        yield lambda: bar.advance(task)

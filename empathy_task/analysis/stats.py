@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats as _sp
 
-from empathy_task import teq
+from empathy_task.study import teq
 
 CATEGORIES: tuple[int, ...] = (1, 2, 3)
 LABELS: tuple[str, ...] = ("Bad", "Okay", "Good")

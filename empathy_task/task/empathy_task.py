@@ -7,9 +7,9 @@ from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.model import GenerateConfig, Model, get_model
 from inspect_ai.solver import generate
 
-from empathy_task.prompts import prompt_versions
-from empathy_task.registry import data_pin, registry
-from empathy_task.scorer import empathy_judge
+from empathy_task.resources import data_pin, registry
+from empathy_task.task.prompts import prompt_versions
+from empathy_task.task.scorer import empathy_judge
 
 # The judge of the study's 2026 extension, at temperature 0; `--model-role grader=...` overrides it.
 DEFAULT_GRADER = "openai/gpt-4o-mini"
@@ -59,7 +59,7 @@ def empathy_task(
     # First, so that an unusable judge fails the run before any reply is generated.
     grader = default_grader()
     # Imported here: Inspect imports the package's entry point on every run, for every task.
-    from empathy_task.dataset import inspect_dataset, prompt_set
+    from empathy_task.task.dataset import inspect_dataset, prompt_set
 
     frame = prompt_set(
         data,

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from empathy_task.data import load_study, select_prompts
-from empathy_task.prompts import generation_prompt
+from empathy_task.data.selection import select_prompts
+from empathy_task.data.study import load_study
+from empathy_task.task.prompts import generation_prompt
 
 if TYPE_CHECKING:
     import datasets

@@ -3,12 +3,12 @@
 Each input is one of three kinds, told apart by its name and, for CSV, its header:
 
 - ``ratings``: a rating table (``.csv``, ``.jsonl``, ``.parquet``), read with
-  :func:`empathy_task.ratings.read_rating_table`;
+  :func:`empathy_task.ratings.files.read_rating_table`;
 - ``log``: an Inspect log of ``empathy_task`` (``.eval``, or Inspect's ``.json``), converted with
-  :func:`empathy_task.export.rating_table_from_logs` (all logs in one call, so that the human
+  :func:`empathy_task.ratings.logs.rating_table_from_logs` (all logs in one call, so that the human
   replies judged in several logs by the same judge count once);
 - ``study``: the authors' wide CSV (it has ``speaker_uttr`` and ``rating_human`` columns), loaded
-  with :func:`empathy_task.data.load_study`; it gives the crowd ratings of three sources, ``human``,
+  with :func:`empathy_task.data.study.load_study`; it gives the crowd ratings of three sources, ``human``,
   ``chatgpt`` and ``chatgpt_empathy``, with the raters' TEQ answers.
 """
 
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task.ratings import RatingTableError, row_number, table_format
+from empathy_task.ratings.files import table_format
+from empathy_task.ratings.table import RatingTableError, row_number
 
 INPUT_KINDS: tuple[str, ...] = ("ratings", "log", "study")
 #: Columns that only the authors' wide CSV has.
@@ -90,17 +91,17 @@ def load_inputs(
     logs = [p for p, k in kinds if k == "log"]
     for p, k in kinds:
         if k == "ratings":
-            from empathy_task.ratings import read_rating_table
+            from empathy_task.ratings.files import read_rating_table
 
             parts.append((str(p), k, read_rating_table(p), p, 0))
         elif k == "study":
-            from empathy_task.data import load_study
-            from empathy_task.ratings import study_rating_table
+            from empathy_task.data.study import load_study
+            from empathy_task.ratings.table import study_rating_table
 
             study = load_study(p)
             parts.append((str(p), k, study_rating_table(study), p, len(study)))
     if logs:
-        from empathy_task.export import rating_table_from_logs
+        from empathy_task.ratings.logs import rating_table_from_logs
 
         for p in logs:
             _check_log(p)
@@ -124,7 +125,7 @@ def _check_rater_ids(
     origin: str, kind: str, frame: pd.DataFrame, path: Path, per_source: int
 ) -> None:
     """Refuse an input that names a person: a report must never carry one (see privacy)."""
-    from empathy_task.privacy import PERSONAL_ID_HELP, first_personal_id, masked
+    from empathy_task.vocabulary import PERSONAL_ID_HELP, first_personal_id, masked
 
     at = first_personal_id(frame["rater"])
     if at is not None:

@@ -2,7 +2,7 @@
 
 Each sample's score value is a dict (so that it survives epoch reduction): ``rating`` (1-3),
 indicator keys ``bad``/``okay``/``good``, ``rated`` (1 if the judge's answer parsed), ``flagged``
-(1 if the reply addressed the judge, :func:`empathy_task.judge.injection_flags`), and the same
+(1 if the reply addressed the judge, :func:`empathy_task.task.verdict.injection_flags`), and the same
 for the judge-rated human reply under ``human_*``. Unrated keys hold NaN and are skipped. Every
 metric handles an empty list and has no side effects (Inspect recomputes metrics).
 """

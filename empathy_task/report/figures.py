@@ -18,12 +18,25 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from empathy_task.analysis.results import OVERALL, Analysis
+from empathy_task.report.document import kind_title
+
 #: Bad, Okay, Good: colour-blind-safe (Okabe-Ito vermillion, yellow, bluish green).
 RATING_COLOURS: tuple[str, ...] = ("#D55E00", "#F0E442", "#009E73")
+
+
 RATING_NAMES: tuple[str, ...] = ("Bad", "Okay", "Good")
+
+
 _DPI = 100
+
+
 _SMALL = 8  # points: labels, ticks, legends
+
+
 _TITLE = 10
+
+
 _PAD = 0.08  # inches between a label column and its axes
 
 
@@ -276,3 +289,74 @@ def confusion_plot(confusion: np.ndarray, reference: str, other: str, title: str
             ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", color=colour)
     ax.set_title(title, fontsize=_TITLE, parse_math=False)
     return _png(fig)
+
+
+def render_figures(a: Analysis) -> dict[str, bytes]:
+    """The report's PNGs, keyed by file name."""
+    from empathy_task.report import figures as plots
+
+    figures: dict[str, bytes] = {}
+    g = a.overall_groups()
+    labels = [
+        f"{s}" if len(a.rater_kinds) == 1 else f"{s} ({kind_title(k)})"
+        for k, s in zip(g["rater_kind"], g["source"])
+    ]
+    figures["ratings_by_source.png"] = plots.rating_bars(
+        labels, g[["Bad", "Okay", "Good"]].to_numpy(), "Ratings per source (computed)"
+    )
+    for i, kind in enumerate(a.rater_kinds, start=1):
+        srcs = list(a.detail_sources[kind])
+        v = a.groups[
+            (a.groups["rater_kind"] == kind) & (a.groups["scope"].str.startswith("valence:"))
+        ]
+        v = v.set_index(["source", "scope"])
+        idx = [(s, f"valence:{val}") for s in srcs for val in ("positive", "negative")]
+        take = v.reindex(idx)
+        shape = (len(srcs), 2)
+        figures[f"valence_{i}.png"] = plots.valence_bars(
+            srcs,
+            take["good_rate"].to_numpy(float).reshape(shape),
+            take["good_rate_low"].to_numpy(float).reshape(shape),
+            take["good_rate_high"].to_numpy(float).reshape(shape),
+            ("positive", "negative"),
+            f"Good rate by valence, {kind_title(kind)}",
+        )
+    c = a.comparisons
+    if not c.empty:
+        emo = c[(c["level"] == "emotion") & c["vs_baseline"].to_numpy()]
+        overall = c[(c["scope"] == OVERALL) & c["vs_baseline"].to_numpy()]
+        overall = overall.set_index(["rater_kind", "b"])["rel_increase_good"]
+        labels = list(a.scopes[3:])
+        for i, kind in enumerate(a.rater_kinds, start=1):
+            if a.options.baseline not in a.sources[kind]:
+                continue  # descriptive only: nothing was compared
+            panels = []
+            for source in a.detail_sources[kind]:
+                if source == a.options.baseline:
+                    continue
+                part = emo[(emo["rater_kind"] == kind) & (emo["b"] == source)]
+                part = part.set_index("scope").reindex(labels)
+                panels.append(
+                    plots.ForestPanel(
+                        f"{source} vs {a.options.baseline}",
+                        part["rel_increase_good"].to_numpy(float),
+                        part["rel_increase_good_low"].to_numpy(float),
+                        part["rel_increase_good_high"].to_numpy(float),
+                        [m if isinstance(m, str) else "" for m in part["good_marker"]],
+                        float(overall.get((kind, source), np.nan)),
+                    )
+                )
+            if panels:
+                figures[f"forest_{i}.png"] = plots.forest_plot(
+                    [s.split(":", 1)[1] for s in labels],
+                    panels,
+                    f"Relative increase in Good per emotion ({kind_title(kind)})",
+                )
+    for i, ag in enumerate(a.agreement, start=1):
+        figures[f"confusion_{i}.png"] = plots.confusion_plot(
+            np.array(ag.overall.confusion),
+            ag.reference,
+            ag.other,
+            f"{ag.other} vs {ag.reference}",
+        )
+    return figures

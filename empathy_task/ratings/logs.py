@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from empathy_task.ratings import RATING_COLUMNS, RatingTableError, validate_rating_table
+from empathy_task.ratings.table import RATING_COLUMNS, RatingTableError, validate_rating_table
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def rating_rows(
     """Rating-table rows of one log (first epoch by default).
 
     ``flagged`` collects the dialog ids of replies the scorer flagged for addressing the judge
-    (``reply_flags``, :func:`empathy_task.judge.injection_flags`).
+    (``reply_flags``, :func:`empathy_task.task.verdict.injection_flags`).
     """
     rows: list[dict[str, Any]] = []
     origin = str(path)

@@ -7,7 +7,7 @@ A rater in a rating table is one of:
 - a **crowd pseudonym**: ``r-`` and 32 hex digits, the keyed pseudonym of the study kit
   (:func:`pseudonym`: HMAC-SHA256 of the participant id under the study's pseudonym key), or
   ``r-`` and 12 hex digits, the pseudonym of the authors' public CSV
-  (:func:`empathy_task.data.hash_rater`);
+  (:func:`empathy_task.data.study.hash_rater`);
 - anything else is taken for a **person's id** (an e-mail, a crowd-platform id) and refused
   by every output (:func:`check_rater_ids`): the report never writes one.
 

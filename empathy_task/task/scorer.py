@@ -15,9 +15,9 @@ from inspect_ai.model import CachePolicy, ChatMessageUser, Model, get_model
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
-from empathy_task.judge import RATING_TO_LABEL, injection_flags, parse_rating
-from empathy_task.metrics import JUDGE_METRICS
-from empathy_task.prompts import JUDGE_PROMPT_VERSION, judge_prompt
+from empathy_task.task.metrics import JUDGE_METRICS
+from empathy_task.task.prompts import JUDGE_PROMPT_VERSION, judge_prompt
+from empathy_task.task.verdict import RATING_TO_LABEL, injection_flags, parse_rating
 
 NAN = float("nan")
 # Judge answers do not go stale: the prompt version in the text keys a new wording apart.

@@ -32,7 +32,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from empathy_task.data import STORED_SOURCES, load_study
+from empathy_task.data.study import STORED_SOURCES, load_study
 
 MOCK_JUDGE = "mock-judge"
 

@@ -1,0 +1,117 @@
+"""The result types of the analysis: what :func:`empathy_task.analysis.steps.analyse` returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from empathy_task.analysis import stats
+
+OVERALL = "overall"
+
+
+LEVELS: tuple[str, ...] = ("overall", "valence", "emotion")
+
+
+VALENCES: tuple[str, ...] = ("positive", "negative")
+
+
+TESTS: dict[str, str] = {
+    "good": "Good vs not Good, 2x2 with Yates' correction",
+    "dist": "Bad/Okay/Good distribution, 2x3",
+}
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """How to analyse: the baseline, the correction, the cluster bootstrap and the power statement.
+
+    ``detail_sources`` is how many sources per rater kind (highest Good rate first, besides the
+    baseline) get forest plots and per-emotion tables in the report's document; every group and
+    comparison in every scope, with its interval, is in the JSON regardless.
+    """
+
+    baseline: str = "human"
+    correction: stats.Correction = "none"
+    resamples: int = 10_000
+    confidence: float = 0.95
+    seed: int = 0
+    detail_sources: int = 4
+    effect: float = 0.3  # the authors' w for the power statement
+    alpha: float = 0.05
+    sources: tuple[str, ...] | None = None  # keep only these sources
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family of tests within which p-values are adjusted: one rater kind, test and level."""
+
+    rater_kind: str
+    test: str  # "good" or "dist"
+    level: str  # "overall", "valence" or "emotion"
+    size: int  # tests with a p-value
+
+    @property
+    def name(self) -> str:
+        return f"{self.rater_kind} / {self.test} / {self.level}"
+
+
+@dataclass(frozen=True)
+class KindAgreement:
+    """How far rater kind ``other`` agrees with ``reference`` on the replies both rated."""
+
+    reference: str
+    other: str
+    overall: stats.AgreementResult
+    per_source: tuple[tuple[str, stats.AgreementResult], ...]
+    rank: stats.RankAgreement  # over the sources' Good rates (NaN with fewer than 2 sources)
+    duplicates_dropped: int  # extra ratings of one (dialog, source) by one kind, not paired
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the reporter renders. Tables are pandas frames with one row per item.
+
+    ``groups``: one row per (rater_kind, source, scope) with ratings: ``n, Bad, Okay, Good,
+    good_rate, good_rate_low, good_rate_high, mean_rating``.
+
+    ``clusters``: one row per (rater_kind, source), overall: the unit resampled (``rater`` for
+    the crowd, whose raters each rate a batch; ``prompt`` for a judge, the one rater of all its
+    ratings), ``clusters``, ``largest_cluster``, ``design_effect`` and the cluster bootstrap
+    interval ``good_rate_cluster_low/high``. The comparisons' overall rows add the Rao-Scott
+    design-effect-corrected Good test ``good_rs_chi2, good_rs_p`` beside the paper's.
+
+    ``comparisons``: one row per (rater_kind, a, b, scope) where either side has ratings:
+    ``n_a, n_b, good_a, good_b, rel_increase_good`` (percent, from counts as the paper),
+    ``rel_increase_good_rate`` (from rates; equal when ``n_a == n_b``), its interval
+    (comparisons with the baseline; :func:`empathy_task.analysis.stats.relative_increase_ci`),
+    ``good_chi2, good_p, good_p_adjusted, good_marker, good_cramers_v, good_reason`` and the same
+    with ``dist_``, plus ``family_good`` / ``family_dist`` and, for the overall rows against the
+    baseline, the a-priori power of both tests at w = ``options.effect``. (Power at the observed
+    w is not given: it is a fixed function of the p-value and says nothing more.)
+
+    Good-rate intervals are Wilson intervals (:func:`empathy_task.analysis.stats.wilson_interval`) of
+    every group in every scope: closed forms, so identical counts give identical intervals.
+    """
+
+    options: AnalysisOptions
+    n_ratings: int
+    rater_kinds: tuple[str, ...]
+    primary_kind: str
+    sources: dict[str, tuple[str, ...]]
+    detail_sources: dict[str, tuple[str, ...]]
+    scopes: tuple[str, ...]
+    groups: pd.DataFrame
+    comparisons: pd.DataFrame
+    clusters: pd.DataFrame
+    descriptive_only: tuple[tuple[str, str, str], ...]  # (rater kind, source, reason)
+    families: tuple[Family, ...]
+    agreement: tuple[KindAgreement, ...]
+    rater_quality: pd.DataFrame
+    published: pd.DataFrame
+    notes: tuple[str, ...] = field(default=())
+
+    def overall_groups(self) -> pd.DataFrame:
+        """The groups over all prompts (scope ``overall``)."""
+        return self.groups[self.groups["scope"] == OVERALL]

@@ -1,0 +1,158 @@
+"""A document -> Markdown and self-contained HTML; the rendered report written into place whole."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from empathy_task.analysis.results import Analysis
+from empathy_task.outputs import OutputExistsError, atomic_paths
+from empathy_task.ratings.inputs import LoadedInput
+from empathy_task.report.document import Paragraph, RenderedReport, Section, Table
+from empathy_task.report.figures import render_figures
+from empathy_task.report.report_json import render_json
+from empathy_task.report.sections import build_document
+
+FORMATS: tuple[str, ...] = ("md", "html", "json")
+
+
+FILE_NAMES: dict[str, str] = {"md": "report.md", "html": "report.html", "json": "report.json"}
+
+
+# Markdown passes raw HTML through: a "<" that could open a tag, comment or declaration and an
+# "&" that could start an entity are written as entities, so a source or judge name such as
+# "<img src=x onerror=...>" shows as text (as report.html shows it); "p < .05" stays readable.
+_MD_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+_MD_ENTITY = re.compile(r"&(?=[#A-Za-z])")
+
+
+def _md_text(text: str) -> str:
+    return _MD_TAG_OPEN.sub("&lt;", _MD_ENTITY.sub("&amp;", text))
+
+
+def _md_cell(text: str) -> str:
+    return _md_text(text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " "))
+
+
+def render_markdown(sections: Sequence[Section], title: str = "Empathy report") -> str:
+    """GitHub-flavoured Markdown; figures refer to the PNG files written beside it."""
+    lines = [f"# {_md_text(title)}", ""]
+    for s in sections:
+        lines += ["#" * s.level + " " + _md_text(s.title), ""]
+        for b in s.blocks:
+            if isinstance(b, Paragraph):
+                lines += [_md_text(b.text), ""]
+            elif isinstance(b, Table):
+                if b.caption:
+                    lines += [f"*{_md_text(b.caption)}*", ""]
+                if not b.rows:
+                    lines += ["(none)", ""]
+                    continue
+                lines.append("| " + " | ".join(_md_cell(c) for c in b.columns) + " |")
+                lines.append("|" + "|".join("---" for _ in b.columns) + "|")
+                lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
+                lines.append("")
+            else:
+                lines += [f"![{_md_text(b.caption)}]({b.file_name})", ""]
+    return "\n".join(lines)
+
+
+def render_html(sections: Sequence[Section], title: str = "Empathy report") -> str:
+    """One self-contained HTML page (Jinja2, autoescaped); figures are inline data URIs."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("empathy_task.report", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html.j2").render(title=title, sections=sections)
+
+
+def render_report(
+    a: Analysis,
+    formats: Sequence[str] = FORMATS,
+    inputs: Sequence[LoadedInput] = (),
+    title: str = "Empathy report",
+    *,
+    timings: dict[str, float] | None = None,
+) -> RenderedReport:
+    """Every file of the report, in memory.
+
+    ``timings``, if given, receives the seconds spent on ``figures``, ``document`` (Markdown and
+    HTML) and ``json``, for the benchmark.
+    """
+    import time
+
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"unknown format(s) {', '.join(unknown) or '(none)'}: use md, html, json")
+    clock = {} if timings is None else timings
+    files: dict[str, bytes] = {}
+    if "md" in formats or "html" in formats:
+        start = time.perf_counter()
+        figures = render_figures(a)
+        clock["figures"] = time.perf_counter() - start
+        start = time.perf_counter()
+        sections = build_document(a, figures, inputs)
+        if "md" in formats:
+            files[FILE_NAMES["md"]] = render_markdown(sections, title).encode("utf-8")
+            files.update(figures)
+        if "html" in formats:
+            files[FILE_NAMES["html"]] = render_html(sections, title).encode("utf-8")
+            files.update(figures)
+        clock["document"] = time.perf_counter() - start
+    if "json" in formats:
+        start = time.perf_counter()
+        files[FILE_NAMES["json"]] = render_json(a, inputs).encode("utf-8")
+        clock["json"] = time.perf_counter() - start
+    return RenderedReport(files)
+
+
+def _is_report_file(path: Path) -> bool:
+    """A file a report writes: its Markdown, HTML, JSON or one of its PNG figures."""
+    return (
+        path.is_file()
+        and not path.is_symlink()
+        and (path.name in FILE_NAMES.values() or path.suffix.lower() == ".png")
+    )
+
+
+def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = False) -> list[Path]:
+    """Write the rendered files into ``out_dir``, which then holds exactly this one report.
+
+    Without ``force`` a folder that already holds report files is refused. Everything is checked
+    and every file written in full before anything is moved: a target that is a folder or a
+    symlink is refused up front, so a failure leaves the previous report whole. With ``force``
+    the previous report's files that the new one does not write (PNGs of figures it no longer
+    has) are removed; files a report does not write (notes of your own) are kept.
+    """
+    out = Path(out_dir)
+    if out.is_symlink() and not out.exists():
+        raise OutputExistsError(f"{out} is a dangling symlink; remove it or choose another folder")
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"{out} exists and is not a folder")
+    present = sorted(out.iterdir()) if out.is_dir() else []
+    reports = [p for p in present if _is_report_file(p)]
+    if reports and not force:
+        names = ", ".join(p.name for p in reports)
+        raise OutputExistsError(f"{out} already holds {names}; pass --force to overwrite")
+    targets = [out / name for name in report.files]
+    blocked = [t for t in targets if t.is_symlink() or (t.exists() and not t.is_file())]
+    if blocked:
+        names = ", ".join(t.name for t in blocked)
+        raise OutputExistsError(
+            f"{out}: {names} is a folder or a symlink where the report writes a file; "
+            "remove it first (nothing was written)"
+        )
+    stale = [p for p in reports if p.name not in report.files]
+    with atomic_paths(targets, force=force) as temps:
+        for tmp, data in zip(temps, report.files.values()):
+            tmp.write_bytes(data)
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return targets

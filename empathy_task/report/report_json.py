@@ -1,0 +1,218 @@
+"""``report.json``: the stable keys of docs/design.md, floats at full precision, NaN as null."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from empathy_task.analysis import stats
+from empathy_task.analysis.results import Analysis, KindAgreement
+from empathy_task.ratings.inputs import LoadedInput
+
+SCHEMA = "empathy-task-report/1"
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values: NaN and infinities become None, numpy scalars Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _floats(values: pd.Series) -> list[float | None]:
+    """A float column as Python floats, NaN and infinities as None (JSON's null)."""
+    x = values.to_numpy(dtype=float)
+    out: list[float | None] = x.tolist()
+    for i in np.flatnonzero(~np.isfinite(x)).tolist():
+        out[i] = None
+    return out
+
+
+def _group_entries(a: Analysis) -> dict[str, dict[str, dict[str, Any]]]:
+    """``groups_by_rater``: per rater kind and source, the overall numbers and every scope's."""
+    out: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in a.rater_kinds}
+    g = a.groups
+    columns = zip(
+        g["rater_kind"].tolist(),
+        g["source"].tolist(),
+        g["scope"].tolist(),
+        *(g[c].to_numpy(dtype=np.int64).tolist() for c in ("n", "Bad", "Okay", "Good")),
+        *(_floats(g[c]) for c in ("good_rate", "good_rate_low", "good_rate_high", "mean_rating")),
+        g["is_baseline"].tolist(),
+    )
+    for kind, source, scope, n, bad, okay, good, rate, low, high, mean, baseline in columns:
+        entry = {
+            "n": n,
+            "counts": {"Bad": bad, "Okay": okay, "Good": good},
+            "good_rate": rate,
+            "good_rate_ci": [low, high],
+        }
+        by_source = out[str(kind)]
+        if source not in by_source:
+            # Groups are in scope order, overall first: the source's top level is its overall row.
+            by_source[str(source)] = {
+                **entry,
+                "mean_rating": mean,
+                "rater_kind": str(kind),
+                "is_baseline": bool(baseline),
+                "scopes": {},
+            }
+        by_source[str(source)]["scopes"][str(scope)] = entry
+    return out
+
+
+def _comparisons_json(frame: pd.DataFrame) -> str:
+    """The comparisons as a JSON array of objects: floats at full (``repr``) precision, NaN as null.
+
+    Built column by column with json's C encoder (a numeric column is one encoded list, split),
+    then joined per row: several times faster than encoding a list of dicts.
+    """
+    encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
+    prefixes = [encode(str(name)) + ": " for name in frame.columns]
+    columns: list[list[str]] = []
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_bool_dtype(col):
+            values: list[Any] = col.tolist()
+        elif pd.api.types.is_integer_dtype(col):
+            values = col.to_numpy(dtype=np.int64).tolist()
+        elif pd.api.types.is_float_dtype(col):
+            values = _floats(col)
+        else:
+            # Names, scopes, markers and reasons repeat: encode each distinct value once.
+            codes, uniques = pd.factorize(col)  # None and NaN get the code -1
+            texts = np.array([*(encode(v) for v in uniques.tolist()), "null"], dtype=object)
+            columns.append(texts[codes].tolist())
+            continue
+        # Numbers, booleans and null never contain ", ": the encoded list splits cleanly.
+        columns.append(encode(values)[1:-1].split(", ") if values else [])
+    rows = ["{" + ", ".join(map(str.__add__, prefixes, row)) + "}" for row in zip(*columns)]
+    return "[" + ", ".join(rows) + "]"
+
+
+def _agreement_json(ag: KindAgreement) -> dict[str, Any]:
+    def one(r: stats.AgreementResult) -> dict[str, Any]:
+        return {
+            "n": r.n,
+            "kappa_linear": r.kappa_linear,
+            "kappa_quadratic": r.kappa_quadratic,
+            "alpha_ordinal": r.alpha_ordinal,
+            "confusion": [list(row) for row in r.confusion],
+            "good_rate_reference": r.good_rate_a,
+            "good_rate_other": r.good_rate_b,
+            "good_rate_difference": r.good_rate_difference,
+        }
+
+    return {
+        "reference": ag.reference,
+        "other": ag.other,
+        **one(ag.overall),
+        "per_source": {src: one(r) for src, r in ag.per_source},
+        "rank": {"kendall_tau": ag.rank.tau, "p": ag.rank.pvalue, "same_order": ag.rank.same_order},
+        "duplicates_dropped": ag.duplicates_dropped,
+    }
+
+
+def _generator() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"empathy-task {version('empathy-task')}"
+    except PackageNotFoundError:
+        return "empathy-task"
+
+
+def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
+    """``report.json`` (see the module docstring for its keys)."""
+    by_rater = _group_entries(a)
+    o = a.options
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "generated_by": _generator(),
+        "baseline": o.baseline,
+        "primary_rater_kind": a.primary_kind,
+        "rater_kinds": list(a.rater_kinds),
+        "correction": o.correction,
+        "confidence": o.confidence,
+        "resamples": o.resamples,
+        "seed": o.seed,
+        "intervals": {
+            "good_rate": stats.GOOD_RATE_INTERVAL,
+            "rel_increase_good": stats.REL_INCREASE_INTERVAL,
+            "note": (
+                "good_rate: Wilson score interval; rel_increase_good: Katz log interval of the "
+                "ratio of two independent proportions, 0.5 added to each count, scaled by "
+                "n_b / n_a; both assume independent ratings"
+            ),
+        },
+        "scopes": list(a.scopes),
+        "groups": by_rater[a.primary_kind],
+        "groups_by_rater": by_rater,
+        "comparisons": None,  # written column-wise below
+        "clusters": {
+            "note": (
+                "overall Good rate per group with whole clusters resampled (unit: rater for the "
+                "crowd, prompt for a judge); comparisons' good_rs_chi2/good_rs_p are the "
+                "Rao-Scott design-effect-corrected Good test beside the paper's good_chi2/good_p"
+            ),
+            "rows": a.clusters.to_dict(orient="records"),
+        },
+        "descriptive_only": [
+            {"rater_kind": k, "source": s, "reason": r} for k, s, r in a.descriptive_only
+        ],
+        "families": [
+            {
+                "name": f.name,
+                "rater_kind": f.rater_kind,
+                "test": f.test,
+                "level": f.level,
+                "size": f.size,
+            }
+            for f in a.families
+        ],
+        "power": {
+            "effect": o.effect,
+            "alpha": o.alpha,
+            "sample_size_for_power_0.95": {
+                f"df={df}": stats.chi2_sample_size(o.effect, alpha=o.alpha, power=0.95, df=df)
+                for df in (1, 2, 8)
+            },
+        },
+        "agreement": [_agreement_json(ag) for ag in a.agreement],
+        "rater_quality": a.rater_quality.to_dict(orient="records"),
+        "published": {
+            "note": "the paper's published Good counts; reference rows, not computed from the input",
+            "rows": a.published.to_dict(orient="records"),
+        },
+        "inputs": [
+            {"path": i.path, "kind": i.kind, "ratings": i.ratings, "sources": list(i.sources)}
+            for i in inputs
+        ],
+    }
+    # One top-level key per line, each value by json's C encoder (an indent would make json use
+    # its pure-Python encoder, slower than everything else here together). The comparisons can
+    # number tens of thousands; pandas' to_json would be faster but rounds floats to 15
+    # decimal places (a p-value of 1.85e-14 would become 1.9e-14), so they go through json too.
+    encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
+    pieces = ["{"]
+    for key, value in doc.items():
+        if key == "comparisons":
+            text = _comparisons_json(a.comparisons)
+        elif key in ("groups", "groups_by_rater"):
+            text = encode(value)  # built JSON-safe by _group_entries
+        else:
+            text = encode(_json_safe(value))
+        pieces += ["\n" if len(pieces) == 1 else ",\n", encode(key), ": ", text]
+    pieces.append("\n}\n")
+    return "".join(pieces)  # one copy of tens of megabytes, not one per line
