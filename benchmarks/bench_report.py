@@ -40,7 +40,8 @@ def synthetic_ratings(sources: int, raters_per_reply: int, seed: int = 0) -> pd.
     Each rater rates ten replies of one source, as in the study; ratings are drawn with a
     source-specific Good rate so that sources differ.
     """
-    from empathy_task.data.study import hash_rater, manifest
+    from empathy_task.data.study import manifest
+    from empathy_task.vocabulary import authors_pseudonym
 
     rng = np.random.default_rng(seed)
     ids = manifest()["dialog_id"].to_numpy()
@@ -50,7 +51,7 @@ def synthetic_ratings(sources: int, raters_per_reply: int, seed: int = 0) -> pd.
     dialog = np.tile(np.tile(ids, raters_per_reply), sources)
     source = np.repeat(names, per_source)
     rater_ids = np.arange(sources * per_source) // 10
-    unique_raters = np.array([hash_rater(f"bench-{i}") for i in range(rater_ids.max() + 1)])
+    unique_raters = np.array([authors_pseudonym(f"bench-{i}") for i in range(rater_ids.max() + 1)])
     good = np.repeat(rng.uniform(0.4, 0.7, sources), per_source)
     u = rng.random(len(dialog))
     rating = np.where(u < good, 3, np.where(u < good + (1 - good) * 0.6, 2, 1))

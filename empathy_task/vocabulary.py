@@ -1,15 +1,23 @@
-"""Which rater ids may leave the machine: pseudonyms and judge model names, never a person's id.
+"""The study's vocabulary, written once: the rating scale, the valences, the names of sources and
+rater kinds, the rater's question, and which rater ids may leave the machine.
 
-A rater in a rating table is one of:
+**The scale.** A rater answers the study's question (:data:`RATER_QUESTION`) with Bad, Okay or Good,
+stored as 1, 2, 3 (:data:`RATINGS`, :data:`LABELS`, :data:`RATING_LABELS`).
+
+**Sources.** The authors' CSV holds three (:data:`STORED_SOURCES`); :data:`HUMAN` is the baseline.
+
+**Rater kinds.** Ratings of different kinds are never tested against each other
+(docs/design.md, "The method"). A rater in a rating table is one of:
 
 - a **judge model**, named as Inspect names models: ``provider/model`` (a lower-case provider,
-  a slash, then no whitespace and no ``@``), e.g. ``openai/gpt-4o``, ``empathy/mock-judge``;
+  a slash, then no whitespace and no ``@``), e.g. ``openai/gpt-4o``, ``empathy/mock-judge``; its
+  kind is its name;
 - a **crowd pseudonym**: ``r-`` and 32 hex digits, the keyed pseudonym of the study kit
   (:func:`pseudonym`: HMAC-SHA256 of the participant id under the study's pseudonym key), or
-  ``r-`` and 12 hex digits, the pseudonym of the authors' public CSV
-  (:func:`empathy_task.data.study.hash_rater`);
+  ``r-`` and 12 hex digits, the pseudonym of the authors' public CSV (:func:`authors_pseudonym`);
+  its kind is :data:`CROWD`;
 - anything else is taken for a **person's id** (an e-mail, a crowd-platform id) and refused
-  by every output (:func:`check_rater_ids`): the report never writes one.
+  by every output: the report never writes one.
 
 The authors' pseudonym is unkeyed on purpose: their annotator ids are already public in their
 CSV, so a key would hide nothing, and an unkeyed hash keeps the report of their data (and the
@@ -27,9 +35,36 @@ import hmac
 import os
 import re
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+
+#: The rating scale: the stored values and the labels a rater sees.
+RATINGS: tuple[int, ...] = (1, 2, 3)
+LABELS: tuple[str, ...] = ("Bad", "Okay", "Good")
+RATING_LABELS: dict[int, str] = dict(zip(RATINGS, LABELS, strict=True))
+GOOD: int = 3
+
+#: The question each rater answers about one reply, as the study put it.
+RATER_QUESTION = (
+    "How empathetic is Speaker #2's response, compared to how you would have responded in the "
+    "same situation?"
+)
+
+#: The two valences of the 32 emotions (the CSV's ``sentiment`` column).
+VALENCES: tuple[str, ...] = ("positive", "negative")
+
+#: Response sources whose replies and crowd ratings the authors' CSV holds; the first is the baseline.
+STORED_SOURCES: tuple[str, ...] = ("human", "chatgpt", "chatgpt_empathy")
+HUMAN = "human"
+
+#: The rater kind of every pseudonymised person.
+CROWD = "crowd"
 
 KEY_BYTES = 32
 PSEUDONYM = re.compile(r"r-(?:[0-9a-f]{32}|[0-9a-f]{12})")
@@ -91,6 +126,8 @@ def is_allowed_rater(rater: str) -> bool:
 
 def first_personal_id(raters: pd.Series) -> int | None:
     """The position of the first rater that is neither a pseudonym nor a judge name, or None."""
+    import pandas as pd
+
     names = pd.Series(raters, dtype=object).astype(str)
     unique = pd.unique(names)
     bad = {r for r in unique if not is_allowed_rater(r)}
@@ -110,3 +147,29 @@ PERSONAL_ID_HELP = (
     "ratings with `empathy-task import-returns --pseudonym-key FILE`, which replaces each id by "
     "its keyed pseudonym"
 )
+
+
+def authors_pseudonym(raw: str) -> str:
+    """The pseudonym of an annotator id of the authors' public CSV (unkeyed: see above)."""
+    return "r-" + hashlib.sha256(f"empathy-task:{raw}".encode()).hexdigest()[:12]
+
+
+def rater_kind(rater: str) -> str:
+    """:data:`CROWD` for a pseudonymised person, else the judge's name."""
+    return CROWD if PSEUDONYM.fullmatch(rater) else rater
+
+
+def rater_kinds(raters: Sequence[str] | pd.Index) -> np.ndarray:
+    """:func:`rater_kind` of many raters at once (an object array).
+
+    Crowd pseudonyms are recognised with one vectorised match (a study has thousands of raters);
+    the rest, judge names, are few and go through ``rater_kind`` itself.
+    """
+    import numpy as np
+    import pandas as pd
+
+    names = pd.Series(pd.Index(raters).astype(str))  # pandas' string dtype: a vectorised regex
+    crowd = names.str.fullmatch(PSEUDONYM.pattern).fillna(False).to_numpy(dtype=bool)
+    kinds = np.full(len(names), CROWD, dtype=object)
+    kinds[~crowd] = [rater_kind(r) for r in names[~crowd]]
+    return kinds

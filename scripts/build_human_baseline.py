@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task.data.study import MANIFEST_COLUMNS, STORED_SOURCES, hash_rater
+from empathy_task.data.study import MANIFEST_COLUMNS
 from empathy_task.resources import data_pin
+from empathy_task.vocabulary import STORED_SOURCES, authors_pseudonym
 
 OUT = Path(__file__).resolve().parent.parent / "human_baseline"
 
@@ -33,7 +34,7 @@ def main(path: str) -> None:
             {
                 "dialog_id": raw["dialog_id"],
                 "source": s,
-                "rater": raw[f"annotator_{s}"].map(hash_rater),
+                "rater": raw[f"annotator_{s}"].map(authors_pseudonym),
                 "rating": raw[f"rating_{s}"].astype(int),
             }
         )

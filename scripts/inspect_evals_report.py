@@ -28,10 +28,11 @@ from empathy_task.analysis.stats import (
     relative_increase,
     significance_marker,
 )
-from empathy_task.data.study import STORED_SOURCES, load_study
+from empathy_task.data.study import load_study
 from empathy_task.ratings.logs import rating_table_from_logs
 from empathy_task.ratings.table import study_rating_table
 from empathy_task.resources import registry
+from empathy_task.vocabulary import STORED_SOURCES
 
 README = Path(__file__).resolve().parent.parent / "plugins" / "inspect_evals" / "README.md"
 START, END = "<!-- evaluation-report:start -->", "<!-- evaluation-report:end -->"

@@ -9,15 +9,17 @@ import pandas as pd
 import pytest
 
 from empathy_task.cli import main as cli
-from empathy_task.data.study import hash_rater
-from empathy_task.ratings.table import CROWD, rater_kind, study_rating_table
+from empathy_task.ratings.table import study_rating_table
 from empathy_task.vocabulary import (
+    CROWD,
     PSEUDONYM,
     PseudonymKeyError,
+    authors_pseudonym,
     is_allowed_rater,
     key_path_for,
     load_or_create_pseudonym_key,
     pseudonym,
+    rater_kind,
     read_pseudonym_key,
 )
 
@@ -57,7 +59,7 @@ def test_raw_ids_are_refused_in_every_format(study: pd.DataFrame, tmp_path: Path
 def test_the_rule_for_a_rater() -> None:
     key = b"\x01" * 32
     for allowed in (
-        hash_rater("a"),
+        authors_pseudonym("a"),
         pseudonym("a", key),
         "openai/gpt-4o",
         "empathy/mock-judge",
@@ -73,7 +75,7 @@ def test_the_rule_for_a_rater() -> None:
         "r-0123456789AB",
     ):
         assert not is_allowed_rater(person), person
-    assert rater_kind(pseudonym("a", key)) == CROWD and rater_kind(hash_rater("a")) == CROWD
+    assert rater_kind(pseudonym("a", key)) == CROWD and rater_kind(authors_pseudonym("a")) == CROWD
 
 
 def test_the_study_kits_pseudonym_is_keyed_and_long(tmp_path: Path) -> None:
@@ -84,7 +86,10 @@ def test_the_study_kits_pseudonym_is_keyed_and_long(tmp_path: Path) -> None:
     p = pseudonym("abcd", key)
     assert PSEUDONYM.fullmatch(p) and len(p) == 2 + 32
     # Not the unkeyed hash anyone can recompute, and another study's key gives another name.
-    assert p != hash_rater("abcd") and p[2:] not in hashlib.sha256(b"empathy-task:abcd").hexdigest()
+    assert (
+        p != authors_pseudonym("abcd")
+        and p[2:] not in hashlib.sha256(b"empathy-task:abcd").hexdigest()
+    )
     assert pseudonym("abcd", b"\x02" * 32) != p
     key_file.write_text("not hex\n", encoding="ascii")
     with pytest.raises(PseudonymKeyError, match="not a pseudonym key"):

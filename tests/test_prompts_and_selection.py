@@ -12,10 +12,10 @@ from empathy_task.task.prompts import (
     EMPATHY_DEFINITION,
     GENERATION_PROMPT_VERSION,
     JUDGE_PROMPT_VERSION,
-    RATER_QUESTION,
     generation_prompt,
     judge_prompt,
 )
+from empathy_task.vocabulary import RATER_QUESTION
 
 
 def test_generation_prompt_variants() -> None:

@@ -11,13 +11,8 @@ import pytest
 from empathy_task.data.study import manifest
 from empathy_task.outputs import OutputExistsError
 from empathy_task.ratings.files import read_rating_table, write_rating_table
-from empathy_task.ratings.table import (
-    CROWD,
-    RatingTableError,
-    rater_kind,
-    study_rating_table,
-    validate_rating_table,
-)
+from empathy_task.ratings.table import RatingTableError, study_rating_table, validate_rating_table
+from empathy_task.vocabulary import CROWD, rater_kind
 
 
 def _table(n: int = 6) -> pd.DataFrame:

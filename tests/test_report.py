@@ -17,11 +17,12 @@ from empathy_task import report
 from empathy_task.analysis.results import AnalysisOptions
 from empathy_task.analysis.steps import analyse
 from empathy_task.cli import main as cli
-from empathy_task.data.study import STORED_SOURCES, emotions
+from empathy_task.data.study import emotions
 from empathy_task.ratings.inputs import detect_kind, load_inputs
 from empathy_task.ratings.table import RATING_COLUMNS, study_rating_table
 from empathy_task.report import figures as plots
 from empathy_task.report import sections
+from empathy_task.vocabulary import STORED_SOURCES
 
 STUDY_CSV = os.environ["EMPATHY_TASK_DATA"]
 FAST = ["--resamples", "200"]  # the bootstrap's default 10,000 is for real reports
@@ -404,13 +405,11 @@ def test_reproduce_prints_the_headline_and_the_report(
 
 
 def test_vectorised_rater_kinds_agree_with_rater_kind() -> None:
-    from empathy_task.analysis.steps import rater_kinds
-    from empathy_task.data.study import hash_rater
-    from empathy_task.ratings.table import rater_kind
+    from empathy_task.vocabulary import authors_pseudonym, rater_kind, rater_kinds
 
     raters = [
-        hash_rater("a"),
-        hash_rater("b"),
+        authors_pseudonym("a"),
+        authors_pseudonym("b"),
         "openai/gpt-4o",
         "r-0123456789ab",
         "r-0123456789AB",  # upper case: not a pseudonym

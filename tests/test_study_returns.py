@@ -8,15 +8,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from empathy_task.analysis.steps import rater_kinds
 from empathy_task.cli import main as cli
-from empathy_task.data.study import hash_rater
 from empathy_task.ratings.files import read_rating_table
 from empathy_task.ratings.table import RatingTableError
 from empathy_task.study.returns import import_returns
 from empathy_task.study.sheets import make_sheets, write_sheets
 from empathy_task.study.store import StudyStore
-from empathy_task.vocabulary import load_or_create_pseudonym_key, pseudonym
+from empathy_task.vocabulary import (
+    authors_pseudonym,
+    load_or_create_pseudonym_key,
+    pseudonym,
+    rater_kinds,
+)
 from tests.study_support import synthetic_items
 
 
@@ -29,7 +32,9 @@ def study_db(tmp_path: Path) -> tuple[Path, Path, Path]:
     store.load_sheets(sheet_set.sheets)
     by_id = {s.sheet_id: s for s in sheet_set.sheets}
     for k in range(4):
-        _, a = store.assign(hash_rater(f"participant-{k}"), timeout_s=3600, raters_per_sheet=2)
+        _, a = store.assign(
+            authors_pseudonym(f"participant-{k}"), timeout_s=3600, raters_per_sheet=2
+        )
         store.save_teq(a.id, [k % 5] * 16)
         items = by_id[a.sheet_id].items
         for it in items[: 10 if k < 3 else 4]:

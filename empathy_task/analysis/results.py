@@ -7,14 +7,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from empathy_task.analysis import stats
+from empathy_task.vocabulary import HUMAN
 
 OVERALL = "overall"
 
 
 LEVELS: tuple[str, ...] = ("overall", "valence", "emotion")
-
-
-VALENCES: tuple[str, ...] = ("positive", "negative")
 
 
 TESTS: dict[str, str] = {
@@ -32,7 +30,7 @@ class AnalysisOptions:
     comparison in every scope, with its interval, is in the JSON regardless.
     """
 
-    baseline: str = "human"
+    baseline: str = HUMAN
     correction: stats.Correction = "none"
     resamples: int = 10_000
     confidence: float = 0.95

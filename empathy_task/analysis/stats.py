@@ -26,9 +26,8 @@ import numpy.typing as npt
 from scipy import stats as _sp
 
 from empathy_task.study import teq
+from empathy_task.vocabulary import RATINGS
 
-CATEGORIES: tuple[int, ...] = (1, 2, 3)
-LABELS: tuple[str, ...] = ("Bad", "Okay", "Good")
 #: 1-based TEQ items scored in reverse (Spreng et al., 2009).
 REVERSE_KEYED_ITEMS: tuple[int, ...] = tuple(sorted(teq.REVERSE_KEYED))
 TEQ_ITEMS = teq.N_ITEMS
@@ -514,7 +513,7 @@ def chi2_sample_size(
 
 
 def confusion_matrix(
-    ratings_a: npt.ArrayLike, ratings_b: npt.ArrayLike, categories: Sequence[int] = CATEGORIES
+    ratings_a: npt.ArrayLike, ratings_b: npt.ArrayLike, categories: Sequence[int] = RATINGS
 ) -> np.ndarray:
     """``k x k`` counts: rows are rater A's category, columns rater B's."""
     a = np.asarray(ratings_a, dtype=np.int64).ravel()
@@ -537,7 +536,7 @@ def weighted_kappa(
     ratings_b: npt.ArrayLike,
     *,
     weights: Literal["linear", "quadratic"] | None = "linear",
-    categories: Sequence[int] = CATEGORIES,
+    categories: Sequence[int] = RATINGS,
 ) -> float:
     """Cohen's kappa, unweighted or with linear / quadratic disagreement weights.
 
@@ -576,7 +575,7 @@ def krippendorff_alpha(
     reliability_data: npt.ArrayLike,
     *,
     level: Literal["nominal", "ordinal", "interval", "ratio"] = "ordinal",
-    value_domain: Sequence[int] | None = CATEGORIES,
+    value_domain: Sequence[int] | None = RATINGS,
 ) -> float:
     """Krippendorff's alpha of ``(raters, units)`` data (NaN = not rated), via ``krippendorff``."""
     import krippendorff

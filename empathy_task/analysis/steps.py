@@ -24,15 +24,13 @@ from empathy_task.analysis.results import (
     LEVELS,
     OVERALL,
     TESTS,
-    VALENCES,
     Analysis,
     AnalysisOptions,
     Family,
     KindAgreement,
 )
-from empathy_task.ratings.table import CROWD, rater_kind
 from empathy_task.study import teq
-from empathy_task.vocabulary import PSEUDONYM
+from empathy_task.vocabulary import CROWD, VALENCES, rater_kinds
 
 
 @dataclass(frozen=True)
@@ -205,22 +203,6 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         published=published_rows(),
         notes=tuple(notes),
     )
-
-
-_CROWD_PSEUDONYM = PSEUDONYM.pattern  # the one rule: empathy_task.privacy
-
-
-def rater_kinds(raters: Sequence[str] | pd.Index) -> np.ndarray:
-    """:func:`empathy_task.ratings.table.rater_kind` of many raters at once (an object array).
-
-    Crowd pseudonyms are recognised with one vectorised match (a study has thousands of raters);
-    the rest, judge names, are few and go through ``rater_kind`` itself.
-    """
-    names = pd.Series(pd.Index(raters).astype(str))  # pandas' string dtype: a vectorised regex
-    crowd = names.str.fullmatch(_CROWD_PSEUDONYM).fillna(False).to_numpy(dtype=bool)
-    kinds = np.full(len(names), CROWD, dtype=object)
-    kinds[~crowd] = [rater_kind(r) for r in names[~crowd]]
-    return kinds
 
 
 def _kind_label(kind: str) -> str:

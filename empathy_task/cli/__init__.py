@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from empathy_task.vocabulary import RATINGS
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -70,12 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def print_rating_summary(table: pd.DataFrame, *, raters: bool = False) -> None:
     """One line per source: its ratings and their Bad / Okay / Good counts (and raters)."""
-    from empathy_task.ratings.table import RATING_LABELS
+    from empathy_task.vocabulary import RATING_LABELS
 
     per_source = table.groupby("source")["rater"].nunique()
     counts = table.groupby(["source", "rating"]).size().unstack(fill_value=0)
     for source, row in counts.iterrows():
-        dist = ", ".join(f"{RATING_LABELS[r]} {int(row.get(r, 0))}" for r in (1, 2, 3))
+        dist = ", ".join(f"{RATING_LABELS[r]} {int(row.get(r, 0))}" for r in RATINGS)
         by = f" from {int(per_source[source])} raters" if raters else ""
         print(f"{source}: {int(row.sum())} ratings{by} ({dist})")
 

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from empathy_task.data.study import VALENCES, manifest
+from empathy_task.data.study import manifest
+from empathy_task.vocabulary import VALENCES
 
 
 def select_prompts(

@@ -9,7 +9,6 @@ EmpatheticDialogues, and so this file, is licensed CC BY-NC 4.0.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import cache
 from pathlib import Path
@@ -18,16 +17,7 @@ import pandas as pd
 
 from empathy_task.data.fetch import DataError, resolve_data_file
 from empathy_task.resources import resource_path
-
-#: Response sources whose replies and crowd ratings the authors' CSV holds.
-STORED_SOURCES: tuple[str, ...] = ("human", "chatgpt", "chatgpt_empathy")
-
-
-LABELS: tuple[str, ...] = ("Bad", "Okay", "Good")
-
-
-VALENCES: tuple[str, ...] = ("positive", "negative")
-
+from empathy_task.vocabulary import STORED_SOURCES, authors_pseudonym
 
 MANIFEST_COLUMNS: tuple[str, ...] = ("dialog_id", "emotion", "sentiment", "plutchik", "part_no")
 
@@ -54,11 +44,6 @@ def manifest() -> pd.DataFrame:
 def emotions() -> tuple[str, ...]:
     """The study's 32 emotion labels, sorted."""
     return tuple(sorted(manifest()["emotion"].unique()))
-
-
-def hash_rater(raw: str) -> str:
-    """A stable pseudonym for a crowd-platform id (rater ids are personal data)."""
-    return "r-" + hashlib.sha256(f"empathy-task:{raw}".encode()).hexdigest()[:12]
 
 
 def _locate(path: Path, frame: pd.DataFrame, mask: pd.Series, column: str, what: str) -> DataError:
@@ -147,7 +132,7 @@ def _read(path: Path) -> pd.DataFrame:
         frame[f"reply_{s}"] = raw[f"response_{s}"]
         frame[f"rating_{s}"] = raw[f"rating_{s}"].astype("int64")
         # Personal data: the crowd-platform id is replaced by a pseudonym at load time.
-        frame[f"rater_{s}"] = raw[f"annotator_{s}"].map(hash_rater)
+        frame[f"rater_{s}"] = raw[f"annotator_{s}"].map(authors_pseudonym)
         col = f"empathy_arr_{s}"
         frame[f"teq_{s}"] = [_teq_answers(c, path, i, col) for i, c in enumerate(raw[col])]
     return frame

@@ -19,11 +19,11 @@ from typing import Any
 import pandas as pd
 
 from empathy_task.ratings.table import RATING_COLUMNS, RatingTableError, validate_rating_table
+from empathy_task.vocabulary import HUMAN
 
 logger = logging.getLogger(__name__)
 
 SCORER = "empathy_judge"
-HUMAN = "human"
 
 
 def is_empathy_log(task_name: str) -> bool:

@@ -24,12 +24,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from empathy_task.ratings.table import RatingTableError, validate_rating_table
+from empathy_task.vocabulary import HUMAN
 
 if TYPE_CHECKING:
     from inspect_ai.model import Model
-
-
-HUMAN = "human"
 
 
 class JudgeRunError(RuntimeError):

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from empathy_task.vocabulary import RATINGS
+
 RATING_COLUMNS: tuple[str, ...] = (
     "dialog_id",
     "emotion",
@@ -32,9 +34,6 @@ LABEL_COLUMNS: tuple[str, ...] = ("emotion", "sentiment", "plutchik", "part_no")
 
 
 OPTIONAL_COLUMNS: tuple[str, ...] = ("teq",)
-
-
-RATING_LABELS: dict[int, str] = {1: "Bad", 2: "Okay", 3: "Good"}
 
 
 # C0 and C1 control characters and DEL: never part of an id, a source or a rater.
@@ -138,7 +137,7 @@ def validate_rating_table(
 
     code, values = factorize("rating")
     numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy()
-    valid = np.isin(numeric, (1, 2, 3)) & np.array(
+    valid = np.isin(numeric, RATINGS) & np.array(
         [not isinstance(v, bool | np.bool_) for v in values], dtype=bool
     )
     bad = ~np.append(valid, False)[code]
@@ -260,7 +259,7 @@ def _canonical_teq(cells: pd.Series, fail: Callable[..., RatingTableError]) -> p
 
 def study_rating_table(study: pd.DataFrame) -> pd.DataFrame:
     """The authors' crowd ratings as a rating table: sources human, chatgpt, chatgpt_empathy."""
-    from empathy_task.data.study import STORED_SOURCES
+    from empathy_task.vocabulary import STORED_SOURCES
 
     parts = []
     for s in STORED_SOURCES:
@@ -271,17 +270,3 @@ def study_rating_table(study: pd.DataFrame) -> pd.DataFrame:
         part["teq"] = [json.dumps(list(v)) for v in study[f"teq_{s}"]]
         parts.append(part)
     return pd.concat(parts, ignore_index=True)[[*RATING_COLUMNS, "teq"]]
-
-
-CROWD = "crowd"
-
-
-def rater_kind(rater: str) -> str:
-    """``crowd`` for a pseudonymised person (``r-`` + 32 or 12 hex digits), else the judge's name.
-
-    Ratings of different kinds are never tested against each other. See
-    :mod:`empathy_task.privacy` for the rule, and for why a person's raw id is refused.
-    """
-    from empathy_task.vocabulary import PSEUDONYM
-
-    return CROWD if PSEUDONYM.fullmatch(rater) else rater

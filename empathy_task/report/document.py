@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from empathy_task.ratings.table import CROWD
+from empathy_task.vocabulary import CROWD
 
 
 @dataclass

@@ -20,12 +20,10 @@ import numpy as np
 
 from empathy_task.analysis.results import OVERALL, Analysis
 from empathy_task.report.document import kind_title
+from empathy_task.vocabulary import LABELS, VALENCES
 
 #: Bad, Okay, Good: colour-blind-safe (Okabe-Ito vermillion, yellow, bluish green).
 RATING_COLOURS: tuple[str, ...] = ("#D55E00", "#F0E442", "#009E73")
-
-
-RATING_NAMES: tuple[str, ...] = ("Bad", "Okay", "Good")
 
 
 _DPI = 100
@@ -138,7 +136,7 @@ def rating_bars(labels: Sequence[str], counts: np.ndarray, title: str) -> bytes:
     ax.add_collection(
         PolyCollection(corners, facecolors=np.repeat(RATING_COLOURS, n), edgecolors="none")
     )
-    handles = [Patch(color=c, label=name) for c, name in zip(RATING_COLOURS, RATING_NAMES)]
+    handles = [Patch(color=c, label=name) for c, name in zip(RATING_COLOURS, LABELS)]
     if n <= 12:  # beyond that the leaderboard has the numbers; each text costs time
         for yi, g in zip(y, shares[:, 2]):
             ax.text(0.995, yi, f"Good {g:.1%}", va="center", ha="right", fontsize=_SMALL)
@@ -205,7 +203,7 @@ def forest_plot(
         step = max(span, 1.0) * 0.05
         # Stars as scatter glyphs: one artist per star count, not one text per emotion.
         stars = np.array([len(m) for m in panel.markers])
-        for count in (1, 2, 3):
+        for count in (1, 2, 3):  # one, two or three stars
             rows = y[stars >= count]
             if rows.size:
                 ax.scatter(
@@ -278,8 +276,8 @@ def confusion_plot(confusion: np.ndarray, reference: str, other: str, title: str
     fig = _figure(4.2, 3.8)
     ax = _axes(fig, 0.75, 0.3, 0.45, 0.6)
     ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(3), RATING_NAMES)
-    ax.set_yticks(range(3), RATING_NAMES)
+    ax.set_xticks(range(3), LABELS)
+    ax.set_yticks(range(3), LABELS)
     ax.set_xlabel(other, parse_math=False)
     ax.set_ylabel(reference, parse_math=False)
     top = cm.max() if cm.size else 0
@@ -302,7 +300,7 @@ def render_figures(a: Analysis) -> dict[str, bytes]:
         for k, s in zip(g["rater_kind"], g["source"])
     ]
     figures["ratings_by_source.png"] = plots.rating_bars(
-        labels, g[["Bad", "Okay", "Good"]].to_numpy(), "Ratings per source (computed)"
+        labels, g[list(LABELS)].to_numpy(), "Ratings per source (computed)"
     )
     for i, kind in enumerate(a.rater_kinds, start=1):
         srcs = list(a.detail_sources[kind])
@@ -310,7 +308,7 @@ def render_figures(a: Analysis) -> dict[str, bytes]:
             (a.groups["rater_kind"] == kind) & (a.groups["scope"].str.startswith("valence:"))
         ]
         v = v.set_index(["source", "scope"])
-        idx = [(s, f"valence:{val}") for s in srcs for val in ("positive", "negative")]
+        idx = [(s, f"valence:{val}") for s in srcs for val in VALENCES]
         take = v.reindex(idx)
         shape = (len(srcs), 2)
         figures[f"valence_{i}.png"] = plots.valence_bars(
@@ -318,7 +316,7 @@ def render_figures(a: Analysis) -> dict[str, bytes]:
             take["good_rate"].to_numpy(float).reshape(shape),
             take["good_rate_low"].to_numpy(float).reshape(shape),
             take["good_rate_high"].to_numpy(float).reshape(shape),
-            ("positive", "negative"),
+            VALENCES,
             f"Good rate by valence, {kind_title(kind)}",
         )
     c = a.comparisons

@@ -13,6 +13,7 @@ import pandas as pd
 from empathy_task.analysis import stats
 from empathy_task.analysis.results import Analysis, KindAgreement
 from empathy_task.ratings.inputs import LoadedInput
+from empathy_task.vocabulary import LABELS
 
 SCHEMA = "empathy-task-report/1"
 
@@ -47,7 +48,7 @@ def _group_entries(a: Analysis) -> dict[str, dict[str, dict[str, Any]]]:
         g["rater_kind"].tolist(),
         g["source"].tolist(),
         g["scope"].tolist(),
-        *(g[c].to_numpy(dtype=np.int64).tolist() for c in ("n", "Bad", "Okay", "Good")),
+        *(g[c].to_numpy(dtype=np.int64).tolist() for c in ("n", *LABELS)),
         *(_floats(g[c]) for c in ("good_rate", "good_rate_low", "good_rate_high", "mean_rating")),
         g["is_baseline"].tolist(),
     )

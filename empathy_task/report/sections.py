@@ -45,6 +45,7 @@ from empathy_task.report.document import (
     is_nan,
     kind_title,
 )
+from empathy_task.vocabulary import LABELS
 
 
 def _method(a: Analysis) -> Section:
@@ -576,11 +577,8 @@ def _agreement_sections(a: Analysis, figures: dict[str, bytes]) -> list[Section]
         )
         sub.add(
             Table(
-                [f"{ag.reference} (rows) / {ag.other} (columns)", "Bad", "Okay", "Good"],
-                [
-                    [label, *(fmt_int(x) for x in row)]
-                    for label, row in zip(stats.LABELS, o.confusion)
-                ],
+                [f"{ag.reference} (rows) / {ag.other} (columns)", *LABELS],
+                [[label, *(fmt_int(x) for x in row)] for label, row in zip(LABELS, o.confusion)],
                 caption="Confusion matrix (rows: reference kind, columns: other kind)",
             )
         )

@@ -51,15 +51,20 @@ from empathy_task.study.store import (
     SessionEnded,
     StudyStore,
 )
-from empathy_task.vocabulary import key_path_for, load_or_create_pseudonym_key, pseudonym
+from empathy_task.vocabulary import (
+    RATER_QUESTION,
+    RATING_LABELS,
+    RATINGS,
+    key_path_for,
+    load_or_create_pseudonym_key,
+    pseudonym,
+)
 
 #: Crowd-platform ids: Prolific's are 24 hex digits; allow other platforms' plain ids too.
 PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
 #: The rating options as the study showed them, best first: (value stored, label).
-RATING_OPTIONS: tuple[tuple[int, str], ...] = ((3, "Good"), (2, "Okay"), (1, "Bad"))
-QUESTION = (
-    "How empathetic is Speaker #2's response, compared to how you would have responded in the "
-    "same situation?"
+RATING_OPTIONS: tuple[tuple[int, str], ...] = tuple(
+    (v, RATING_LABELS[v]) for v in reversed(RATINGS)
 )
 #: The questionnaire's answers exactly as the form sends them.
 _TEQ_ANSWERS = frozenset(str(v) for v in range(teq.MAX_ANSWER + 1))
@@ -423,7 +428,7 @@ def _register(app: Flask, study: _Study) -> None:
             total=len(sheet.items),
             chosen=answered.get(item.item_id),
             options=RATING_OPTIONS,
-            question=QUESTION,
+            question=RATER_QUESTION,
             error=error,
         ), (400 if error else 200)
 

@@ -18,19 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from empathy_task.ratings.files import read_table
-from empathy_task.ratings.table import (
-    CROWD,
-    RATING_COLUMNS,
-    RatingTableError,
-    rater_kind,
-    validate_rating_table,
-)
+from empathy_task.ratings.table import RATING_COLUMNS, RatingTableError, validate_rating_table
 from empathy_task.study import teq
 from empathy_task.study.store import RETURN_COLUMNS, StoreError, StudyStore, is_sqlite_file
+from empathy_task.vocabulary import CROWD, RATING_LABELS, RATINGS, rater_kind
 
 #: Columns a return must have; ``sheet_id`` and ``position`` are checked when present.
 REQUIRED_RETURN_COLUMNS: tuple[str, ...] = ("rater", "item_id", "rating", "teq")
-_LABEL_VALUES = {"bad": 1, "okay": 2, "good": 3}
+_LABEL_VALUES = {label.lower(): value for value, label in RATING_LABELS.items()}
 
 
 class Returns:
@@ -75,7 +70,7 @@ def _csv_rows(n: int) -> list[int]:
 def _rating(value: object) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float) and float(value).is_integer() and int(value) in (1, 2, 3):
+    if isinstance(value, int | float) and float(value).is_integer() and int(value) in RATINGS:
         return int(value)
     if isinstance(value, str):
         v = value.strip()

@@ -107,7 +107,8 @@ def _check_source_name(name: str) -> str:
 
 def replies_from_study(source: str, study: pd.DataFrame | None = None) -> pd.DataFrame:
     """A stored source's replies from the authors' CSV: columns ``dialog_id, source, reply``."""
-    from empathy_task.data.study import STORED_SOURCES, load_study
+    from empathy_task.data.study import load_study
+    from empathy_task.vocabulary import STORED_SOURCES
 
     if source not in STORED_SOURCES:
         raise ValueError(

@@ -26,9 +26,8 @@ from pathlib import Path
 
 from empathy_task.study import teq
 from empathy_task.study.sheets import Sheet
+from empathy_task.vocabulary import RATINGS
 
-#: Rating values as stored: 1 = Bad, 2 = Okay, 3 = Good (the rating table's scale).
-RATINGS: tuple[int, ...] = (1, 2, 3)
 #: Columns of :meth:`StudyStore.returns`, the admin export.
 RETURN_COLUMNS: tuple[str, ...] = (
     "rater",

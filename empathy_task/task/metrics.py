@@ -13,6 +13,8 @@ import math
 
 from inspect_ai.scorer import Metric, SampleScore, grouped, metric
 
+from empathy_task.vocabulary import LABELS
+
 
 def _values(scores: list[SampleScore], key: str) -> list[float]:
     out = []
@@ -87,7 +89,7 @@ def rating_distribution() -> Metric:
     """Shares of Bad, Okay and Good among the rated replies."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        return {label: _mean(_values(scores, label.lower())) for label in ("Bad", "Okay", "Good")}
+        return {label: _mean(_values(scores, label.lower())) for label in LABELS}
 
     return compute
 

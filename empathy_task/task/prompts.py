@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from empathy_task.resources import registry
+from empathy_task.vocabulary import RATER_QUESTION
 
 PromptVariant = Literal["empathy", "vanilla"]
 PROMPT_VARIANTS: tuple[str, ...] = ("empathy", "vanilla")
@@ -53,10 +54,6 @@ Speaker #1: {speaker_turn}
 Reply to Speaker #1 as Speaker #2. Write only your reply, without a preamble or quotation \
 marks. Use about {mean_words} words, and never more than {max_words} words."""
 
-RATER_QUESTION = (
-    "How empathetic is Speaker #2's response, compared to how you would have responded in the "
-    "same situation?"
-)
 
 # What a crowd rater saw on one screen, plus the answer format. The version line is part of the
 # text so that Inspect's judge cache, keyed on the messages, never serves an answer to an older

@@ -32,7 +32,8 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from empathy_task.data.study import STORED_SOURCES, load_study
+from empathy_task.data.study import load_study
+from empathy_task.vocabulary import STORED_SOURCES
 
 MOCK_JUDGE = "mock-judge"
 

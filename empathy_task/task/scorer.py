@@ -17,7 +17,8 @@ from inspect_ai.solver import TaskState
 
 from empathy_task.task.metrics import JUDGE_METRICS
 from empathy_task.task.prompts import JUDGE_PROMPT_VERSION, judge_prompt
-from empathy_task.task.verdict import RATING_TO_LABEL, injection_flags, parse_rating
+from empathy_task.task.verdict import injection_flags, parse_rating
+from empathy_task.vocabulary import RATING_LABELS
 
 NAN = float("nan")
 # Judge answers do not go stale: the prompt version in the text keys a new wording apart.
@@ -119,14 +120,14 @@ def empathy_judge(judge_human: bool = True, cache: bool = True) -> Scorer:
             reason = "no_response" if not reply else "grader_failed"
         return Score(
             value=value,
-            answer=RATING_TO_LABEL.get(rating) if rating else None,
+            answer=RATING_LABELS.get(rating) if rating else None,
             explanation=text if reply else "The model gave an empty reply; nothing was rated.",
             reason=reason,
             metadata={
                 "judge": str(grader),
                 "judge_prompt_version": JUDGE_PROMPT_VERSION,
                 "reply_flags": flags,
-                "human_answer": RATING_TO_LABEL.get(human_rating) if human_rating else None,
+                "human_answer": RATING_LABELS.get(human_rating) if human_rating else None,
                 "human_explanation": human_text if judge_human else None,
             },
         )

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import re
 
-LABEL_TO_RATING: dict[str, int] = {"bad": 1, "okay": 2, "ok": 2, "good": 3}
-RATING_TO_LABEL: dict[int, str] = {1: "Bad", 2: "Okay", 3: "Good"}
+from empathy_task.vocabulary import RATING_LABELS
+
+#: Each label a judge may answer with (any case), and "ok" for Okay.
+LABEL_TO_RATING: dict[str, int] = {
+    label.lower(): value for value, label in RATING_LABELS.items()
+} | {"ok": 2}
 
 _LABEL = r"(good|okay|ok|bad)"
 _OPEN = r"[\s*_\"'`\[(<]*"
