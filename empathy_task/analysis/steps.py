@@ -288,7 +288,8 @@ def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:
     k, s, c = np.nonzero(n > 0)
     cnt = grid.counts[k, s, c]
     size = n[k, s, c]
-    low, high, _, _ = stats.wilson_interval(cnt[:, 2], size, confidence=opts.confidence)
+    summary = stats.summarise_counts(cnt)
+    low, high, _, _ = stats.wilson_interval(summary.good, summary.n, confidence=opts.confidence)
     return pd.DataFrame(
         {
             "rater_kind": grid.kinds[k],
@@ -299,10 +300,10 @@ def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:
             "Bad": cnt[:, 0],
             "Okay": cnt[:, 1],
             "Good": cnt[:, 2],
-            "good_rate": cnt[:, 2] / size,
+            "good_rate": summary.good_rate,
             "good_rate_low": low,
             "good_rate_high": high,
-            "mean_rating": (cnt * np.array([1, 2, 3])).sum(axis=1) / size,
+            "mean_rating": summary.mean_rating,
         }
     )
 
