@@ -72,6 +72,18 @@ def row_number(fmt: str, index: int) -> int:
     return index + 2 if fmt == "csv" else index + 1
 
 
+def unknown_dialog(value: object) -> str:
+    """The one message for a dialog id that is not one of the study's prompts."""
+    return f"unknown dialog id {excerpt(value)} (not one of the study's 2,000 prompts)"
+
+
+def dialog_positions(ids: pd.Index | pd.Series | Sequence[object]) -> np.ndarray:
+    """Each id's row in the shipped manifest, -1 for an id that is not one of the study's."""
+    from empathy_task.data.study import manifest_index
+
+    return manifest_index().get_indexer(pd.Index(ids))
+
+
 def validate_rating_table(
     frame: pd.DataFrame,
     origin: str = "<table>",
@@ -145,16 +157,14 @@ def validate_rating_table(
         raise fail(bad, "rating", "rating must be 1 (Bad), 2 (Okay) or 3 (Good)")
     out["rating"] = numeric[code].astype("int64")
 
-    ref = manifest().set_index("dialog_id")
+    ref = manifest()
     dialog_code, dialogs = codes["dialog_id"], uniques["dialog_id"]
-    at = ref.index.get_indexer(dialogs)  # the manifest's ids are unique: a hash lookup
+    at = dialog_positions(dialogs)  # one lookup per dialog, not per rating
     known = at >= 0
     if not known.all():
-        raise fail(
-            ~known[dialog_code],
-            "dialog_id",
-            "unknown dialog id (not one of the study's 2,000 prompts)",
-        )
+        i = int(np.asarray(~known[dialog_code]).nonzero()[0][0])
+        row = rows[i] if rows is not None else row_number(fmt, i)
+        raise RatingTableError(origin, unknown_dialog(out["dialog_id"].iloc[i]), row, "dialog_id")
     study_labels = ref.iloc[at]
     emotions = set(ref["emotion"])
     for col in LABEL_COLUMNS:
