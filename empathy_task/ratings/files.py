@@ -42,7 +42,7 @@ def table_format(
     if fmt is None or fmt not in allowed:
         names = [f".{a}" for a in allowed]
         use = " or ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
-        raise ValueError(f"{path}: unknown {what} format {suffix!r}; use {use}")
+        raise RatingTableError(str(path), f"unknown {what} format {suffix!r}; use {use}")
     return fmt
 
 

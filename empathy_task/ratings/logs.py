@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from empathy_task.ratings.files import FORMATS
 from empathy_task.ratings.table import RATING_COLUMNS, RatingTableError, validate_rating_table
 from empathy_task.vocabulary import HUMAN
 
@@ -144,7 +145,7 @@ def replies_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int = 1) -
 def default_export_path(log_location: str, target: str) -> Path:
     """Where ``-T export=TARGET`` writes: TARGET itself if it names a table file, else a file in it."""
     t = Path(target)
-    if t.suffix.lower() in (".csv", ".jsonl", ".parquet"):
+    if t.suffix.lower() in FORMATS:
         return t
     stem = Path(log_location).name.rsplit(".", 1)[0]
     return t / f"{stem}.ratings.csv"

@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from empathy_task.outputs import OutputExistsError, write_atomic, write_safe_csv
-from empathy_task.ratings.files import read_jsonl, read_text_csv
-from empathy_task.ratings.table import RatingTableError, unknown_dialog
+from empathy_task.ratings.files import read_table, table_format
+from empathy_task.ratings.table import RatingTableError, row_number, unknown_dialog
 
 #: Fields of a sheet file, in order. ``reply`` is Speaker #2's turn, the text being rated.
 SHEET_COLUMNS: tuple[str, ...] = (
@@ -298,9 +298,7 @@ def write_sheets(
     unknown = [f for f in formats if f not in SHEET_FORMATS]
     if unknown or not formats:
         raise ValueError(f"sheet formats are {', '.join(SHEET_FORMATS)}")
-    key_fmt = key.suffix.lower().lstrip(".")
-    if key_fmt not in ("csv", "jsonl"):
-        raise ValueError(f"{key}: the key is written as .csv or .jsonl")
+    key_fmt = table_format(key, SHEET_FORMATS, "key")
     old = existing_sheet_files(out)
     if not force:
         if old:
@@ -325,19 +323,8 @@ def write_sheets(
 
 
 def _read_records(path: Path) -> pd.DataFrame:
-    fmt = path.suffix.lower().lstrip(".")
-    try:
-        if fmt == "csv":
-            return read_text_csv(path)
-        if fmt == "jsonl":
-            return read_jsonl(path)[0]
-    except RatingTableError:
-        raise
-    except FileNotFoundError as e:
-        raise RatingTableError(str(path), "file not found") from e
-    except Exception as e:  # pandas raises many types for a malformed file
-        raise RatingTableError(str(path), f"not a readable {fmt} file: {e}") from e
-    raise RatingTableError(str(path), f"unknown format {fmt!r}; use .csv or .jsonl")
+    table_format(path, SHEET_FORMATS, "sheet")
+    return read_table(path)[0]
 
 
 def read_sheet(path: str | os.PathLike[str]) -> Sheet:
@@ -408,7 +395,7 @@ def read_key(path: str | os.PathLike[str]) -> pd.DataFrame:
             raise RatingTableError(origin, "missing column", column=col)
     if frame.empty:
         raise RatingTableError(origin, "no items")
-    row_of = 2 if p.suffix.lower() == ".csv" else 1
+    row_of = row_number(table_format(p, SHEET_FORMATS, "key"), 0)
     frame = frame[list(KEY_COLUMNS)].reset_index(drop=True)
     for col in ("sheet_id", "item_id", "dialog_id", "source"):
         frame[col] = frame[col].astype(str)
