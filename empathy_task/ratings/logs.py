@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -108,10 +107,10 @@ def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int =
     key = ["dialog_id", "source", "rater"]
     conflicts = frame.duplicated(key)
     if conflicts.any():
-        print(
-            f"empathy-task: {int(conflicts.sum())} rating(s) of the same reply by the same judge "
-            "differ between logs; kept the first of each",
-            file=sys.stderr,
+        logger.warning(
+            "%d rating(s) of the same reply by the same judge differ between logs; kept the first "
+            "of each",
+            int(conflicts.sum()),
         )
         frame = frame[~conflicts]
     if flagged:

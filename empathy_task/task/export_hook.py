@@ -7,7 +7,11 @@ not fire when the task fails.
 
 from __future__ import annotations
 
+import logging
+
 from inspect_ai.hooks import Hooks, TaskEnd, hooks
+
+logger = logging.getLogger(__name__)
 
 
 @hooks(name="empathy_task_export", description="Writes the empathy_task rating table at task end.")
@@ -32,4 +36,4 @@ class EmpathyExportHook(Hooks):
             return
         out = default_export_path(data.log.location, str(target))
         write_rating_table(rating_table_from_logs([data.log.location]), out)
-        print(f"empathy-task: wrote {out}")
+        logger.warning("empathy-task: wrote %s", out)  # Inspect shows warnings, not info
