@@ -414,6 +414,7 @@ def test_judged_task_without_a_usable_default_judge_fails_before_generating(
     with pytest.raises(ValueError, match=rf"judge '{DEFAULT_GRADER}' could not be created") as e:
         _evaluate(["empathy_task_judged"], lm, _manager(), limit=2)
     assert '--metadata \'{"judge": "<provider/model>"}\'' in str(e.value)
+    assert "[bold]" not in str(e.value)
     assert lm.requests == []
 
 

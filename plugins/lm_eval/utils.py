@@ -175,10 +175,22 @@ def grader(name: str) -> Model:
     except Exception as e:
         raise TaskOptionError(
             f"empathy_task_judged: the judge {name!r} could not be created "
-            f"({type(e).__name__}: {e}). The default judge is {default_judge_name()} (set "
-            "OPENAI_API_KEY and install openai), or name an Inspect model with "
-            '--metadata \'{"judge": "<provider/model>"}\'.'
+            f"({type(e).__name__}: {_plain(str(e))}). The default judge is "
+            f"{default_judge_name()} (set OPENAI_API_KEY and install openai), or name an Inspect "
+            'model with --metadata \'{"judge": "<provider/model>"}\'.'
         ) from e
+
+
+def _plain(message: str) -> str:
+    """A message without the console markup Inspect's errors carry (``[bold]...``)."""
+    from rich.errors import MarkupError
+    from rich.text import Text
+
+    try:
+        message = Text.from_markup(message).plain
+    except MarkupError:  # brackets that only look like markup
+        pass
+    return " ".join(message.split())
 
 
 def _jobs(docs: Sequence[dict[str, Any]], replies: Sequence[str]) -> list[tuple[str, str, str]]:
