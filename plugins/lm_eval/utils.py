@@ -71,6 +71,15 @@ def _selection(kwargs: dict[str, Any]) -> dict[str, Any]:
         options[key] = fixed
     if "valence" in options:
         options["valence"] = str(options["valence"]).lower()
+    for key in ("sample", "seed"):
+        if key in options:
+            try:
+                options[key] = int(options[key])
+            except (TypeError, ValueError):
+                raise TaskOptionError(
+                    f"{_task_name(kwargs)}: --metadata {key} must be a whole number, got "
+                    f"{options[key]!r}."
+                ) from None
     return options
 
 
@@ -102,8 +111,8 @@ def load_dataset(**kwargs: Any) -> dict[str, Any]:
         options.pop("data", None),
         emotions=options.pop("emotions", None),
         valence=None if valence in (None, "all") else str(valence),
-        sample=int(sample) if sample is not None else None,
-        seed=int(options.pop("seed", 42)),
+        sample=sample,
+        seed=options.pop("seed", 42),
         prompt=variant,
     )
     docs = frame[[*DOC_COLUMNS, "human_reply"] if judged else list(DOC_COLUMNS)].copy()
