@@ -280,7 +280,7 @@ def test_readme_follows_lm_eval_task_template_with_a_changelog() -> None:
     tasks' current version."""
     import re
 
-    from empathy_task.registry import registry
+    from empathy_task.resources import registry
 
     text = (PLUGIN / "README.md").read_text(encoding="utf-8")
     headings = [h.strip() for h in re.findall(r"^#{2,4} (.+)$", text, flags=re.MULTILINE)]
@@ -320,7 +320,7 @@ class ReplayLM(FixedLM):
 @pytest.fixture
 def judge_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The prompts the offline judge is asked, in this process (cache hits ask nothing)."""
-    import empathy_task.provider as provider
+    import empathy_task.task.provider as provider
 
     calls: list[str] = []
     real = provider.mock_judgement
@@ -342,7 +342,7 @@ def test_judged_task_reports_the_inspect_tasks_numbers_from_the_same_judge_and_c
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import GenerateConfig, get_model
 
-    from empathy_task.task import empathy_task
+    from empathy_task.task.empathy_task import empathy_task
 
     grader = get_model("empathy/mock-judge", config=GenerateConfig(temperature=0))
     [log] = inspect_eval(
@@ -415,7 +415,7 @@ def test_judged_task_judges_each_reply_once_and_leaves_empty_replies_unrated(
 def test_judged_task_without_a_usable_default_judge_fails_before_generating(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from empathy_task.task import DEFAULT_GRADER
+    from empathy_task.task.empathy_task import DEFAULT_GRADER
 
     # No key for the default judge (and, here, no openai package): a clear error, no replies.
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -445,7 +445,7 @@ def test_lm_eval_command_prints_the_judged_rates_in_its_table(tmp_path: Path) ->
     """`lm_eval --tasks empathy_task_judged --metadata '{"judge": ..., "prompt": "vanilla"}'`,
     for real: the Good rates and the relative increase in the harness' results table and file,
     computed from the per-sample ratings; the samples file still re-judges post hoc."""
-    from empathy_task.ratings import read_rating_table
+    from empathy_task.ratings.files import read_rating_table
 
     metadata = {"judge": "empathy/mock-judge", "prompt": "vanilla"}
     run = _lm_eval(

@@ -161,7 +161,7 @@ _RATINGS: dict[tuple[str, str, str], int | None] = {}
 
 def default_judge_name() -> str:
     """The Inspect task's default judge (``openai/gpt-4o-mini``)."""
-    from empathy_task.task import DEFAULT_GRADER
+    from empathy_task.task.empathy_task import DEFAULT_GRADER
 
     return DEFAULT_GRADER
 
@@ -217,7 +217,7 @@ def _jobs(docs: Sequence[dict[str, Any]], replies: Sequence[str]) -> list[tuple[
 def _judge(docs: Sequence[dict[str, Any]], replies: Sequence[str]) -> None:
     """Rate the replies and the human replies of ``docs`` into ``_RATINGS``.
 
-    Through the post-hoc judge's own loop (:mod:`empathy_task.posthoc`): the Inspect scorer's
+    Through the post-hoc judge's own loop (:mod:`empathy_task.ratings.posthoc`): the Inspect scorer's
     judge prompt and parser, Inspect's cache keyed as in an Inspect run, as many calls at once
     as the judge's provider allows, and at a failure the calls in flight finish into the cache.
     """
@@ -225,7 +225,7 @@ def _judge(docs: Sequence[dict[str, Any]], replies: Sequence[str]) -> None:
 
     import pandas as pd
 
-    from empathy_task.posthoc import _Job, _judge_jobs, _progress
+    from empathy_task.ratings.posthoc import _Job, _judge_jobs, _progress
 
     todo = _jobs(docs, replies)
     if not todo:
