@@ -17,9 +17,10 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import ipaddress
 import json
+import logging
 import os
-import re
 import secrets
 import threading
 import time
@@ -40,10 +41,12 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
 
 from empathy_task import teq
 from empathy_task.privacy import key_path_for, load_or_create_pseudonym_key, pseudonym
+from empathy_task.study import links
 from empathy_task.study.sheets import Sheet, read_sheets
 from empathy_task.study.store import (
     RETURN_COLUMNS,
@@ -55,8 +58,11 @@ from empathy_task.study.store import (
     StudyStore,
 )
 
+log = logging.getLogger(__name__)
+
 #: Crowd-platform ids: Prolific's are 24 hex digits; allow other platforms' plain ids too.
-PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
+#: (One pattern for the start form, Prolific's link values and signed links.)
+PARTICIPANT_ID = links.PARTICIPANT_ID
 #: The rating options as the study showed them, best first: (value stored, label).
 RATING_OPTIONS: tuple[tuple[int, str], ...] = ((3, "Good"), (2, "Okay"), (1, "Bad"))
 QUESTION = (
@@ -94,6 +100,14 @@ class StudySettings:
     raters_per_sheet: int = 1
     title: str = "How empathetic is this response?"
     secure_cookies: bool = False
+    #: Prolific's study id: /start then needs Prolific's link (PROLIFIC_PID, STUDY_ID, SESSION_ID).
+    prolific_study_id: str | None = None
+    #: Start only from links made by ``empathy-task links`` (signed, expiring).
+    require_signed_links: bool = False
+    #: Active batches one client network may hold at once (0: no limit).
+    claims_per_address: int = 3
+    #: Reverse proxies in front that append to X-Forwarded-For (0: the header is ignored).
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         if not self.completion_code.strip():
@@ -104,6 +118,15 @@ class StudySettings:
             raise ValueError("the timeout must be a positive number of minutes")
         if self.raters_per_sheet < 1:
             raise ValueError("raters per sheet must be at least 1")
+        if self.prolific_study_id is not None and not PARTICIPANT_ID.match(self.prolific_study_id):
+            raise ValueError("the Prolific study id must be 3-64 letters, digits, _ or -")
+        if self.prolific_study_id and self.require_signed_links:
+            # Prolific's link is the same for every participant: it cannot carry our signature.
+            raise ValueError("use either a Prolific study id or signed links, not both")
+        if self.claims_per_address < 0:
+            raise ValueError("claims per address must be 0 (no limit) or more")
+        if self.trusted_proxies < 0:
+            raise ValueError("trusted proxies must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -171,6 +194,10 @@ class _Study:
         self.sheets = {s.sheet_id: s for s in sheets}
         self.settings = settings
         self.pseudonym_key = load_or_create_pseudonym_key(key_path_for(store.path))
+        self.link_key = (
+            links.load_or_create_link_key(store.path) if settings.require_signed_links else None
+        )
+        self.warned_forwarded = False
         self._failures: dict[str, list[float]] = {}
         self._failures_lock = threading.Lock()
 
@@ -202,6 +229,11 @@ def create_app(store: StudyStore, sheets: Sequence[Sheet], settings: StudySettin
     )
     app.extensions["empathy_study"] = study
     app.register_blueprint(bp)
+    if settings.trusted_proxies:
+        # Only the address: scheme, host and prefix still come from the configuration.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0, x_host=0, x_port=0, x_prefix=0
+        )
     return app
 
 
@@ -256,6 +288,90 @@ def _next_step(study: _Study, a: Assignment) -> str:
         if item.item_id not in answered:
             return url_for("study.rate", n=item.position)
     return url_for("study.rate", n=len(sheet.items))
+
+
+def _client_network() -> str:
+    """The client's network as the claim limit counts it: an IPv4 address or an IPv6 /64.
+
+    One household or phone usually holds a whole IPv6 /64, so counting single v6 addresses would
+    give one machine 2^64 allowances.
+    """
+    study = _study()
+    if not study.settings.trusted_proxies and not study.warned_forwarded:
+        if request.headers.get("X-Forwarded-For"):
+            study.warned_forwarded = True
+            log.warning(
+                "requests carry X-Forwarded-For but --trusted-proxies is 0: every client counts "
+                "as the proxy's address for --claims-per-address; set --trusted-proxies 1 if "
+                "one proxy of yours is in front"
+            )
+    raw = request.remote_addr or ""
+    try:
+        addr = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """Who is starting: the participant id and what proves it, or the page that refuses them."""
+
+    pid: str
+    proof: str | None = None  # a hashed platform session id, kept with a new claim
+    proven: bool = False  # a signed link: the link itself proves the id, in any browser
+    link: dict[str, str] | None = None  # the link's query values, carried on to POST /start
+
+
+def _refused(title: str, text: str) -> tuple[str, int]:
+    return _message(title, text, 403)
+
+
+def _entry(values: Any) -> _Entry | tuple[str, int]:
+    """The participant from the link's values (query or form), as the study's settings demand."""
+    study = _study()
+    settings = study.settings
+    if settings.prolific_study_id:
+        got = {k: values.get(k, "") for k in ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")}
+        if not all(PARTICIPANT_ID.match(v) for v in got.values()):
+            return _refused(
+                "Please start from Prolific",
+                "This study can only be started from its link on Prolific. Please go back to "
+                "Prolific and open the study from there.",
+            )
+        if not hmac.compare_digest(got["STUDY_ID"].encode(), settings.prolific_study_id.encode()):
+            return _refused(
+                "This link belongs to another study",
+                "The study id in this link is not this study's. Please open the study from its "
+                "link on Prolific.",
+            )
+        proof = pseudonym("prolific-session:" + got["SESSION_ID"], study.pseudonym_key)
+        return _Entry(got["PROLIFIC_PID"], proof=proof, link=got)
+    if settings.require_signed_links:
+        got = {k: values.get(k, "") for k in ("pid", "expires", "sig")}
+        assert study.link_key is not None
+        try:
+            links.verify(got["pid"], got["expires"], got["sig"], study.link_key)
+        except links.LinkError as e:
+            if e.reason == "expired":
+                return _refused(
+                    "This link has expired",
+                    "Your personal link to this study has expired. Please ask the researcher "
+                    "for a new one.",
+                )
+            return _refused(
+                "This link is not valid",
+                "This study can only be started from the personal link you were sent, exactly "
+                "as it was sent. Please open that link again, or ask the researcher for a new "
+                "one.",
+            )
+        return _Entry(got["pid"], proven=True, link=got)
+    # No link required: the id typed into (or prefilled in) the start form.
+    return _Entry(request.form.get("pid", "").strip())
 
 
 #: The app's routes and hooks. The views are module-level functions that find the study's state in
@@ -324,24 +440,38 @@ def healthz() -> str:
 
 
 @bp.get("/")
-def start() -> str:
+def start() -> str | tuple[str, int]:
+    settings = _study().settings
+    if settings.prolific_study_id or settings.require_signed_links:
+        entry = _entry(request.args)
+        if not isinstance(entry, _Entry):
+            return entry
+        return render_template("start.html", pid=entry.pid, link=entry.link, error=None)
     pid = request.args.get("PROLIFIC_PID") or request.args.get("pid") or ""
     if not PARTICIPANT_ID.match(pid):
         pid = ""
-    return render_template("start.html", pid=pid, error=None)
+    return render_template("start.html", pid=pid, link=None, error=None)
 
 
 @bp.post("/start")
 def begin() -> BaseResponse | tuple[str, int]:
     study = _study()
-    pid = request.form.get("pid", "").strip()
+    settings = study.settings
+    # The link's values travel in the query string of the form's action (or in the form).
+    entry = _entry(request.values)
+    if not isinstance(entry, _Entry):
+        return entry
+    pid = entry.pid
     if not PARTICIPANT_ID.match(pid):
         error = "Please enter your participant id (3-64 letters, digits, _ or -)."
-        return render_template("start.html", pid="", error=error), 400
+        return render_template("start.html", pid="", link=None, error=error), 400
     outcome, a = study.store.assign(
         pseudonym(pid, study.pseudonym_key),
-        timeout_s=study.settings.timeout_minutes * 60,
-        raters_per_sheet=study.settings.raters_per_sheet,
+        timeout_s=settings.timeout_minutes * 60,
+        raters_per_sheet=settings.raters_per_sheet,
+        client=pseudonym("client:" + _client_network(), study.pseudonym_key),
+        claims_per_client=settings.claims_per_address,
+        proof=entry.proof,
     )
     if outcome is Outcome.ALREADY_SUBMITTED:
         return _message(
@@ -350,14 +480,23 @@ def begin() -> BaseResponse | tuple[str, int]:
             "take part once. Thank you!",
             409,
         )
-    if outcome is Outcome.RESUMED and a is not None and session.get("aid") != a.id:
+    if outcome is Outcome.RESUMED and a is not None and not _may_resume(a, entry):
         # The participant id alone is no credential: only the browser session that started
-        # the batch resumes it (another one waits until the claim expires).
+        # the batch resumes it, or the same platform session, or a signed link (another one
+        # waits until the claim expires).
         return _message(
             "This participant id is in use",
             "A batch for this participant id was started in another browser. Please "
             "continue there, or start again once that session has expired.",
             409,
+        )
+    if outcome is Outcome.TOO_MANY_CLAIMS:
+        return _message(
+            "Too many batches from your network",
+            f"{settings.claims_per_address} batches are already being rated from your network "
+            "(your internet connection) right now. Please try again once one of them is "
+            "finished, or in an hour.",
+            429,
         )
     if outcome is Outcome.FULL or a is None:
         return _message(
@@ -369,6 +508,13 @@ def begin() -> BaseResponse | tuple[str, int]:
     _new_session()
     session["aid"] = a.id
     return redirect(_next_step(study, a) if outcome is Outcome.RESUMED else url_for("study.info"))
+
+
+def _may_resume(a: Assignment, entry: _Entry) -> bool:
+    if session.get("aid") == a.id or entry.proven:
+        return True
+    kept = _study().store.claim_proof(a.id)
+    return bool(entry.proof and kept and hmac.compare_digest(entry.proof, kept))
 
 
 @bp.get("/info")
