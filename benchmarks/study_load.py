@@ -38,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,48 +178,69 @@ def participant(
 
     out = Outcome(f"{prefix}-{k:05d}")
     http = requests.Session()
+    csrf = ""
 
-    def step(do: Callable[[], requests.Response], expect: str) -> requests.Response:
+    def get(path: str, also: str = "") -> requests.Response:
+        """A page, reloaded until the server answers (as a participant would); ``also``: the
+        page it may redirect to instead (after an answer whose response was lost)."""
+        nonlocal csrf
         while True:
             if time.monotonic() > deadline:
                 raise TimeoutError("time limit")
             t0 = time.perf_counter()
             try:
-                resp = do()
+                resp = http.get(base + path, timeout=timeout_s)
             except requests.RequestException:
                 out.retries += 1
                 time.sleep(0.2)
                 continue
             out.pages.append(time.perf_counter() - t0)
+            if resp.status_code != 200 or not (
+                resp.url.endswith(path) or (also and resp.url.endswith(also))
+            ):
+                raise RuntimeError(f"{resp.url}: {resp.status_code}, expected {path}")
+            found = _CSRF.search(resp.text)
+            csrf = found.group(1) if found else csrf
+            return resp
+
+    def post(path: str, data: dict[str, str], expect: str) -> requests.Response:
+        """Submit a form; when the connection breaks, reload the form and submit it again."""
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError("time limit")
+            t0 = time.perf_counter()
+            try:
+                resp = http.post(base + path, data={"csrf": csrf, **data}, timeout=timeout_s)
+            except requests.RequestException:
+                out.retries += 1
+                time.sleep(0.2)
+                # The lost response may have set a new session cookie (a new CSRF token); the
+                # last answer may have been stored and submitted, and the reload shows /done.
+                page = get("/" if path == "/start" else path, also=expect)
+                if expect == "/done" and page.url.endswith(expect):
+                    return page
+                continue
+            out.pages.append(time.perf_counter() - t0)
             if resp.status_code != 200 or not resp.url.endswith(expect):
-                raise RuntimeError(f"{resp.url}: {resp.status_code}, expected {expect}")
+                raise RuntimeError(f"{path} -> {resp.url}: {resp.status_code}, expected {expect}")
             return resp
 
     try:
-        page = step(lambda: http.get(base + "/", timeout=timeout_s), "/")
-        csrf = _CSRF.search(page.text).group(1)
-        step(
-            lambda: http.post(
-                base + "/start", data={"csrf": csrf, "pid": out.pid}, timeout=timeout_s
-            ),
-            "/info",
-        )
-        step(lambda: http.get(base + "/tutorial", timeout=timeout_s), "/tutorial")
-        page = step(lambda: http.get(base + "/teq", timeout=timeout_s), "/teq")
-        csrf = _CSRF.search(page.text).group(1)  # rotated at /start
+        get("/")
+        post("/start", {"pid": out.pid}, "/info")
+        get("/tutorial")
+        get("/teq")  # its form has the CSRF token, rotated at /start
         answers = {f"teq_{i}": str((k + i) % 5) for i in range(1, 17)}
-        page = step(
-            lambda: http.post(base + "/teq", data={"csrf": csrf, **answers}, timeout=timeout_s),
-            "/rate/1",
-        )
+        page = post("/teq", answers, "/rate/1")
         for n in range(1, 11):
             item = _ITEM.search(page.text).group(1)
-            data = {"csrf": csrf, "item_id": item, "rating": str(rating(k, n))}
-            page = step(
-                lambda n=n, data=data: http.post(f"{base}/rate/{n}", data=data, timeout=timeout_s),
+            value = rating(k, n)
+            page = post(
+                f"/rate/{n}",
+                {"item_id": item, "rating": str(value)},
                 "/done" if n == 10 else f"/rate/{n + 1}",
             )
-            out.acknowledged[n] = rating(k, n)
+            out.acknowledged[n] = value
         out.finished = COMPLETION_CODE in page.text
     except Exception as e:  # noqa: BLE001 - counted and reported, never hidden
         out.error = f"{type(e).__name__}: {e}"

@@ -3,8 +3,10 @@
 Every answer is committed the moment it is given (WAL journal, ``synchronous=FULL``), so a crash or
 restart of the server loses nothing that a rater has sent. Writes run in ``BEGIN IMMEDIATE``
 transactions: SQLite then admits one writer at a time, which makes the assignment of batches atomic
-under concurrent requests, also across processes. Raters are stored only as pseudonyms
-(:func:`empathy_task.data.hash_rater`); the crowd-platform id never reaches the database.
+under concurrent requests, also across processes. Raters are stored only as keyed pseudonyms
+(:func:`empathy_task.privacy.pseudonym`); the crowd-platform id never reaches the database. An
+active claim also keeps a keyed hash of the client's network (for the claim limit) and of the
+platform's session id (to resume from another browser); both go when the claim ends.
 
 No Flask here: the store is also what ``import-returns`` reads a database with.
 """
