@@ -77,6 +77,9 @@ def test_prolific_study_needs_prolifics_link(tmp_path: Path) -> None:
     resp = _start(client, _prolific())
     assert resp.status_code == 302 and resp.headers["Location"] == "/info"
     assert store.counts()["active"] == 1
+    # A page without a session says where to start from.
+    page = app.test_client().get("/info")
+    assert page.status_code == 403 and "link on Prolific" in page.get_data(as_text=True)
 
 
 def test_prolific_session_resumes_only_with_its_session_id(tmp_path: Path) -> None:

@@ -270,10 +270,19 @@ def _ended(a: Assignment | None) -> tuple[str, int]:
         return _message(
             "Your session has expired",
             "You were away for too long, so your batch was given to someone else. You can "
-            "start again with your participant id.",
+            f"start again {_how_to_start()}.",
             410,
         )
-    return _message("No active session", "Please start from the first page.", 403)
+    return _message("No active session", f"Please start again {_how_to_start()}.", 403)
+
+
+def _how_to_start() -> str:
+    settings = _study().settings
+    if settings.prolific_study_id:
+        return "from the study's link on Prolific"
+    if settings.require_signed_links:
+        return "from the personal link you were sent"
+    return "with your participant id on the first page"
 
 
 def _next_step(study: _Study, a: Assignment) -> str:
@@ -495,7 +504,7 @@ def begin() -> BaseResponse | tuple[str, int]:
             "Too many batches from your network",
             f"{settings.claims_per_address} batches are already being rated from your network "
             "(your internet connection) right now. Please try again once one of them is "
-            "finished, or in an hour.",
+            f"finished, or in {settings.timeout_minutes:g} minutes.",
             429,
         )
     if outcome is Outcome.FULL or a is None:
