@@ -10,6 +10,12 @@ Model replies are untrusted text: templates autoescape everything, nothing is ma
 Content-Security-Policy allows no script at all. Every POST carries a per-session token (CSRF), and
 every value is checked on the server: the participant id's pattern, answer values, and that an item
 belongs to the rater's own batch at that position.
+
+Who may start a batch (docs/human_study.md, "Security model"): anyone with a well-formed id, or
+only Prolific's link of the study (``prolific_study_id``), or only a signed, expiring link
+(``require_signed_links``, :mod:`empathy_task.study.links`); one client network holds at most
+``claims_per_address`` active batches. A batch resumes in the browser session that started it,
+with the same Prolific session, or with the participant's signed link.
 """
 
 from __future__ import annotations
@@ -328,7 +334,7 @@ def _client_network() -> str:
 
 @dataclass(frozen=True)
 class _Entry:
-    """Who is starting: the participant id and what proves it, or the page that refuses them."""
+    """Who is starting: the participant id and what proves it (see :func:`_entry`)."""
 
     pid: str
     proof: str | None = None  # a hashed platform session id, kept with a new claim
@@ -341,7 +347,8 @@ def _refused(title: str, text: str) -> tuple[str, int]:
 
 
 def _entry(values: Any) -> _Entry | tuple[str, int]:
-    """The participant from the link's values (query or form), as the study's settings demand."""
+    """The participant from the link's values (query or form), as the study's settings demand,
+    or the 403 page that refuses them."""
     study = _study()
     settings = study.settings
     if settings.prolific_study_id:
