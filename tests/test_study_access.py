@@ -379,3 +379,26 @@ def test_serve_wires_the_access_options(tmp_path: Path) -> None:
             r = http.post(server.url + action, data={"csrf": csrf}, timeout=10)
             codes.append(r.status_code)
         assert codes == [200, 429]  # the first followed its redirect to /info
+
+
+def test_serve_requires_the_links_the_links_command_makes(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    pytest.importorskip("waitress")
+    import requests
+
+    from empathy_task.cli import main as cli
+    from empathy_task.study.sheets import make_sheets, write_sheets
+    from tests.study_support import running_server, synthetic_items
+
+    write_sheets(make_sheets(synthetic_items(range(2)), seed=1), tmp_path / "sheets")
+    db = tmp_path / "study.db"
+    with running_server(tmp_path / "sheets", db, extra=["--require-signed-links"]) as server:
+        assert cli(["links", "--db", str(db), "--base-url", server.url, "--id", "p-carol"]) == 0
+        url = capsys.readouterr().out.strip().splitlines()[1].split(",")[1]
+        assert requests.get(server.url + "/?pid=p-carol", timeout=10).status_code == 403
+        http = requests.Session()
+        page = http.get(url, timeout=10)
+        assert page.status_code == 200 and "p-carol" in page.text
+        action = ACTION.search(page.text).group(1).replace("&amp;", "&")
+        csrf = CSRF.search(page.text).group(1)
+        r = http.post(server.url + action, data={"csrf": csrf}, timeout=10)
+        assert r.status_code == 200 and r.url.endswith("/info")
