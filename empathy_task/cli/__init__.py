@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lm-eval-path": ("lm_eval_path", "Print the folder to pass to lm_eval --include_path."),
     "sheets": ("sheets", "Write blinded rating sheets in the study's batches for a human study."),
     "serve": ("serve", "Run the rating web app for a human study."),
+    "links": ("links", "Make signed, expiring participant links for the rating web app."),
     "import-returns": ("import_returns", "Turn returned human ratings into a rating table."),
 }
 

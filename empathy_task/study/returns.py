@@ -187,7 +187,7 @@ def import_returns(
     """Read returns and the key, and give the rating table.
 
     ``pseudonym_key_path`` is the study's pseudonym key (needed only for returns holding raw
-    ids; see :mod:`empathy_task.privacy`).
+    ids; see :mod:`empathy_task.vocabulary`).
     """
     from empathy_task.study.sheets import read_key
     from empathy_task.vocabulary import read_pseudonym_key
