@@ -171,7 +171,7 @@ import dataclasses, sys, time
 from pathlib import Path
 import pandas as pd
 import empathy_task.data as d
-from empathy_task.registry import data_pin
+from empathy_task.resources import data_pin
 kind, source = sys.argv[1], sys.argv[2]
 pin = dataclasses.replace(data_pin(), url=Path(source).resolve().as_uri())
 t = time.perf_counter()

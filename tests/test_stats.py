@@ -1,4 +1,4 @@
-"""empathy_task.stats against independent computations on small hand-made tables."""
+"""empathy_task.analysis.stats against independent computations on small hand-made tables."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ measured instead.
 
 Everything is computed from one count array ``[kind, source, scope, Bad/Okay/Good]`` built in a
 single pass over the ratings, and every table test of every pair and scope runs in one vectorised
-call (:func:`empathy_task.stats.chi2_tests`), so that a million ratings take about a second.
+call (:func:`empathy_task.analysis.stats.chi2_tests`), so that a million ratings take about a second.
 """
 
 from __future__ import annotations
