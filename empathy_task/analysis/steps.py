@@ -28,9 +28,10 @@ from empathy_task.analysis.results import (
     AnalysisOptions,
     Family,
     KindAgreement,
+    PPIRow,
 )
 from empathy_task.study import teq
-from empathy_task.vocabulary import CROWD, VALENCES, rater_kinds
+from empathy_task.vocabulary import CROWD, GOOD, VALENCES, rater_kinds
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,8 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         dialog_codes, source_codes, kind_codes, rating + 1, kind_names, source_names
     )
     quality = _rater_quality(table, kind_of_rater[rater_codes])
-    notes = []
+    ppi, ppi_notes = ppi_rows(table, opts.confidence)
+    notes = list(ppi_notes)
     if (comparisons["n_a"] != comparisons["n_b"]).any():
         notes.append(
             "Some compared groups differ in size: rel_increase_good follows the paper and compares "
@@ -202,6 +204,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         rater_quality=quality,
         published=published_rows(),
         notes=tuple(notes),
+        ppi=ppi,
     )
 
 
@@ -540,3 +543,95 @@ def published_rows() -> pd.DataFrame:
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: Fewest crowd-rated replies (also judged) for which the report gives a PPI estimate: three of
+#: the study's batches; the interval is a normal one and needs some dozens.
+PPI_MIN_LABELLED = 30
+
+
+def ppi_rows(
+    table: pd.DataFrame, confidence: float = 0.95
+) -> tuple[tuple[PPIRow, ...], tuple[str, ...]]:
+    """Prediction-powered Good rates: for every (source, judge) where the crowd rated some, but
+    not all, of the replies the judge rated (the study kit's returns for some batches).
+
+    A reply's crowd outcome is its Good indicator (the mean of them where several crowd raters
+    rated it); the judge's prediction is its P(Good) where the table has ``p_good``, else its Good
+    label. Returns the rows and notes for the report (a source too thinly crowd-rated, or
+    ``ppi-python`` missing). Sources the crowd rated in full (the stored ones) need no PPI.
+    """
+    from empathy_task.analysis.ppi import ppi_mean
+
+    kinds = rater_kinds(pd.Index(table["rater"]))
+    crowd = kinds == CROWD
+    if not crowd.any() or crowd.all():
+        return (), ()
+    good = (table["rating"].to_numpy() == GOOD).astype(float)
+    if "p_good" in table.columns:
+        p_good = table["p_good"].to_numpy(dtype=float)
+    else:
+        p_good = np.full(len(table), np.nan)
+    crowd_y = (
+        pd.DataFrame(
+            {
+                "source": table["source"].to_numpy()[crowd],
+                "dialog_id": table["dialog_id"].to_numpy()[crowd],
+                "y": good[crowd],
+            }
+        )
+        .groupby(["source", "dialog_id"], sort=False)["y"]
+        .mean()
+    )
+    judged = pd.DataFrame(
+        {
+            "judge": kinds[~crowd],
+            "source": table["source"].to_numpy()[~crowd],
+            "dialog_id": table["dialog_id"].to_numpy()[~crowd],
+            "f": np.where(np.isnan(p_good), good, p_good)[~crowd],
+            "has_p": ~np.isnan(p_good[~crowd]),
+        }
+    )
+    crowd_sources = set(crowd_y.index.get_level_values("source"))
+    rows: list[PPIRow] = []
+    notes: list[str] = []
+    for (source, judge), g in judged.groupby(["source", "judge"], sort=False):
+        if source not in crowd_sources:
+            continue
+        y_of = crowd_y.loc[source]
+        labelled = g["dialog_id"].isin(y_of.index).to_numpy()
+        n_labelled, n_unlabelled = int(labelled.sum()), int((~labelled).sum())
+        if n_unlabelled == 0:
+            continue  # the crowd rated every reply the judge did: its own Good rate is the answer
+        if n_labelled < PPI_MIN_LABELLED:
+            notes.append(
+                f"{source}: {n_labelled} crowd-rated repl{'y' if n_labelled == 1 else 'ies'} "
+                f"judged by {judge}; prediction-powered inference needs at least "
+                f"{PPI_MIN_LABELLED}."
+            )
+            continue
+        try:
+            result = ppi_mean(
+                y_of.loc[g["dialog_id"][labelled]].to_numpy(),
+                g["f"].to_numpy()[labelled],
+                g["f"].to_numpy()[~labelled],
+                confidence=confidence,
+            )
+        except ImportError:
+            return (), (
+                "Crowd ratings of part of a source's replies and a judge's ratings of all of "
+                "them were found, but prediction-powered inference needs the ppi-python package: "
+                "pip install 'empathy-task[ppi]'.",
+            )
+        has_p = g["has_p"].to_numpy()
+        prediction = "P(Good)" if has_p.all() else "Good label" if not has_p.any() else "mixed"
+        rows.append(
+            PPIRow(
+                source=str(source),
+                judge=str(judge),
+                prediction=prediction,
+                result=result,
+                crowd_unjudged=int(len(y_of) - n_labelled),
+            )
+        )
+    return tuple(rows), tuple(notes)
