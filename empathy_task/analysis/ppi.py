@@ -21,8 +21,14 @@ The classical interval is the normal (CLT) interval of the labelled ratings alon
 same way, so that the *effective human sample size*, ``n * (classical width / PPI width)^2``, says
 how many crowd ratings alone would give the PPI interval's width.
 
-Assumption: the labelled replies are a random sample of the source's replies (the study kit's
-batches chosen at random), and ratings are independent, as the report's other intervals assume.
+Crowd ratings come in clusters: a rater rates a batch of 10 replies, and a lenient rater makes a
+batch Good. With ``clusters`` (each labelled item's batch) the two crowd terms, the rectifier's
+and the classical mean's, get the cluster-robust (CR1) variance
+``C / (C - 1) * sum_c (sum_{i in c} (r_i - mean r))^2 / n^2`` over the ``C`` batches, so that the
+intervals hold when whole batches were rated; the judge's term stays per reply (the judge rates
+each reply on its own). Without ``clusters`` the interval is ``ppi-python``'s, for independent
+items. Either way the labelled items must be a random sample of all items (the study kit's
+batches chosen at random).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+from scipy import stats as scipy_stats
 
 
 class PPIResult(NamedTuple):
@@ -46,6 +53,7 @@ class PPIResult(NamedTuple):
     classical_interval: tuple[float, float]  # their normal interval
     effective_n: float  # labelled outcomes alone that would give the PPI interval's width
     lam: float  # the power-tuning weight of the predictions (1 = plain PPI, 0 = ignored)
+    n_clusters: int | None = None  # labelled clusters (batches), None for independent items
 
 
 def _vector(values: npt.ArrayLike, name: str) -> np.ndarray:
@@ -95,6 +103,7 @@ def ppi_mean(
     *,
     confidence: float = 0.95,
     lam: float | None = None,
+    clusters: npt.ArrayLike | None = None,
 ) -> PPIResult:
     """The prediction-powered estimate and interval of the mean of ``labels`` over all items.
 
@@ -106,10 +115,12 @@ def ppi_mean(
         confidence: Coverage of both intervals.
         lam: The predictions' weight; ``None`` tunes it (PPI++, :func:`power_tuning_lambda`),
             ``1`` is plain PPI.
+        clusters: The cluster (batch) of each labelled item, for cluster-robust crowd terms;
+            ``None`` for independent items.
 
     Raises:
-        ValueError: fewer than two labelled items, no unlabelled item, arrays of unequal length,
-            non-finite values, or a confidence or ``lam`` outside (0, 1) / [0, 1].
+        ValueError: fewer than two labelled items (or clusters), no unlabelled item, arrays of
+            unequal length, non-finite values, or a confidence or ``lam`` outside (0, 1) / [0, 1].
     """
     y = _vector(labels, "labels")
     f = _vector(predictions_labelled, "predictions_labelled")
@@ -131,8 +142,30 @@ def ppi_mean(
     ppi_py = _ppi_py()
     alpha = 1 - confidence
     estimate = float(np.squeeze(ppi_py.ppi_mean_pointestimate(y, f, g, lam=lam)))
-    low, high = (float(np.squeeze(b)) for b in ppi_py.ppi_mean_ci(y, f, g, alpha=alpha, lam=lam))
-    c_low, c_high = (float(np.squeeze(b)) for b in ppi_py.classical_mean_ci(y, alpha=alpha))
+    n_clusters = None
+    if clusters is None:
+        low, high = (
+            float(np.squeeze(b)) for b in ppi_py.ppi_mean_ci(y, f, g, alpha=alpha, lam=lam)
+        )
+        c_low, c_high = (float(np.squeeze(b)) for b in ppi_py.classical_mean_ci(y, alpha=alpha))
+    else:
+        labels_of = np.asarray(clusters)
+        if labels_of.shape != y.shape:
+            raise ValueError(
+                f"clusters and labels differ in length ({labels_of.size} and {len(y)})"
+            )
+        _, inverse = np.unique(labels_of, return_inverse=True)
+        n_clusters = int(inverse.max()) + 1
+        if n_clusters < 2:
+            raise ValueError("cluster-robust PPI needs at least two clusters")
+        z = float(scipy_stats.norm.ppf(1 - alpha / 2))
+        # The judge's term, per unlabelled item (population sd, as ppi-python).
+        imputed_se = lam * g.std() / math.sqrt(len(g))
+        se = math.hypot(imputed_se, _cluster_se(y - lam * f, inverse))
+        low, high = estimate - z * se, estimate + z * se
+        classical_se = _cluster_se(y, inverse)
+        mean = float(y.mean())
+        c_low, c_high = mean - z * classical_se, mean + z * classical_se
     width, classical_width = high - low, c_high - c_low
     effective = (
         len(y) * (classical_width / width) ** 2 if width > 0 and classical_width > 0 else math.nan
@@ -146,4 +179,12 @@ def ppi_mean(
         classical_interval=(c_low, c_high),
         effective_n=float(effective),
         lam=float(lam),
+        n_clusters=n_clusters,
     )
+
+
+def _cluster_se(values: np.ndarray, inverse: np.ndarray) -> float:
+    """The CR1 cluster-robust standard error of the mean of ``values`` (clusters: ``inverse``)."""
+    sums = np.bincount(inverse, weights=values - values.mean())
+    c = len(sums)
+    return math.sqrt(c / (c - 1) * float((sums**2).sum())) / len(values)

@@ -558,8 +558,9 @@ def ppi_rows(
 
     A reply's crowd outcome is its Good indicator (the mean of them where several crowd raters
     rated it); the judge's prediction is its P(Good) where the table has ``p_good``, else its Good
-    label. Returns the rows and notes for the report (a source too thinly crowd-rated, or
-    ``ppi-python`` missing). Sources the crowd rated in full (the stored ones) need no PPI.
+    label. The crowd's terms are cluster-robust over the study's batches (``part_no``): one
+    rater rates a whole batch. Returns the rows and notes for the report (a source too thinly
+    crowd-rated, or ``ppi-python`` missing). Sources the crowd rated in full (the stored ones) need no PPI.
     """
     from empathy_task.analysis.ppi import ppi_mean
 
@@ -590,6 +591,7 @@ def ppi_rows(
             "dialog_id": table["dialog_id"].to_numpy()[~crowd],
             "f": np.where(np.isnan(p_good), good, p_good)[~crowd],
             "has_p": ~np.isnan(p_good[~crowd]),
+            "batch": table["part_no"].to_numpy()[~crowd],
         }
     )
     crowd_sources = set(crowd_y.index.get_level_values("source"))
@@ -616,6 +618,8 @@ def ppi_rows(
                 g["f"].to_numpy()[labelled],
                 g["f"].to_numpy()[~labelled],
                 confidence=confidence,
+                # A crowd rater rates one batch: the crowd's terms are clustered by batch.
+                clusters=g["batch"].to_numpy()[labelled],
             )
         except ImportError:
             return (), (

@@ -133,7 +133,7 @@ def ppi_json(a: Analysis) -> list[dict[str, Any]]:
     only), ``classical_good_rate`` / ``classical_good_rate_ci`` (the crowd-rated replies alone,
     normal interval), ``effective_n`` (crowd ratings alone for the same width), ``lam`` (the
     judge's weight), ``prediction`` (``P(Good)``, ``Good label`` or ``mixed``),
-    ``crowd_unjudged``.
+    ``crowd_unjudged``, ``n_clusters`` (the crowd-rated batches the intervals cluster on).
     """
     out = []
     for row in a.ppi:
@@ -148,12 +148,16 @@ def ppi_json(a: Analysis) -> list[dict[str, Any]]:
                 "good_rate_ci": list(r.interval),
                 "n_labelled": r.n_labelled,
                 "n_unlabelled": r.n_unlabelled,
+                "n_clusters": r.n_clusters,
                 "classical_good_rate": r.classical_estimate,
                 "classical_good_rate_ci": list(r.classical_interval),
                 "effective_n": r.effective_n,
                 "lam": r.lam,
                 "crowd_unjudged": row.crowd_unjudged,
-                "method": "PPI++ mean (ppi-python), normal interval",
+                "method": (
+                    "PPI++ mean (ppi-python's estimate); normal interval, the crowd's terms "
+                    "cluster-robust over n_clusters batches"
+                ),
             }
         )
     return out

@@ -675,9 +675,10 @@ def _ppi_sections(a: Analysis) -> list[Section]:
         "own estimate), chosen to make the interval narrowest. The estimate is in the crowd's "
         f"units, whatever the judge's scale. {level}% normal intervals (ppi-python); the crowd-only "
         "interval is the normal interval of the crowd-rated replies alone, and the effective "
-        "sample size is how many crowd ratings alone would give the PPI interval's width. It "
-        "assumes the crowd-rated replies are a random sample of the source's (randomly chosen "
-        "batches) and, like the other intervals, independent ratings."
+        "sample size is how many crowd ratings alone would give the PPI interval's width. A crowd "
+        "rater rates a whole batch, so the crowd's terms of both intervals are cluster-robust "
+        "over the batches (the judge's term is per reply). It assumes the crowd-rated batches "
+        "are a random choice of the study's batches."
     )
     rows = []
     for row in a.ppi:
@@ -687,7 +688,7 @@ def _ppi_sections(a: Analysis) -> list[Section]:
                 row.source,
                 kind_title(row.judge),
                 row.prediction,
-                fmt_int(r.n_labelled),
+                f"{fmt_int(r.n_labelled)} ({fmt_int(r.n_clusters)} batches)",
                 fmt_int(r.n_unlabelled),
                 f"{fmt_rate(r.estimate)} {fmt_ci(*r.interval)}",
                 f"{fmt_rate(r.classical_estimate)} {fmt_ci(*r.classical_interval)}",
