@@ -150,6 +150,8 @@ def empathy_judge(judge_human: bool = True, cache: bool = True, logprobs: bool =
             the provider returns none). Off by default: it changes the judge call's cache key.
     """
     policy: bool | CachePolicy = JUDGE_CACHE if cache else False
+    if isinstance(logprobs, str):  # `inspect score -S logprobs=...` may pass text
+        logprobs = logprobs.strip().lower() in ("true", "1", "yes")
 
     async def score(state: TaskState, target: Target) -> Score:
         grader = get_model(role="grader", required=True)
