@@ -349,3 +349,39 @@ def test_result_is_a_small_named_tuple() -> None:
         "classical_interval",
         "effective_n",
     }
+
+
+def test_step_averages_several_crowd_ratings_and_counts_unjudged_replies(
+    crowd: pd.DataFrame,
+) -> None:
+    table, _ = _new_model_table(crowd, with_p=True)
+    is_judge = table["rater"] == JUDGE
+    new_judged = table.index[is_judge & (table["source"] == NEW)]
+    # Probabilities for half the judge's replies only: "mixed".
+    table.loc[new_judged[::2], ["p_bad", "p_okay", "p_good"]] = np.nan
+    # The judge skipped five crowd-rated replies.
+    crowd_new = table[(table["source"] == NEW) & ~is_judge]
+    skipped = crowd_new["dialog_id"].iloc[:5]
+    table = table[~(is_judge & (table["source"] == NEW) & table["dialog_id"].isin(skipped))]
+    # A second crowd rater (another pseudonym) rated batch 0 again, all Bad.
+    again = crowd_new[crowd_new["part_no"] == 0].assign(rater="r-" + "a" * 32, rating=1)
+    table = pd.concat([table, again], ignore_index=True)
+    [row] = ppi_rows(table)[0]
+    assert row.prediction == "mixed"
+    assert row.crowd_unjudged == 5
+    assert (row.result.n_labelled, row.result.n_unlabelled) == (295, 1700)
+    judged = table[(table["rater"] == JUDGE) & (table["source"] == NEW)].set_index("dialog_id")
+    f = judged["p_good"].fillna((judged["rating"] == 3).astype(float))
+    crowd_all = table[(table["source"] == NEW) & (table["rater"] != JUDGE)]
+    y = (crowd_all["rating"] == 3).groupby(crowd_all["dialog_id"]).mean()
+    labelled = judged.index.isin(y.index)
+    expected = ppi_mean(
+        y.loc[judged.index[labelled]].to_numpy(),
+        f[labelled].to_numpy(),
+        f[~labelled].to_numpy(),
+        clusters=judged["part_no"][labelled].to_numpy(),
+    )
+    assert row.result.estimate == pytest.approx(expected.estimate)
+    assert row.result.interval == pytest.approx(expected.interval)
+    # Batch 0's replies count half Good where the first rater said Good.
+    assert y.loc[crowd_new[crowd_new["part_no"] == 0]["dialog_id"]].max() <= 0.5

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -180,7 +181,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         dialog_codes, source_codes, kind_codes, rating + 1, kind_names, source_names
     )
     quality = _rater_quality(table, kind_of_rater[rater_codes])
-    ppi, ppi_notes = ppi_rows(table, opts.confidence)
+    ppi, ppi_notes = ppi_rows(table, opts.confidence, raters=(rater_codes, raters))
     notes = list(ppi_notes)
     if (comparisons["n_a"] != comparisons["n_b"]).any():
         notes.append(
@@ -551,7 +552,10 @@ PPI_MIN_LABELLED = 30
 
 
 def ppi_rows(
-    table: pd.DataFrame, confidence: float = 0.95
+    table: pd.DataFrame,
+    confidence: float = 0.95,
+    *,
+    raters: tuple[np.ndarray, Any] | None = None,
 ) -> tuple[tuple[PPIRow, ...], tuple[str, ...]]:
     """Prediction-powered Good rates: for every (source, judge) where the crowd rated some, but
     not all, of the replies the judge rated (the study kit's returns for some batches).
@@ -560,48 +564,62 @@ def ppi_rows(
     rated it); the judge's prediction is its P(Good) where the table has ``p_good``, else its Good
     label. The crowd's terms are cluster-robust over the study's batches (``part_no``): one
     rater rates a whole batch. Returns the rows and notes for the report (a source too thinly
-    crowd-rated, or ``ppi-python`` missing). Sources the crowd rated in full (the stored ones) need no PPI.
+    crowd-rated, or ``ppi-python`` missing). Sources the crowd rated on every prompt (the stored
+    ones) need no PPI. ``raters``: ``pd.factorize(table["rater"])`` where the caller has it.
     """
     from empathy_task.analysis.ppi import ppi_mean
+    from empathy_task.data.study import manifest
 
-    kinds = rater_kinds(pd.Index(table["rater"]))
-    crowd = kinds == CROWD
+    rater_codes, rater_names = raters if raters is not None else pd.factorize(table["rater"])
+    # Per distinct rater (one regex each), then per row. A judge's kind is its name.
+    crowd = (rater_kinds(rater_names) == CROWD)[rater_codes]
     if not crowd.any() or crowd.all():
         return (), ()
-    good = (table["rating"].to_numpy() == GOOD).astype(float)
-    if "p_good" in table.columns:
-        p_good = table["p_good"].to_numpy(dtype=float)
-    else:
-        p_good = np.full(len(table), np.nan)
-    crowd_y = (
-        pd.DataFrame(
-            {
-                "source": table["source"].to_numpy()[crowd],
-                "dialog_id": table["dialog_id"].to_numpy()[crowd],
-                "y": good[crowd],
-            }
-        )
-        .groupby(["source", "dialog_id"], sort=False)["y"]
-        .mean()
+    source_codes, source_names = pd.factorize(table["source"])
+    crowd_rows = np.flatnonzero(crowd)
+    crowd_dialog_codes, _ = pd.factorize(table["dialog_id"].to_numpy()[crowd_rows])
+    pairs = np.unique(
+        source_codes[crowd_rows].astype(np.int64) * len(crowd_rows) + crowd_dialog_codes
     )
-    judged = pd.DataFrame(
-        {
-            "judge": kinds[~crowd],
-            "source": table["source"].to_numpy()[~crowd],
-            "dialog_id": table["dialog_id"].to_numpy()[~crowd],
-            "f": np.where(np.isnan(p_good), good, p_good)[~crowd],
-            "has_p": ~np.isnan(p_good[~crowd]),
-            "batch": table["part_no"].to_numpy()[~crowd],
-        }
+    crowd_per_source = np.bincount(pairs // len(crowd_rows), minlength=len(source_names))
+    # A source the crowd rated on every prompt (a stored one) has no reply to predict.
+    partial = (crowd_per_source > 0) & (crowd_per_source < len(manifest()))
+    keep = np.flatnonzero(partial[source_codes])
+    if crowd[keep].all():
+        return (), ()
+    # Integer keys (source, dialog) over the rows kept: no string comparison per row.
+    dialog_codes, dialogs = pd.factorize(table["dialog_id"].to_numpy()[keep])
+    key = source_codes[keep].astype(np.int64) * len(dialogs) + dialog_codes
+    good = (table["rating"].to_numpy()[keep] == GOOD).astype(float)
+    is_crowd = crowd[keep]
+    crowd_keys, at = np.unique(key[is_crowd], return_inverse=True)
+    crowd_y = np.bincount(at, weights=good[is_crowd]) / np.bincount(at)  # mean per reply
+    judge_rows = ~is_crowd
+    p_good = (
+        table["p_good"].to_numpy(dtype=float)[keep][judge_rows]
+        if "p_good" in table.columns
+        else np.full(int(judge_rows.sum()), np.nan)
     )
-    crowd_sources = set(crowd_y.index.get_level_values("source"))
+    f = np.where(np.isnan(p_good), good[judge_rows], p_good)
+    has_p = ~np.isnan(p_good)
+    judge_key = key[judge_rows]
+    batch = table["part_no"].to_numpy()[keep][judge_rows]
+    n_judges = len(rater_names)
+    group = (
+        source_codes[keep][judge_rows].astype(np.int64) * n_judges + rater_codes[keep][judge_rows]
+    )
+    pos = np.minimum(np.searchsorted(crowd_keys, judge_key), len(crowd_keys) - 1)
+    is_labelled = crowd_keys[pos] == judge_key
     rows: list[PPIRow] = []
     notes: list[str] = []
-    for (source, judge), g in judged.groupby(["source", "judge"], sort=False):
-        if source not in crowd_sources:
-            continue
-        y_of = crowd_y.loc[source]
-        labelled = g["dialog_id"].isin(y_of.index).to_numpy()
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0, True])
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        members = order[lo:hi]
+        code = int(group[members[0]])
+        source = str(source_names[code // n_judges])
+        judge = str(rater_names[code % n_judges])
+        labelled = is_labelled[members]
         n_labelled, n_unlabelled = int(labelled.sum()), int((~labelled).sum())
         if n_unlabelled == 0:
             continue  # the crowd rated every reply the judge did: its own Good rate is the answer
@@ -612,14 +630,15 @@ def ppi_rows(
                 f"{PPI_MIN_LABELLED}."
             )
             continue
+        rated, unrated = members[labelled], members[~labelled]
         try:
             result = ppi_mean(
-                y_of.loc[g["dialog_id"][labelled]].to_numpy(),
-                g["f"].to_numpy()[labelled],
-                g["f"].to_numpy()[~labelled],
+                crowd_y[pos[rated]],
+                f[rated],
+                f[unrated],
                 confidence=confidence,
                 # A crowd rater rates one batch: the crowd's terms are clustered by batch.
-                clusters=g["batch"].to_numpy()[labelled],
+                clusters=batch[rated],
             )
         except ImportError:
             return (), (
@@ -627,15 +646,15 @@ def ppi_rows(
                 "them were found, but prediction-powered inference needs the ppi-python package: "
                 "pip install 'empathy-task[ppi]'.",
             )
-        has_p = g["has_p"].to_numpy()
-        prediction = "P(Good)" if has_p.all() else "Good label" if not has_p.any() else "mixed"
+        given = has_p[members]
+        prediction = "P(Good)" if given.all() else "Good label" if not given.any() else "mixed"
         rows.append(
             PPIRow(
-                source=str(source),
-                judge=str(judge),
+                source=source,
+                judge=judge,
                 prediction=prediction,
                 result=result,
-                crowd_unjudged=int(len(y_of) - n_labelled),
+                crowd_unjudged=int(crowd_per_source[code // n_judges] - n_labelled),
             )
         )
     return tuple(rows), tuple(notes)
