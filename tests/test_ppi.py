@@ -385,3 +385,48 @@ def test_step_averages_several_crowd_ratings_and_counts_unjudged_replies(
     assert row.result.interval == pytest.approx(expected.interval)
     # Batch 0's replies count half Good where the first rater said Good.
     assert y.loc[crowd_new[crowd_new["part_no"] == 0]["dialog_id"]].max() <= 0.5
+
+
+def test_end_to_end_a_judged_log_with_probabilities_plus_crowd_returns(
+    crowd: pd.DataFrame, tmp_path: Path
+) -> None:
+    """inspect eval (mock judge with answer probabilities) -> log; crowd returns for some batches
+    of the same model -> rating table; empathy-task report over both -> the ppi key."""
+    from inspect_ai import eval as inspect_eval
+
+    from empathy_task.task.empathy_task import empathy_task
+
+    [log] = inspect_eval(
+        empathy_task(sample=200, judge_logprobs=True),
+        model="empathy/chatgpt",
+        model_roles={"grader": "empathy/mock-judge"},
+        display="none",
+        log_dir=str(tmp_path / "logs"),
+    )
+    assert log.status == "success"
+    # The crowd's returns for batches 0-99 of the model's replies (stand-ins: the stored ratings).
+    returns = crowd[(crowd["source"] == "chatgpt") & (crowd["part_no"] < 100)]
+    returns = returns.assign(source="empathy/chatgpt")
+    returns_path = tmp_path / "returns.csv"
+    returns.to_csv(returns_path, index=False)
+    out = tmp_path / "report"
+    code = cli(
+        ["report", log.location, str(returns_path), STUDY_CSV, "--out", str(out)]
+        + ["--format", "json", "--resamples", "100"]
+    )
+    assert code == 0
+    doc = json.loads((out / "report.json").read_text())
+    [entry] = doc["ppi"]
+    assert (entry["source"], entry["judge"], entry["prediction"]) == (
+        "empathy/chatgpt",
+        "empathy/mock-judge",
+        "P(Good)",
+    )
+    sampled = {s.id for s in log.samples}
+    crowd_rated = sampled & set(returns["dialog_id"])
+    assert entry["n_labelled"] == len(crowd_rated) >= PPI_MIN_LABELLED
+    assert entry["n_unlabelled"] == len(sampled) - len(crowd_rated)
+    # The mock judge's verdicts are a hash: no help, so PPI leans on the crowd (lam near 0).
+    assert entry["lam"] < 0.3
+    lo, hi = entry["good_rate_ci"]
+    assert lo <= entry["good_rate"] <= hi
