@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from empathy_task.analysis import stats
+from empathy_task.analysis import ppi, stats
 from empathy_task.vocabulary import HUMAN
 
 OVERALL = "overall"
@@ -68,6 +68,23 @@ class KindAgreement:
 
 
 @dataclass(frozen=True)
+class PPIRow:
+    """The crowd's Good rate of one source from a few crowd ratings plus a judge's ratings of all
+    its replies, by prediction-powered inference (:func:`empathy_task.analysis.ppi.ppi_mean`).
+
+    ``prediction`` says what stood for the judge's prediction of a crowd Good: ``P(Good)`` (its
+    answer probabilities), ``Good label``, or ``mixed`` (probabilities where it gave them).
+    ``crowd_unjudged`` counts crowd-rated replies the judge did not rate (not used).
+    """
+
+    source: str
+    judge: str
+    prediction: str
+    result: ppi.PPIResult
+    crowd_unjudged: int = 0
+
+
+@dataclass(frozen=True)
 class Analysis:
     """Everything the reporter renders. Tables are pandas frames with one row per item.
 
@@ -109,6 +126,9 @@ class Analysis:
     rater_quality: pd.DataFrame
     published: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
+    ppi: tuple[PPIRow, ...] = field(
+        default=()
+    )  # crowd sample + judge (analysis/steps.py, ppi_rows)
 
     def overall_groups(self) -> pd.DataFrame:
         """The groups over all prompts (scope ``overall``)."""

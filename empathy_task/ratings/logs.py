@@ -3,7 +3,8 @@
 Model replies become rows with ``source`` = the model's name; the judge-rated human replies become
 rows with ``source = human``; ``rater`` is the judge model's name in both. Unrated replies (an
 unparsable judge answer, an empty reply, an errored sample) give no row: a failure is never a
-rating.
+rating. A run with ``-T judge_logprobs=true`` also gives the judge's answer probabilities
+(``p_bad, p_okay, p_good``), empty in rows whose provider returned none.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from typing import Any
 import pandas as pd
 
 from empathy_task.ratings.files import FORMATS
-from empathy_task.ratings.table import RATING_COLUMNS, RatingTableError, validate_rating_table
+from empathy_task.ratings.table import (
+    PROBABILITY_COLUMNS,
+    RATING_COLUMNS,
+    RatingTableError,
+    validate_rating_table,
+)
 from empathy_task.vocabulary import HUMAN
 
 logger = logging.getLogger(__name__)
@@ -76,8 +82,8 @@ def rating_rows(
             flagged.append(str(sample.id))
         rater = _grader(log, origin)
         labels = {k: sample.metadata[k] for k in ("emotion", "sentiment", "plutchik", "part_no")}
-        for source, key in ((log.eval.model, "rating"), (HUMAN, "human_rating")):
-            rating = _rating(score.value.get(key))
+        for source, prefix in ((log.eval.model, ""), (HUMAN, "human_")):
+            rating = _rating(score.value.get(f"{prefix}rating"))
             if rating is not None:
                 rows.append(
                     {
@@ -86,9 +92,17 @@ def rating_rows(
                         "source": source,
                         "rater": rater,
                         "rating": rating,
+                        **_probabilities(score.value, prefix),
                     }
                 )
     return rows
+
+
+def _probabilities(value: dict[str, Any], prefix: str) -> dict[str, float]:
+    """The score's answer probabilities under ``prefix`` (the scorer's ``p_*`` keys), if any."""
+    if not any(f"{prefix}{c}" in value for c in PROBABILITY_COLUMNS):
+        return {}
+    return {c: value.get(f"{prefix}{c}", math.nan) for c in PROBABILITY_COLUMNS}
 
 
 def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int = 1) -> pd.DataFrame:
@@ -102,9 +116,16 @@ def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int =
     rows = [row for p in paths for row in rating_rows(p, epoch, flagged)]
     if not rows:
         raise RatingTableError(", ".join(map(str, paths)), "no rated samples in the log(s)")
-    frame = pd.DataFrame(rows, columns=list(RATING_COLUMNS))
+    with_probabilities = any(PROBABILITY_COLUMNS[0] in row for row in rows)
+    columns = [*RATING_COLUMNS, *(PROBABILITY_COLUMNS if with_probabilities else ())]
+    frame = pd.DataFrame(rows, columns=columns)
     frame = frame.drop_duplicates()
     key = ["dialog_id", "source", "rater"]
+    if with_probabilities:
+        # The same rating from a run with probabilities and one without is one rating: keep the
+        # row that has them (and the first of rows that differ in their probabilities only).
+        first = frame[PROBABILITY_COLUMNS[0]].notna().sort_values(ascending=False, kind="stable")
+        frame = frame.loc[first.index].drop_duplicates([*key, "rating"]).sort_index()
     conflicts = frame.duplicated(key)
     if conflicts.any():
         logger.warning(

@@ -3,6 +3,9 @@
 Columns (docs/design.md, "The rating table"): ``dialog_id, emotion, sentiment, plutchik, part_no,
 source, rater, rating`` with rating 1 = Bad, 2 = Okay, 3 = Good. An optional ``teq`` column holds
 the rater's 16 Toronto Empathy Questionnaire answers (0-4) as a JSON list, for rater quality.
+Optional ``p_bad, p_okay, p_good`` hold a judge's answer probabilities for the rating (its
+log-probabilities at the verdict, renormalised over the three labels): all three or none in each
+row, each in [0, 1], adding up to 1 within :data:`PROBABILITY_TOLERANCE`.
 Stored as CSV, JSONL or Parquet, chosen by the file's suffix.
 """
 
@@ -33,7 +36,14 @@ RATING_COLUMNS: tuple[str, ...] = (
 LABEL_COLUMNS: tuple[str, ...] = ("emotion", "sentiment", "plutchik", "part_no")
 
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("teq",)
+#: A judge's P(Bad), P(Okay), P(Good) for the rating (docs/design.md, "The rating table").
+PROBABILITY_COLUMNS: tuple[str, ...] = ("p_bad", "p_okay", "p_good")
+
+#: How far three probabilities may miss adding up to 1: rounding to three decimals misses by
+#: at most 0.0015; a row that misses by more is not a distribution.
+PROBABILITY_TOLERANCE = 0.01
+
+OPTIONAL_COLUMNS: tuple[str, ...] = ("teq", *PROBABILITY_COLUMNS)
 
 
 # C0 and C1 control characters and DEL: never part of an id, a source or a rater.
@@ -146,6 +156,7 @@ def validate_rating_table(
         )
     if "teq" in out.columns:
         out["teq"] = _canonical_teq(out["teq"], fail)
+    _check_probabilities(out, origin, fail)
     keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
     return out[keep]
 
@@ -243,6 +254,60 @@ def _fill_labels(at: _Rows, dialog_code: np.ndarray, dialogs: Any) -> tuple[np.n
             # A take on the distinct labels: no Python string per row.
             out[col] = pd.array(expected.astype(str).tolist(), dtype="str").take(dialog_code)
     return dialog_code, dialogs
+
+
+def _check_probabilities(
+    out: pd.DataFrame, origin: str, fail: Callable[..., RatingTableError]
+) -> None:
+    """Check and convert ``p_bad, p_okay, p_good`` in place (floats, NaN where a row has none).
+
+    Columns that hold no value at all are dropped: a table without probabilities has none.
+    """
+    present = [c for c in PROBABILITY_COLUMNS if c in out.columns]
+    if not present:
+        return
+    if len(present) < len(PROBABILITY_COLUMNS):
+        missing = next(c for c in PROBABILITY_COLUMNS if c not in out.columns)
+        raise RatingTableError(
+            origin,
+            f"missing column: the answer probabilities {', '.join(PROBABILITY_COLUMNS)} come "
+            "all three or not at all",
+            column=missing,
+        )
+    values = {}
+    for col in PROBABILITY_COLUMNS:
+        cells = out[col]
+        blank = cells.isna().to_numpy() | cells.astype(str).str.strip().eq("").to_numpy()
+        number = pd.to_numeric(cells.where(~blank), errors="coerce").to_numpy(dtype=float)
+        is_bool = np.array([isinstance(v, bool | np.bool_) for v in cells.tolist()], dtype=bool)
+        bad = (~blank & np.isnan(number)) | is_bool
+        if bad.any():
+            raise fail(bad, col, "not a probability (a number from 0 to 1)")
+        outside = ~np.isnan(number) & ((number < 0) | (number > 1))
+        if outside.any():
+            raise fail(outside, col, "a probability must lie between 0 and 1")
+        values[col] = number
+    given = np.stack([~np.isnan(values[c]) for c in PROBABILITY_COLUMNS])
+    partial = given.any(axis=0) & ~given.all(axis=0)
+    if partial.any():
+        col = PROBABILITY_COLUMNS[int(np.argmin(given[:, partial.nonzero()[0][0]]))]
+        raise fail(
+            partial, col, f"empty, but the row has other of {', '.join(PROBABILITY_COLUMNS)}"
+        )
+    total = sum(values[c] for c in PROBABILITY_COLUMNS)
+    off = given.all(axis=0) & (np.abs(total - 1) > PROBABILITY_TOLERANCE)
+    if off.any():
+        i = int(off.nonzero()[0][0])
+        raise fail(
+            off,
+            PROBABILITY_COLUMNS[-1],
+            f"p_bad + p_okay + p_good = {total[i]:.4g}, not 1 (tolerance {PROBABILITY_TOLERANCE})",
+        )
+    if not given.any():
+        out.drop(columns=list(PROBABILITY_COLUMNS), inplace=True)
+        return
+    for col in PROBABILITY_COLUMNS:
+        out[col] = values[col]
 
 
 def _is_text(values: Any) -> bool:

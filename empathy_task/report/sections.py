@@ -15,7 +15,9 @@
   ``family_*`` and, overall against the baseline, the a-priori ``power_*_w``.
 - added: ``intervals`` (the method of each interval), ``clusters`` (the cluster bootstrap and
   design effects; ``good_rs_chi2, good_rs_p`` in the overall comparisons), ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
-  ``published`` (the paper's reference rows, never mixed with computed ones), ``inputs``.
+  ``published`` (the paper's reference rows, never mixed with computed ones), ``inputs``, and
+  ``ppi`` (only where the crowd rated part of a source that a judge rated in full: the
+  prediction-powered Good rate, see :func:`empathy_task.report.report_json.ppi_json`).
 
 NaN becomes ``null``; floats are written at full (``repr``) precision. Everything is rendered in memory; :func:`write_report` then moves the files
 into place, so a failure leaves no partial report.
@@ -656,6 +658,66 @@ def _plots_section(a: Analysis, figures: dict[str, bytes]) -> Section:
     return s
 
 
+def _ppi_sections(a: Analysis) -> list[Section]:
+    """Crowd ratings of part of a source plus a judge's of all of it (only where such data exist)."""
+    if not a.ppi:
+        return []
+    level = round(a.options.confidence * 100)
+    s = Section("A small crowd sample plus the judge (prediction-powered inference)")
+    s.add(
+        "Where the crowd rated some of a source's replies and a judge rated all of them, the "
+        "crowd's Good rate over all the replies is estimated by prediction-powered inference "
+        "(PPI++, Angelopoulos et al. 2023): the judge's mean prediction over the replies the crowd "
+        "did not rate, corrected by the judge's error measured on those it did, "
+        "theta = lam x mean(f, unrated) + mean(crowd Good - lam x f, rated). The prediction f is "
+        "the judge's P(Good) where it gave answer probabilities, else its Good label; lam weighs "
+        "the judge by how well it predicts the crowd (1: fully, 0: not at all, leaving the crowd's "
+        "own estimate), chosen to make the interval narrowest. The estimate is in the crowd's "
+        f"units, whatever the judge's scale. {level}% normal intervals (ppi-python); the crowd-only "
+        "interval is the normal interval of the crowd-rated replies alone, and the effective "
+        "sample size is how many crowd ratings alone would give the PPI interval's width. A crowd "
+        "rater rates a whole batch, so the crowd's terms of both intervals are cluster-robust "
+        "over the batches (the judge's term is per reply). It assumes the crowd-rated batches "
+        "are a random choice of the study's batches."
+    )
+    rows = []
+    for row in a.ppi:
+        r = row.result
+        rows.append(
+            [
+                row.source,
+                kind_title(row.judge),
+                row.prediction,
+                f"{fmt_int(r.n_labelled)} ({fmt_int(r.n_clusters)} batches)",
+                fmt_int(r.n_unlabelled),
+                f"{fmt_rate(r.estimate)} {fmt_ci(*r.interval)}",
+                f"{fmt_rate(r.classical_estimate)} {fmt_ci(*r.classical_interval)}",
+                "n/a" if is_nan(r.effective_n) else fmt_int(round(r.effective_n)),
+                fmt_num(r.lam),
+            ]
+        )
+    s.add(
+        Table(
+            [
+                "source",
+                "judge",
+                "judge's prediction",
+                "crowd-rated",
+                "judge only",
+                "Good rate, PPI [CI]",
+                "crowd only [CI]",
+                "effective crowd ratings",
+                "lam",
+            ],
+            rows,
+        )
+    )
+    unused = [(row.source, row.crowd_unjudged) for row in a.ppi if row.crowd_unjudged]
+    for source, n in unused:
+        s.add(f"{source}: {n:,} crowd-rated replies the judge did not rate are not used.")
+    return [s]
+
+
 def build_document(
     a: Analysis, figures: dict[str, bytes], inputs: Sequence[LoadedInput] = ()
 ) -> list[Section]:
@@ -668,6 +730,7 @@ def build_document(
         _power(a),
         _clusters_section(a),
         *_agreement_sections(a, figures),
+        *_ppi_sections(a),
         _quality(a),
         _families(a),
         _plots_section(a, figures),

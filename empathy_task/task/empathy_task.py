@@ -27,6 +27,7 @@ def empathy_task(
     seed: int = 42,
     judge_human: bool = True,
     judge_cache: bool = True,
+    judge_logprobs: bool = False,
     data: str | None = None,
     export: str | None = None,
     **unknown: object,
@@ -46,6 +47,9 @@ def empathy_task(
         seed: Seed of the subsample.
         judge_human: Also judge the human reply to each prompt (cached across models).
         judge_cache: Cache judge calls.
+        judge_logprobs: Ask the judge for log-probabilities and keep P(Bad), P(Okay), P(Good)
+            per reply (providers without them rate on the label alone). Off by default, because
+            it changes the judge call's cache key: a first run with it pays for its judge calls.
         data: Path of the authors' CSV (default: ``EMPATHY_TASK_DATA``, the cache, or download).
         export: Write the rating table when the run ends: a folder, or a .csv/.jsonl/.parquet file.
         unknown: Refused: Inspect only warns about a -T it cannot pass on, and a typo would
@@ -72,7 +76,11 @@ def empathy_task(
     return Task(
         dataset=inspect_dataset(frame),
         solver=generate(),
-        scorer=empathy_judge(judge_human=_bool(judge_human), cache=_bool(judge_cache)),
+        scorer=empathy_judge(
+            judge_human=_bool(judge_human),
+            cache=_bool(judge_cache),
+            logprobs=_bool(judge_logprobs),
+        ),
         config=GENERATION_CONFIG,
         # Recorded in the log's model_roles, whether defaulted or named on the command line.
         model_roles={"grader": grader},
@@ -119,6 +127,7 @@ TASK_PARAMETERS = (
     "seed",
     "judge_human",
     "judge_cache",
+    "judge_logprobs",
     "data",
     "export",
 )
