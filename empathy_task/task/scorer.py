@@ -11,7 +11,14 @@ import asyncio
 from typing import Any
 
 import tenacity
-from inspect_ai.model import CachePolicy, ChatMessageUser, Model, get_model
+from inspect_ai.model import (
+    CachePolicy,
+    ChatMessage,
+    ChatMessageUser,
+    GenerateConfig,
+    Model,
+    get_model,
+)
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
@@ -41,14 +48,11 @@ def is_timeout(error: BaseException) -> bool:
     return isinstance(error, TimeoutError) or type(error).__name__.endswith("TimeoutError")
 
 
-async def judge_reply(
-    grader: Model, metadata: dict[str, Any], reply: str, cache: bool | CachePolicy = JUDGE_CACHE
-) -> tuple[int | None, str]:
-    """Ask the judge about one reply; return ``(rating or None, the judge's text)``.
+def judge_messages(metadata: dict[str, Any], reply: str) -> list[ChatMessage]:
+    """The judge call's messages for one reply: what Inspect's cache keys the call on.
 
-    A judge that times out after Inspect's retries leaves the reply unrated: one slow answer
-    should not end a 2,000-prompt run. Any other error (an outage, a spent quota) propagates, so
-    the sample fails and ``inspect eval-retry`` picks it up later.
+    Every path that asks the judge about a reply (this scorer, the judge validation task) builds
+    its call here, so the same reply costs one judge call however it is reached.
     """
     prompt = judge_prompt(
         emotion=metadata["emotion"],
@@ -56,8 +60,39 @@ async def judge_reply(
         speaker_turn=metadata["speaker_turn"],
         reply=reply,
     )
+    return [ChatMessageUser(content=prompt)]
+
+
+def judge_config(grader: Model) -> GenerateConfig:
+    """The config of a judge call: temperature 0 unless the judge's own config sets one.
+
+    A grader named with ``--model-role grader=X`` replaces the task's temperature-0 default
+    model, so without this it would judge at the provider's default temperature.
+    """
+    return GenerateConfig(temperature=0) if grader.config.temperature is None else GenerateConfig()
+
+
+async def judge_reply(
+    grader: Model,
+    metadata: dict[str, Any],
+    reply: str,
+    cache: bool | CachePolicy = JUDGE_CACHE,
+    config: GenerateConfig | None = None,
+) -> tuple[int | None, str]:
+    """Ask the judge about one reply; return ``(rating or None, the judge's text)``.
+
+    A judge that times out after Inspect's retries leaves the reply unrated: one slow answer
+    should not end a 2,000-prompt run. Any other error (an outage, a spent quota) propagates, so
+    the sample fails and ``inspect eval-retry`` picks it up later. ``config`` replaces
+    :func:`judge_config` (the validation task, whose judge is the model under test, takes its
+    temperature from the task's config).
+    """
     try:
-        output = await grader.generate([ChatMessageUser(content=prompt)], cache=cache)
+        output = await grader.generate(
+            judge_messages(metadata, reply),
+            config=judge_config(grader) if config is None else config,
+            cache=cache,
+        )
     except Exception as e:
         if is_timeout(e):
             return None, f"{TIMEOUT_NOTE} ({e})"
