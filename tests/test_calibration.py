@@ -16,6 +16,7 @@ SHARES = {
     "chatgpt_empathy": np.array([0.10, 0.40, 0.50]),
 }
 NEW = np.array([0.05, 0.30, 0.65])
+BASE = {"baseline_good": 986, "baseline_n": 2000}  # the crowd's human group
 
 
 def _draw(rng: np.random.Generator, share: np.ndarray, n: int = 2000) -> np.ndarray:
@@ -58,14 +59,16 @@ def test_calibration_recovers_the_crowd_good_rate_of_a_new_source() -> None:
     rng = np.random.default_rng(1)
     tables = [_draw(rng, s) for s in SHARES.values()]
     new = _draw(rng, NEW)
-    est = cal.crowd_equivalent(tables, new.sum(axis=1), loso_rms=0.0, resamples=2000, seed=2)
+    est = cal.crowd_equivalent(
+        tables, new.sum(axis=1), loso_rms=0.0, resamples=2000, seed=2, **BASE
+    )
     truth = _truth(NEW)
     # Sampling error of the estimate: about sqrt(p(1-p)/n) from each side; 4 sd is generous.
     assert abs(est.good_rate - truth) < 4 * np.sqrt(truth * (1 - truth) / 2000) * 1.5
     assert est.good_rate_ci[0] < truth < est.good_rate_ci[1]
     assert sum(est.distribution) == pytest.approx(1.0)
     assert sum(est.counts) == pytest.approx(2000)
-    base = cal.CROWD_HUMAN_GOOD / cal.CROWD_HUMAN_N
+    base = 986 / 2000
     assert est.rel_increase_good == pytest.approx((est.good_rate - base) / base * 100)
     assert est.rel_increase_good_ci[0] < est.rel_increase_good < est.rel_increase_good_ci[1]
 
@@ -79,7 +82,7 @@ def test_intervals_cover_the_truth_at_about_their_nominal_rate() -> None:
         new = _draw(rng, NEW, 1000)
         loso = cal.leave_one_source_out(dict(zip(SHARES, tables)))
         est = cal.crowd_equivalent(
-            tables, new.sum(axis=1), loso_rms=loso.rms_error, resamples=400, seed=rng
+            tables, new.sum(axis=1), loso_rms=loso.rms_error, resamples=400, seed=rng, **BASE
         )
         lo, hi = est.good_rate_bootstrap_ci
         covered += lo <= truth <= hi

@@ -36,8 +36,6 @@ from empathy_task.vocabulary import RATINGS
 K = len(RATINGS)
 GOOD_INDEX = RATINGS.index(3)
 DEFAULT_SMOOTHING = 1.0
-#: The crowd's human group, the baseline of every crowd-equivalent relative increase.
-CROWD_HUMAN_GOOD, CROWD_HUMAN_N = 986, 2000
 
 
 def _soft(ratings: npt.ArrayLike) -> np.ndarray:
@@ -196,8 +194,8 @@ def crowd_equivalent(
     source_counts: npt.ArrayLike,
     *,
     loso_rms: float,
-    baseline_good: int = CROWD_HUMAN_GOOD,
-    baseline_n: int = CROWD_HUMAN_N,
+    baseline_good: int,
+    baseline_n: int,
     smoothing: float = DEFAULT_SMOOTHING,
     confidence: float = 0.95,
     resamples: int = 2000,
@@ -206,7 +204,8 @@ def crowd_equivalent(
     """A source's crowd-equivalent distribution, Good rate and relative increase, with intervals.
 
     ``calibration_counts``: one judge x crowd ``3 x 3`` table per stored source (resampled
-    separately); ``source_counts``: the judge's Bad/Okay/Good counts of the new source. The
+    separately); ``source_counts``: the judge's Bad/Okay/Good counts of the new source;
+    ``baseline_good`` of ``baseline_n``: the crowd's human group (986 of 2,000). The
     intervals are percentile bootstrap intervals widened by ``loso_rms`` (module docstring); a
     NaN ``loso_rms`` leaves them unwidened.
     """
