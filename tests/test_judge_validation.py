@@ -17,7 +17,7 @@ from inspect_ai.model import get_model
 from empathy_task.analysis.stats import weighted_kappa
 from empathy_task.data.study import crowd_ratings
 from empathy_task.task.empathy_task import empathy_task
-from empathy_task.task.judge_validation import judge_validation
+from empathy_task._registry import empathy_judge_validation as judge_validation
 from empathy_task.task.verdict import parse_rating
 from empathy_task.vocabulary import STORED_SOURCES
 
@@ -153,3 +153,193 @@ def test_folder_spec_runs_only_the_main_task_and_the_name_runs_validation(tmp_pa
     )  # fmt: skip
     names = sorted(p.name for p in (tmp_path / "logs").glob("*.eval"))
     assert len(names) == 2 and any("_empathy-judge-validation_" in n for n in names)
+
+
+# --- calibrate, then report in crowd units ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def validation_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("validation-logs")
+    [log] = inspect_eval(
+        judge_validation(sample=300, seed=1),
+        model="empathy/mock-judge",
+        display="none",
+        log_dir=str(folder),
+    )
+    assert log.status == "success"
+    return Path(log.location)
+
+
+def _judged_table(path: Path, study) -> Path:
+    """A rating table of a new model and the human replies, rated by the mock judge."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for source, shares in (("acme/model-1", [0.1, 0.3, 0.6]), ("human", [0.3, 0.4, 0.3])):
+        ratings = rng.choice([1, 2, 3], size=len(study), p=shares)
+        for rec, rating in zip(study.itertuples(), ratings):
+            rows.append(
+                {
+                    "dialog_id": rec.dialog_id,
+                    "emotion": rec.emotion,
+                    "sentiment": rec.sentiment,
+                    "plutchik": rec.plutchik,
+                    "part_no": rec.part_no,
+                    "source": source,
+                    "rater": "empathy/mock-judge",
+                    "rating": int(rating),
+                }
+            )
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_calibrate_then_report_in_crowd_units(
+    tmp_path: Path, validation_log: Path, study, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from empathy_task.cli import main as cli
+    from empathy_task.resources import data_pin
+
+    cal_file = tmp_path / "judge.calibration.json"
+    assert cli(["calibrate", str(validation_log), "--out", str(cal_file)]) == 0
+    assert "leave-one-source-out" in capsys.readouterr().out
+    doc = json.loads(cal_file.read_text())
+    [entry] = doc["calibrations"]
+    assert entry["key"] == {
+        "judge": "empathy/mock-judge",
+        "judge_prompt_version": "judge-2",
+        "data_sha256": data_pin().sha256,
+    }
+    assert [r["source"] for r in entry["loso"]] == list(STORED_SOURCES)
+    assert sum(sum(sum(t, [])) for t in [entry["counts"][s] for s in STORED_SOURCES]) == 300
+    # An existing file is not overwritten without --force.
+    assert cli(["calibrate", str(validation_log), "--out", str(cal_file)]) == 2
+
+    table = _judged_table(tmp_path / "judged.csv", study)
+    out = tmp_path / "report"
+    args = ["report", str(table), "--calibration", str(cal_file), "--out", str(out)]
+    assert cli([*args, "--resamples", "500", "--price-per-mtok", "0.15,0.6"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    [c] = report["calibration"]
+    assert c["judge"] == "empathy/mock-judge" and c["reference"] == "crowd"
+    assert {"source", "crowd_good_rate", "judge_good_rate", "calibrated_good_rate"} <= set(
+        c["loso"][0]
+    )
+    [ce] = report["crowd_equivalent"]
+    assert ce["source"] == "acme/model-1" and ce["judge"] == "empathy/mock-judge"
+    # The point estimate by hand: the judge's label shares times P(crowd Good | judge label).
+    group = report["groups_by_rater"]["empathy/mock-judge"]["acme/model-1"]["counts"]
+    shares = np.array([group[k] for k in ("Bad", "Okay", "Good")]) / 2000
+    p_good = np.array(entry["p_crowd_given_judge"])[:, 2]
+    assert ce["good_rate"] == pytest.approx(float(shares @ p_good))
+    assert ce["rel_increase_good"] == pytest.approx((ce["good_rate"] - 0.493) / 0.493 * 100)
+    lo, hi = ce["good_rate_ci"]
+    assert lo < ce["good_rate"] < hi
+    assert ce["rel_increase_good_ci"][0] < ce["rel_increase_good"] < ce["rel_increase_good_ci"][1]
+    assert sum(ce["counts"].values()) == pytest.approx(2000)
+    [card] = report["judge_card"]
+    # The card comes with the file: the validation run's parse rate and tokens, priced here.
+    assert card["human_ceiling_kappa"] == 0.28 and card["parse_rate"] == 1.0
+    expected = (card["input_tokens_per_1000"] * 0.15 + card["output_tokens_per_1000"] * 0.6) / 1e6
+    assert card["price_per_1000"] == pytest.approx(expected)
+    md = (out / "report.md").read_text()
+    assert "crowd-equivalent (judge empathy/mock-judge)" in md
+    assert "judge empathy/mock-judge (judge's scale)" in md
+    assert "Is the judge good enough?" in md
+
+
+def test_a_calibration_whose_key_does_not_match_is_refused(
+    tmp_path: Path, validation_log: Path, study, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from empathy_task.cli import main as cli
+
+    cal_file = tmp_path / "cal.json"
+    assert cli(["calibrate", str(validation_log), "--out", str(cal_file)]) == 0
+    table = _judged_table(tmp_path / "judged.csv", study)
+    doc = json.loads(cal_file.read_text())
+    for field, value, message in (
+        ("judge_prompt_version", "judge-1", "judge prompt"),
+        ("data_sha256", "0" * 64, "pinned authors' CSV"),
+        ("judge", "openai/gpt-4o-mini", "no input holds that judge's ratings"),
+    ):
+        bad = json.loads(json.dumps(doc))
+        bad["calibrations"][0]["key"][field] = value
+        bad_file = tmp_path / f"bad-{field}.json"
+        bad_file.write_text(json.dumps(bad))
+        out = tmp_path / f"report-{field}"
+        capsys.readouterr()
+        code = cli(["report", str(table), "--calibration", str(bad_file), "--out", str(out)])
+        assert code == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()  # no half-written report
+
+
+def test_the_reporter_calibrates_a_judge_from_its_inputs(
+    tmp_path: Path, validation_log: Path, study
+) -> None:
+    import json
+
+    from empathy_task.cli import main as cli
+
+    from inspect_ai.model import ModelOutput, ModelUsage
+
+    def reply(messages, tools, tool_choice, config) -> ModelOutput:
+        out = ModelOutput.from_content(model="mockllm/model", content="I am so sorry to hear that.")
+        out.usage = ModelUsage(input_tokens=50, output_tokens=7, total_tokens=57)
+        return out
+
+    # A new model's run judged by the same judge: its log carries the judge's human baseline too.
+    [task_log] = inspect_eval(
+        empathy_task(sample=40, seed=1),
+        model=get_model("mockllm/model", custom_outputs=reply),
+        model_roles={"grader": get_model("empathy/mock-judge")},
+        display="none",
+        log_dir=os.environ["INSPECT_LOG_DIR"],
+    )
+    out = tmp_path / "report"
+    assert cli(["report", str(validation_log), task_log.location, "--out", str(out),
+                "--resamples", "200", "--format", "json"]) == 0  # fmt: skip
+    report = json.loads((out / "report.json").read_text())
+    [c] = report["calibration"]
+    assert c["origin"] == "fitted from the report's inputs"
+    [card] = report["judge_card"]
+    # 300 stored replies, and the run's human replies that the validation sample did not hold.
+    assert card["pairs"] >= 300 and card["parse_rate"] == 1.0
+    assert card["input_tokens_per_1000"] > 0 and card["seconds_per_1000"] >= 0
+    assert [ce["source"] for ce in report["crowd_equivalent"]] == ["mockllm/model"]
+
+
+def test_task_reports_the_crowd_equivalent_good_rate_with_a_calibration(
+    tmp_path: Path, validation_log: Path
+) -> None:
+    import json
+
+    from empathy_task.cli import main as cli
+
+    cal_file = tmp_path / "cal.json"
+    assert cli(["calibrate", str(validation_log), "--out", str(cal_file)]) == 0
+    p_good = np.array(json.loads(cal_file.read_text())["calibrations"][0]["p_crowd_given_judge"])
+    [log] = inspect_eval(
+        empathy_task(sample=20, calibration=str(cal_file)),
+        model="empathy/chatgpt",
+        model_roles={"grader": get_model("empathy/mock-judge")},
+        display="none",
+        log_dir=os.environ["INSPECT_LOG_DIR"],
+    )
+    m = _metrics(log)
+    ratings = [s.scores["empathy_judge"].value["rating"] for s in log.samples]
+    assert m["crowd_equivalent_good_rate"] == pytest.approx(
+        float(np.mean([p_good[int(r) - 1, 2] for r in ratings]))
+    )
+    other = json.loads(cal_file.read_text())
+    other["calibrations"][0]["key"]["judge"] = "openai/gpt-4o-mini"
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    # The conftest's grader is the mock judge: a calibration of another judge is refused.
+    with pytest.raises(PrerequisiteError, match="no calibration of the judge"):
+        empathy_task(sample=2, calibration=str(tmp_path / "other.json"))

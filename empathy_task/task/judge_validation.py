@@ -204,6 +204,8 @@ def judge_validation(
 
     return Task(
         dataset=MemoryDataset(samples, name=TASK_NAME),
+        # Named here too: called directly (not through the registry) it would be "task".
+        name=TASK_NAME,
         solver=judge_stored_reply(cache=_bool(judge_cache)),
         scorer=judge_agreement(),
         config=JUDGE_CONFIG,
