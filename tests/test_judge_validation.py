@@ -14,10 +14,10 @@ from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.event import ModelEvent
 from inspect_ai.model import get_model
 
+from empathy_task._registry import empathy_judge_validation as judge_validation
 from empathy_task.analysis.stats import weighted_kappa
 from empathy_task.data.study import crowd_ratings
 from empathy_task.task.empathy_task import empathy_task
-from empathy_task._registry import empathy_judge_validation as judge_validation
 from empathy_task.task.verdict import parse_rating
 from empathy_task.vocabulary import STORED_SOURCES
 
@@ -285,9 +285,9 @@ def test_the_reporter_calibrates_a_judge_from_its_inputs(
 ) -> None:
     import json
 
-    from empathy_task.cli import main as cli
-
     from inspect_ai.model import ModelOutput, ModelUsage
+
+    from empathy_task.cli import main as cli
 
     def reply(messages, tools, tool_choice, config) -> ModelOutput:
         out = ModelOutput.from_content(model="mockllm/model", content="I am so sorry to hear that.")
