@@ -194,8 +194,10 @@ def calibrate_judges(
     pairs = judge_pairs(table)
     if judges is not None:
         pairs = pairs[pairs["judge"].isin(list(judges))]
+    sources = pairs.groupby("judge")["source"].nunique()
+    pairs = pairs[pairs["judge"].isin(sources.index[sources >= 2])]
     if pairs.empty:
-        return []
+        return []  # before reading any log again: nothing to calibrate
     run_stats = judge_run_stats(log_paths) if log_paths else {}
     repeats = repeated_ratings(log_paths) if log_paths else None
     words = reply_words(data)
@@ -405,7 +407,7 @@ def with_calibrations(
                 "--calibration was given, but no input holds a judge's ratings"
             )
         return a
-    stats_by_judge = judge_run_stats(logs) if logs else {}
+    stats_by_judge = judge_run_stats(logs) if logs and calibration_files else {}
     from_files: dict[str, JudgeCalibration] = {}
     for path in calibration_files:
         for c in read_calibration(path):

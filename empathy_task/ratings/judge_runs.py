@@ -213,11 +213,14 @@ def repeated_ratings(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
                 (log.eval.model, sample.metadata["source"], sample.metadata["dialog_id"],
                  run, sample.epoch, cached, rating)
             )  # fmt: skip
+    out_columns = ["judge", "source", "dialog_id", "first", "second"]
+    if not rows:
+        return pd.DataFrame(columns=out_columns)
     frame = pd.DataFrame(
         rows, columns=["judge", "source", "dialog_id", "run", "epoch", "cached", "rating"]
     )
     # A cache hit repeats the answer it was served from: it is not a second rating.
-    frame = frame[~frame["cached"]]
+    frame = frame[~frame["cached"].astype(bool)]
     frame = frame.sort_values(["run", "epoch"], kind="stable")
     key = ["judge", "source", "dialog_id"]
     first = frame.drop_duplicates(key, keep="first")
