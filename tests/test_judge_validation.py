@@ -343,3 +343,29 @@ def test_task_reports_the_crowd_equivalent_good_rate_with_a_calibration(
     # The conftest's grader is the mock judge: a calibration of another judge is refused.
     with pytest.raises(PrerequisiteError, match="no calibration of the judge"):
         empathy_task(sample=2, calibration=str(tmp_path / "other.json"))
+
+
+def test_repeatability_from_epochs_and_not_from_cache_hits(tmp_path: Path) -> None:
+    from empathy_task.ratings.judge_runs import judge_run_stats, repeated_ratings
+
+    [log] = inspect_eval(
+        judge_validation(sources="human", sample=12),
+        model="empathy/mock-judge",
+        epochs=2,
+        display="none",
+        log_dir=str(tmp_path),
+    )
+    pairs = repeated_ratings([log.location])
+    # Each epoch is its own judge call (Inspect caches epochs apart): 12 repeats, and the
+    # deterministic mock judge agrees with itself.
+    assert len(pairs) == 12 and (pairs["first"] == pairs["second"]).all()
+    # A second run is served from the cache: no new repeats.
+    [again] = inspect_eval(
+        judge_validation(sources="human", sample=12),
+        model="empathy/mock-judge",
+        display="none",
+        log_dir=str(tmp_path),
+    )
+    assert len(repeated_ratings([log.location, again.location])) == 12
+    stats = judge_run_stats([log.location, again.location])["empathy/mock-judge"]
+    assert stats.runs == 2 and stats.asked == 36 and stats.parse_rate == 1.0
