@@ -182,6 +182,33 @@ class CrowdEquivalent(NamedTuple):
     resamples: int
 
 
+def bootstrap_calibration(
+    calibration_counts: Sequence[npt.ArrayLike] | npt.ArrayLike,
+    *,
+    smoothing: float = DEFAULT_SMOOTHING,
+    resamples: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+) -> np.ndarray:
+    """``(resamples, 3, 3)`` maps P(crowd | judge), each fitted on resampled calibration pairs.
+
+    Each stored source's pairs are resampled apart (multinomial over its 9 cells), as the
+    replies of each source were rated apart.
+    """
+    tables = np.asarray(calibration_counts, dtype=float)
+    if tables.ndim == 2:
+        tables = tables[None]
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    boot = np.zeros((resamples, K, K))
+    for t in tables:
+        m = int(round(t.sum()))
+        boot += rng.multinomial(m, t.ravel() / t.sum(), size=resamples).reshape(resamples, K, K)
+    pooled = boot.sum(axis=1)
+    pooled = pooled / pooled.sum(axis=1, keepdims=True)
+    rows = boot + smoothing * pooled[:, None, :]
+    totals = rows.sum(axis=2, keepdims=True)
+    return np.where(totals > 0, rows / np.where(totals > 0, totals, 1.0), pooled[:, None, :])
+
+
 def _widen(est: float, low: float, high: float, extra: float) -> tuple[float, float]:
     return (
         est - float(np.hypot(est - low, extra)),
@@ -200,6 +227,7 @@ def crowd_equivalent(
     confidence: float = 0.95,
     resamples: int = 2000,
     seed: int | np.random.Generator | None = 0,
+    calibration_draws: npt.ArrayLike | None = None,
 ) -> CrowdEquivalent:
     """A source's crowd-equivalent distribution, Good rate and relative increase, with intervals.
 
@@ -207,7 +235,8 @@ def crowd_equivalent(
     separately); ``source_counts``: the judge's Bad/Okay/Good counts of the new source;
     ``baseline_good`` of ``baseline_n``: the crowd's human group (986 of 2,000). The
     intervals are percentile bootstrap intervals widened by ``loso_rms`` (module docstring); a
-    NaN ``loso_rms`` leaves them unwidened.
+    NaN ``loso_rms`` leaves them unwidened. ``calibration_draws``: the calibration's bootstrap
+    (:func:`bootstrap_calibration`), drawn once and shared by every source a judge rated.
     """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
@@ -227,18 +256,15 @@ def crowd_equivalent(
     rel = (good - base) / base * 100.0
 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    # Resample each stored source's pairs (multinomial over its 9 cells), the new source's judge
-    # ratings (over its 3 labels) and the crowd's human group (binomial), all at once.
-    boot = np.zeros((resamples, K, K))
-    for t in tables:
-        m = int(round(t.sum()))
-        cells = rng.multinomial(m, t.ravel() / t.sum(), size=resamples)
-        boot += cells.reshape(resamples, K, K)
-    pooled = boot.sum(axis=1)
-    pooled = pooled / pooled.sum(axis=1, keepdims=True)
-    rows = boot + smoothing * pooled[:, None, :]
-    totals = rows.sum(axis=2, keepdims=True)
-    p = np.where(totals > 0, rows / np.where(totals > 0, totals, 1.0), pooled[:, None, :])
+    if calibration_draws is None:
+        calibration_draws = bootstrap_calibration(
+            tables, smoothing=smoothing, resamples=resamples, seed=rng
+        )
+    p = np.asarray(calibration_draws, dtype=float)
+    if p.shape != (resamples, K, K):
+        raise ValueError(f"calibration_draws must be {resamples} fitted 3 x 3 maps")
+    # Resample the new source's judge ratings (over its 3 labels) and the crowd's human group
+    # (binomial) beside the calibration's draws.
     shares = rng.multinomial(max(int(round(n)), 1), share / n, size=resamples).astype(float)
     shares /= shares.sum(axis=1, keepdims=True)
     good_star = np.einsum("bj,bj->b", shares, p[:, :, GOOD_INDEX])
@@ -329,7 +355,8 @@ def length_bias(
     The odds ratio is per doubling of the reply's length in words: 1 means no length bias.
     NaN when the judge gave all or no replies Good (the model is not identified).
     """
-    import statsmodels.api as sm
+    # The model class alone: statsmodels.api imports its plotting and time-series modules (~3 s).
+    from statsmodels.discrete.discrete_model import Logit
 
     j = np.asarray(judge, dtype=np.int64).ravel()
     c = np.asarray(crowd, dtype=np.int64).ravel()
@@ -345,7 +372,7 @@ def length_bias(
     columns += [(c == r).astype(float) for r in present[1:]]
     x = np.column_stack(columns)
     try:
-        fit = sm.Logit(y, x).fit(disp=0)
+        fit = Logit(y, x).fit(disp=0)
     except Exception:  # perfect separation, a singular design: no estimate
         return nan
     lo, hi = fit.conf_int(alpha=1 - confidence)[1]

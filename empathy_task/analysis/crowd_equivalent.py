@@ -338,6 +338,11 @@ def crowd_equivalent_rows(
     for c in calibrations:
         loso = c.loso()
         tables = c.tables()
+        rng = np.random.default_rng(o.seed)
+        # One bootstrap of the calibration per judge, shared by its sources' intervals.
+        draws = cal.bootstrap_calibration(
+            tables, smoothing=c.smoothing, resamples=o.resamples, seed=rng
+        )
         part = g[g["rater_kind"] == c.judge].sort_values("good_rate", ascending=False)
         for r in part.to_dict("records"):
             if stored_source(str(r["source"])) is not None or not r["n"]:
@@ -351,7 +356,8 @@ def crowd_equivalent_rows(
                 smoothing=c.smoothing,
                 confidence=o.confidence,
                 resamples=o.resamples,
-                seed=o.seed,
+                seed=rng,
+                calibration_draws=draws,
             )
             rows.append(
                 {
