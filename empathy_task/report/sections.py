@@ -189,7 +189,7 @@ def _leaderboard(a: Analysis) -> Section:
                 ce["source"],
                 f"crowd-equivalent (judge {ce['judge']})",
                 fmt_int(ce["n"]),
-                *(fmt_num(ce["counts"][label], 1) for label in LABELS),
+                *(f"{ce['counts'][label]:,.1f}" for label in LABELS),
                 f"{fmt_rate(ce['good_rate'])} {fmt_ci(*ce['good_rate_ci'])}",
                 fmt_num(ce["mean_rating"]),
                 f"{fmt_rel(ce['rel_increase_good'])} {fmt_ci(*ce['rel_increase_good_ci'], 1.0)}",
