@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -129,6 +130,10 @@ class Analysis:
     ppi: tuple[PPIRow, ...] = field(
         default=()
     )  # crowd sample + judge (analysis/steps.py, ppi_rows)
+    # Added by empathy_task.analysis.crowd_equivalent.with_calibrations: the judges' calibrations
+    # to the crowd (JudgeCalibration) and the judge-rated sources in crowd units (dicts).
+    calibrations: tuple[Any, ...] = field(default=())
+    crowd_equivalent: tuple[dict[str, Any], ...] = field(default=())
 
     def overall_groups(self) -> pd.DataFrame:
         """The groups over all prompts (scope ``overall``)."""

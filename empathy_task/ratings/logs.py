@@ -72,6 +72,14 @@ def rating_rows(
     ``flagged`` collects the dialog ids of replies the scorer flagged for addressing the judge
     (``reply_flags``, :func:`empathy_task.task.verdict.injection_flags`).
     """
+    from inspect_ai.log import read_eval_log
+
+    from empathy_task.ratings.judge_runs import is_validation_log, validation_rating_rows
+
+    header = read_eval_log(str(path), header_only=True)
+    if is_validation_log(header.eval.task):
+        # The judge validation task: its model is the judge, its sources the stored ones.
+        return validation_rating_rows(read_eval_log(str(path)), epoch)
     rows: list[dict[str, Any]] = []
     origin = str(path)
     for log, sample in _samples(path, epoch):

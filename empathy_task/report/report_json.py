@@ -163,6 +163,28 @@ def ppi_json(a: Analysis) -> list[dict[str, Any]]:
     return out
 
 
+def _calibration_json(c: Any) -> dict[str, Any]:
+    """One judge's calibration: the stable ``judge, reference, loso`` keys, then the rest."""
+    full = c.to_json()
+    return {
+        "judge": c.judge,
+        "reference": full["reference"],
+        "loso": full["loso"],
+        "loso_rms_error": full["loso_rms_error"],
+        "judge_prompt_version": c.judge_prompt_version,
+        "data_sha256": c.data_sha256,
+        "origin": c.origin,
+        "smoothing": full["smoothing"],
+        "p_crowd_given_judge": full["p_crowd_given_judge"],
+        "counts": full["counts"],
+        "method": (
+            "P(crowd | judge) per judge label, smoothed towards the pooled crowd distribution; "
+            "a source's crowd distribution is its judge label shares times P(crowd | judge); "
+            "loso: fitted on the other stored sources"
+        ),
+    }
+
+
 def _generator() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -229,6 +251,9 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             },
         },
         "agreement": [_agreement_json(ag) for ag in a.agreement],
+        "calibration": [_calibration_json(c) for c in a.calibrations],
+        "crowd_equivalent": list(a.crowd_equivalent),
+        "judge_card": [dict(c.card) for c in a.calibrations],
         "rater_quality": a.rater_quality.to_dict(orient="records"),
         "published": {
             "note": "the paper's published Good counts; reference rows, not computed from the input",

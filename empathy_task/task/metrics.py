@@ -71,7 +71,7 @@ def _good_rate(scores: list[SampleScore], prefix: str = "") -> float:
 
 @metric
 def good_rate() -> Metric:
-    """Share of rated replies the judge rated Good."""
+    """Share of rated replies the judge rated Good, on the judge's scale (not the crowd's)."""
 
     def compute(scores: list[SampleScore]) -> float:
         return _good_rate(scores)
@@ -81,8 +81,8 @@ def good_rate() -> Metric:
 
 @metric
 def mean_rating() -> Metric:
-    """Mean rating of the rated replies (1 Bad, 2 Okay, 3 Good); where the judge gave answer
-    probabilities, each reply counts with its expected rating."""
+    """Mean rating of the rated replies (1 Bad, 2 Okay, 3 Good), on the judge's scale; where the
+    judge gave answer probabilities, each reply counts with its expected rating."""
 
     def compute(scores: list[SampleScore]) -> float:
         return _mean(_rating_values(scores))
@@ -112,7 +112,7 @@ def mean_rating_stderr() -> Metric:
 
 @metric
 def rating_distribution() -> Metric:
-    """Shares of Bad, Okay and Good among the rated replies."""
+    """Shares of Bad, Okay and Good among the rated replies, on the judge's scale."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
         return {label: _mean(_values(scores, label.lower())) for label in LABELS}
@@ -122,7 +122,7 @@ def rating_distribution() -> Metric:
 
 @metric
 def human_good_rate() -> Metric:
-    """Share of the judge-rated human replies to the same prompts rated Good."""
+    """Share of the judge-rated human replies to the same prompts rated Good (judge's scale)."""
 
     def compute(scores: list[SampleScore]) -> float:
         return _good_rate(scores, "human_")
@@ -139,6 +139,22 @@ def relative_increase_good() -> Metric:
         if math.isnan(model) or math.isnan(human) or human == 0:
             return float("nan")
         return (model - human) / human * 100.0
+
+    return compute
+
+
+@metric
+def crowd_equivalent_good_rate(p_good_given_judge: list[float]) -> Metric:
+    """The Good rate in the crowd's units: the mean of P(crowd Good | the judge's label).
+
+    ``p_good_given_judge``: P(crowd Good) for the judge's Bad, Okay and Good, from the judge's
+    calibration (``-T calibration=FILE``; docs/design.md, "Judge calibration"). Its interval,
+    which carries the calibration's own error, is in ``empathy-task report --calibration``.
+    """
+    p = [float(x) for x in p_good_given_judge]
+
+    def compute(scores: list[SampleScore]) -> float:
+        return _mean([p[int(r) - 1] for r in _values(scores, "rating")])
 
     return compute
 

@@ -11,7 +11,14 @@ import asyncio
 from typing import Any, NamedTuple
 
 import tenacity
-from inspect_ai.model import CachePolicy, ChatMessageUser, GenerateConfig, Model, get_model
+from inspect_ai.model import (
+    CachePolicy,
+    ChatMessage,
+    ChatMessageUser,
+    GenerateConfig,
+    Model,
+    get_model,
+)
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
@@ -56,16 +63,35 @@ class JudgeAnswer(NamedTuple):
     probabilities: tuple[float, float, float] | None = None  # P(Bad), P(Okay), P(Good)
 
 
-def judge_config(logprobs: bool = False) -> GenerateConfig:
-    """The judge call's generation config: Inspect's default unless log-probabilities are asked.
+def judge_messages(metadata: dict[str, Any], reply: str) -> list[ChatMessage]:
+    """The judge call's messages for one reply: what Inspect's cache keys the call on.
 
-    Asking for them changes the config and so Inspect's cache key: a run with
+    Every path that asks the judge about a reply (this scorer, the judge validation task) builds
+    its call here, so the same reply costs one judge call however it is reached.
+    """
+    prompt = judge_prompt(
+        emotion=metadata["emotion"],
+        situation=metadata["situation"],
+        speaker_turn=metadata["speaker_turn"],
+        reply=reply,
+    )
+    return [ChatMessageUser(content=prompt)]
+
+
+def judge_config(grader: Model, logprobs: bool = False) -> GenerateConfig:
+    """The config of a judge call: temperature 0 unless the judge's own config sets one, and the
+    answer's log-probabilities when asked.
+
+    A grader named with ``--model-role grader=X`` replaces the task's temperature-0 default
+    model, so without this it would judge at the provider's default temperature. Asking for
+    log-probabilities changes the config and so Inspect's cache key: a run with
     ``judge_logprobs=true`` pays for its judge calls again, once, and the default run's calls and
     cache stay as they were (docs/design.md, "The judge").
     """
+    temperature = 0.0 if grader.config.temperature is None else None
     if logprobs:
-        return GenerateConfig(logprobs=True, top_logprobs=TOP_LOGPROBS)
-    return GenerateConfig()
+        return GenerateConfig(temperature=temperature, logprobs=True, top_logprobs=TOP_LOGPROBS)
+    return GenerateConfig(temperature=temperature)
 
 
 async def ask_judge(
@@ -74,23 +100,22 @@ async def ask_judge(
     reply: str,
     cache: bool | CachePolicy = JUDGE_CACHE,
     logprobs: bool = False,
+    config: GenerateConfig | None = None,
 ) -> JudgeAnswer:
     """Ask the judge about one reply, with its answer probabilities when ``logprobs`` is set.
 
     A judge that times out after Inspect's retries leaves the reply unrated: one slow answer
     should not end a 2,000-prompt run. Any other error (an outage, a spent quota) propagates, so
     the sample fails and ``inspect eval-retry`` picks it up later. A provider that returns no
-    log-probabilities gives the label alone (``probabilities`` None).
+    log-probabilities gives the label alone (``probabilities`` None). ``config`` replaces
+    :func:`judge_config` (the validation task, whose judge is the model under test, takes its
+    temperature from the task's config).
     """
-    prompt = judge_prompt(
-        emotion=metadata["emotion"],
-        situation=metadata["situation"],
-        speaker_turn=metadata["speaker_turn"],
-        reply=reply,
-    )
     try:
         output = await grader.generate(
-            [ChatMessageUser(content=prompt)], cache=cache, config=judge_config(logprobs)
+            judge_messages(metadata, reply),
+            config=judge_config(grader, logprobs) if config is None else config,
+            cache=cache,
         )
     except Exception as e:
         if is_timeout(e):
@@ -105,13 +130,17 @@ async def ask_judge(
 
 
 async def judge_reply(
-    grader: Model, metadata: dict[str, Any], reply: str, cache: bool | CachePolicy = JUDGE_CACHE
+    grader: Model,
+    metadata: dict[str, Any],
+    reply: str,
+    cache: bool | CachePolicy = JUDGE_CACHE,
+    config: GenerateConfig | None = None,
 ) -> tuple[int | None, str]:
     """Ask the judge about one reply; return ``(rating or None, the judge's text)``.
 
     See :func:`ask_judge` (this is its label-only form, the default call text and cache key).
     """
-    answer = await ask_judge(grader, metadata, reply, cache)
+    answer = await ask_judge(grader, metadata, reply, cache, config=config)
     return answer.rating, answer.text
 
 
