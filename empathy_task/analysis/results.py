@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from empathy_task.analysis import stats
+from empathy_task.analysis.repeatability import Repeatability
 from empathy_task.vocabulary import HUMAN
 
 OVERALL = "overall"
@@ -109,6 +110,8 @@ class Analysis:
     rater_quality: pd.DataFrame
     published: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
+    # A judge's agreement with itself between epochs 1 and 2 (analysis/repeatability.py).
+    repeatability: tuple[Repeatability, ...] = field(default=())
 
     def overall_groups(self) -> pd.DataFrame:
         """The groups over all prompts (scope ``overall``)."""

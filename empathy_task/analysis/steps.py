@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from empathy_task.analysis import stats
+from empathy_task.analysis.repeatability import repeatability
 from empathy_task.analysis.results import (
     LEVELS,
     OVERALL,
@@ -202,6 +203,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         rater_quality=quality,
         published=published_rows(),
         notes=tuple(notes),
+        repeatability=repeatability(table),
     )
 
 

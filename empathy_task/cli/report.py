@@ -65,6 +65,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--sources", default=None, help="comma-separated sources to keep (default all)"
     )
     parser.add_argument("--out", required=True, help="output folder")
+    from empathy_task.cli.export import add_log_options
+
+    add_log_options(parser)
     add_analysis_options(parser)
 
 
@@ -109,7 +112,12 @@ def run(args: argparse.Namespace) -> int:
 
     formats = parse_formats(args.format)
     options = analysis_options(args, args.baseline, args.sources)
-    table, loaded = load_inputs(args.inputs, kind=args.kind)
+    table, loaded = load_inputs(
+        args.inputs, kind=args.kind, scorer=args.scorer, allow_incomplete=args.allow_incomplete
+    )
+    for item in loaded:
+        for note in item.notes:
+            print(f"note: {note}")
     analysis = analyse(table, options)
     report = render_report(analysis, formats, loaded)
     written = write_report(report, Path(args.out), force=args.force)

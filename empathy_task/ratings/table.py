@@ -2,7 +2,10 @@
 
 Columns (docs/design.md, "The rating table"): ``dialog_id, emotion, sentiment, plutchik, part_no,
 source, rater, rating`` with rating 1 = Bad, 2 = Okay, 3 = Good. An optional ``teq`` column holds
-the rater's 16 Toronto Empathy Questionnaire answers (0-4) as a JSON list, for rater quality.
+the rater's 16 Toronto Empathy Questionnaire answers (0-4) as a JSON list, for rater quality; an
+optional ``epoch`` column (a whole number from 1, default 1) tells apart the ratings of one reply in
+the epochs of one Inspect run (``--epochs``). A rating is identified by (dialog, source, rater,
+epoch): a file holds at most one row per identity.
 Stored as CSV, JSONL or Parquet, chosen by the file's suffix.
 """
 
@@ -33,7 +36,35 @@ RATING_COLUMNS: tuple[str, ...] = (
 LABEL_COLUMNS: tuple[str, ...] = ("emotion", "sentiment", "plutchik", "part_no")
 
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("teq",)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("epoch", "teq")
+
+
+#: What identifies a rating: two rows with the same values are the same rating.
+RATING_KEY: tuple[str, ...] = ("dialog_id", "source", "rater", "epoch")
+
+
+#: The generation prompt of the study (with the definition of empathy): a source answering it
+#: carries no variant mark.
+STUDY_PROMPT = "empathy"
+
+
+def source_with_variant(model: str, variant: str | None) -> str:
+    """The source name of ``model``'s replies to a prompt variant: ``<model> [<variant>]``.
+
+    Every framework's path names sources this way (Inspect exports, lm-eval post-hoc judging), so
+    that a report never merges two variants; the study's prompt is unmarked.
+    """
+    if not variant or variant == STUDY_PROMPT:
+        return model
+    mark = f" [{variant}]"
+    return model if model.endswith(mark) else f"{model}{mark}"
+
+
+def with_epoch(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with an ``epoch`` column (1 where it has none): for keying ratings by identity."""
+    if "epoch" in frame.columns:
+        return frame
+    return frame.assign(epoch=np.int64(1))
 
 
 # C0 and C1 control characters and DEL: never part of an id, a source or a rater.
@@ -191,20 +222,43 @@ def validate_rating_table(
             # A take on the distinct labels: no Python string per row.
             out[col] = pd.array(expected.astype(str).tolist(), dtype="str").take(dialog_code)
 
-    # (dialog, source, rater) as one integer per row: duplicates hash fast.
+    if "epoch" in out.columns:
+        out["epoch"] = _canonical_epoch(out["epoch"], fail)
+    # (dialog, source, rater, epoch) as one integer per row: duplicates hash fast.
     n_dialog, n_source = len(dialogs), int(codes["source"].max()) + 1
+    n_rater = int(codes["rater"].max()) + 1
     key = dialog_code.astype(np.int64) + n_dialog * (
         codes["source"].astype(np.int64) + n_source * codes["rater"].astype(np.int64)
     )
+    if "epoch" in out.columns:
+        epoch_code, _ = pd.factorize(out["epoch"])
+        key = key + n_dialog * n_source * n_rater * epoch_code.astype(np.int64)
     dup = pd.Series(key).duplicated().to_numpy()
     if dup.any():
         raise fail(
-            dup, "dialog_id", "duplicate rating of the same dialog and source by the same rater"
+            dup,
+            "dialog_id",
+            "duplicate rating of the same dialog and source by the same rater"
+            + (" in the same epoch" if "epoch" in out.columns else ""),
         )
     if "teq" in out.columns:
         out["teq"] = _canonical_teq(out["teq"], fail)
     keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
     return out[keep]
+
+
+def _canonical_epoch(cells: pd.Series, fail: Callable[..., RatingTableError]) -> pd.Series:
+    """Epochs as int64; an empty cell is epoch 1 (the column is optional); anything else but a
+    whole number from 1 is an error."""
+    cells = cells.astype(object)
+    empty = cells.isna() | cells.map(lambda v: isinstance(v, str) and not v.strip())
+    numbers = pd.to_numeric(cells.where(~empty, 1), errors="coerce")
+    x = numbers.to_numpy(dtype=float)
+    bool_cell = cells.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+    bad = ~np.isfinite(x) | (x < 1) | (np.mod(np.nan_to_num(x, nan=0.5), 1) != 0) | bool_cell
+    if bad.any():
+        raise fail(bad, "epoch", "epoch must be a whole number from 1")
+    return pd.Series(x.astype("int64"), index=cells.index)
 
 
 def _is_text(values: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -197,9 +198,17 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             "rows": a.published.to_dict(orient="records"),
         },
         "inputs": [
-            {"path": i.path, "kind": i.kind, "ratings": i.ratings, "sources": list(i.sources)}
+            {
+                "path": i.path,
+                "kind": i.kind,
+                "ratings": i.ratings,
+                "sources": list(i.sources),
+                "repeats": i.repeats,
+                "notes": list(i.notes),
+            }
             for i in inputs
         ],
+        "repeatability": [dataclasses.asdict(r) for r in a.repeatability],
     }
     # One top-level key per line, each value by json's C encoder (an indent would make json use
     # its pure-Python encoder, slower than everything else here together). The comparisons can
