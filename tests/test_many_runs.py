@@ -336,8 +336,12 @@ def test_the_grader_named_in_python_eval_is_used_and_a_missing_one_stops_every_r
     assert "--model-role grader=" in missing.stdout
 
 
-def test_an_unusable_grader_on_the_command_line_fails_before_any_sample(tmp_path: Path) -> None:
-    # The named judge's provider cannot run here (a missing API key or package).
+@pytest.mark.parametrize("role", [None, "grader=openai/gpt-4o-mini"])
+def test_a_missing_or_unusable_grader_on_the_command_line_fails_before_any_sample(
+    tmp_path: Path, role: str | None
+) -> None:
+    # No judge named (the default's provider cannot run here: no API key or package), or a named
+    # one that cannot run (Inspect itself refuses to create it, with its own message).
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     logs = tmp_path / "logs"
     done = subprocess.run(
@@ -349,6 +353,7 @@ def test_an_unusable_grader_on_the_command_line_fails_before_any_sample(tmp_path
             "empathy/human",
             "--limit",
             "2",
+            *(["--model-role", role] if role else []),
             "--log-dir",
             str(logs),
             "--display",
@@ -361,7 +366,8 @@ def test_an_unusable_grader_on_the_command_line_fails_before_any_sample(tmp_path
         timeout=300,
     )
     assert done.returncode != 0
-    assert "--model-role grader=" in _said(done)
+    if role is None:
+        assert "--model-role grader=" in _said(done)
     assert not list(logs.rglob("*.eval"))
 
 
