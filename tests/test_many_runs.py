@@ -482,3 +482,25 @@ def test_export_to_a_folder_writes_one_table_per_log(tmp_path: Path) -> None:
     code, doc = _report(tmp_path, *tables)
     assert code == 0 and doc is not None
     assert doc["groups"]["human"]["n"] == 2
+
+
+def test_replies_of_a_log_for_rating_sheets_are_one_per_prompt_whatever_the_epochs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `empathy-task sheets LOG [--source NAME]` reads the replies of the first epoch; --source
+    # keeps that source only.
+    [log] = inspect_eval(
+        empathy_task(sample=N),
+        model="empathy/chatgpt",
+        model_roles={"grader": "empathy/mock-judge"},
+        epochs=2,
+        display="none",
+        log_dir=os.environ["INSPECT_LOG_DIR"],
+    )
+    capsys.readouterr()
+    assert cli(["sheets", log.location, "--out", str(tmp_path / "all"), "--seed", "1"]) == 0
+    key = pd.read_csv(tmp_path / "all.key.csv", dtype=str)
+    assert len(key) == N and set(key["source"]) == {"empathy/chatgpt"}
+    named = ["--source", "empathy/chatgpt", "--seed", "1"]
+    assert cli(["sheets", log.location, *named, "--out", str(tmp_path / "named")]) == 0
+    assert len(pd.read_csv(tmp_path / "named.key.csv", dtype=str)) == N
