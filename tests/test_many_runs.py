@@ -487,8 +487,8 @@ def test_export_to_a_folder_writes_one_table_per_log(tmp_path: Path) -> None:
 def test_replies_of_a_log_for_rating_sheets_are_one_per_prompt_whatever_the_epochs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # `empathy-task sheets LOG [--source NAME]` reads the replies of the first epoch; --source
-    # keeps that source only.
+    # `empathy-task sheets LOG [--source NAME]` reads the replies of the first epoch only (a guard:
+    # export reads every epoch now, the replies for a human study must not double).
     [log] = inspect_eval(
         empathy_task(sample=N),
         model="empathy/chatgpt",

@@ -301,23 +301,20 @@ def combine_repeats(frame: pd.DataFrame, place: Callable[[int], str]) -> tuple[p
 
 
 def replies_from_logs(
-    paths: Sequence[str | os.PathLike[str]],
-    source: str | None = None,
-    *,
-    epoch: int = 1,
-    allow_incomplete: bool = False,
+    paths: Sequence[str | os.PathLike[str]], epoch: int = 1, *, allow_incomplete: bool = False
 ) -> pd.DataFrame:
-    """The model replies in one or more logs (one epoch, the first by default): columns
-    ``dialog_id, source, reply``; ``source`` keeps only that source's replies."""
+    """The model replies of one epoch (the first by default) in one or more logs: columns
+    ``dialog_id, source, reply``, the source named with its prompt variant."""
     rows = []
     for p in paths:
         for log, sample in _samples(p, epoch, allow_incomplete):
-            name = source_with_variant(log.eval.model, prompt_variant(log))
-            if source is not None and name != source:
-                continue
             if sample.error is None and sample.output and sample.output.completion.strip():
                 rows.append(
-                    {"dialog_id": str(sample.id), "source": name, "reply": sample.output.completion}
+                    {
+                        "dialog_id": str(sample.id),
+                        "source": source_with_variant(log.eval.model, prompt_variant(log)),
+                        "reply": sample.output.completion,
+                    }
                 )
     return pd.DataFrame(rows, columns=["dialog_id", "source", "reply"])
 
