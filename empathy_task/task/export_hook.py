@@ -103,14 +103,18 @@ class EmpathyExportHook(Hooks):
             return
         out = default_export_path(location, target)
         if out.exists():
-            # Only a file made while the run was going gets here (the target is checked when the
-            # task is built, and a folder's file is named by the log): say so loudly.
+            # Only a Task object run for several models from Python (built once, so the claim
+            # cannot see the second), or a file made while the run went, gets here: say so loudly.
             message = (
-                f"empathy-task: error: {out} appeared during the run; the table was NOT written "
-                f"(run `empathy-task export {location} --out FILE` to write it)"
+                f"empathy-task: error: {out} exists (another task of this run wrote it, or it was "
+                f"made while the run went); this task's table was NOT written. Write it with "
+                f"`empathy-task export {location} --out FILE`, and export to a folder "
+                "(-T export=DIR: one file per log) when a run has several models."
             )
-            logger.error(message)
+            # Printed as the "wrote" line is: Inspect shows neither a log record nor the hook's
+            # exception under --display none.
             print(message)
+            logger.error(message)
             raise ExportClashError(message)
         write_rating_table(rating_table_from_logs([location]), out)
         print(f"empathy-task: wrote {out}")
