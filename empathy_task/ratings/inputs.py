@@ -158,8 +158,7 @@ def _combine(
     parts: list[tuple[str, str, pd.DataFrame, Path, int]],
 ) -> tuple[pd.DataFrame, list[int]]:
     """The inputs as one table, each rating once; the repeats dropped from each input."""
-    from empathy_task.ratings.logs import combine_repeats
-    from empathy_task.ratings.table import with_epoch
+    from empathy_task.ratings.table import combine_repeats, with_epoch
 
     any_epoch = any("epoch" in frame.columns for _, _, frame, _, _ in parts)
     frames = [with_epoch(frame) if any_epoch else frame for _, _, frame, _, _ in parts]

@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,11 @@ import pandas as pd
 
 from empathy_task.ratings.table import (
     RATING_COLUMNS,
-    RATING_KEY,
     STUDY_PROMPT,
     RatingTableError,
+    combine_repeats,
     source_with_variant,
     validate_rating_table,
-    with_epoch,
 )
 from empathy_task.vocabulary import HUMAN
 
@@ -263,41 +262,6 @@ def rating_table_from_logs(
     table.attrs["repeats"] = repeats
     table.attrs["incomplete"] = [s for s in summaries if s.status != "success"]
     return table
-
-
-def combine_repeats(frame: pd.DataFrame, place: Callable[[int], str]) -> tuple[pd.DataFrame, int]:
-    """Keep one row per rating identity (dialog, source, rater, epoch); return it and the number
-    of repeats dropped.
-
-    Rows repeating a rating with the same value are one rating. Two rows that give the same
-    rating identity different values are a :class:`RatingTableError` naming both places
-    (``place(index)`` of each row, ``index`` being the frame's).
-    """
-    key = list(RATING_KEY)
-    keyed = with_epoch(frame)
-    same = keyed.duplicated([*key, "rating"])
-    distinct = keyed[~same]
-    clash = distinct.duplicated(key, keep=False)
-    if clash.any():
-        first = distinct.index[clash.to_numpy()][0]
-        row = distinct.loc[first]
-        match = distinct[clash]
-        match = match[
-            (match["dialog_id"] == row["dialog_id"])
-            & (match["source"] == row["source"])
-            & (match["rater"] == row["rater"])
-            & (match["epoch"] == row["epoch"])
-        ]
-        a, b = match.index[:2]
-        raise RatingTableError(
-            place(int(b)),
-            f"rating {int(distinct.at[b, 'rating'])} of dialog {row['dialog_id']!r}, source "
-            f"{row['source']!r} by {row['rater']!r} (epoch {int(row['epoch'])}) disagrees with "
-            f"rating {int(distinct.at[a, 'rating'])} of the same reply in {place(int(a))}: one "
-            "rating cannot have two values (report the runs separately, or pick one judge "
-            "scorer with --scorer)",
-        )
-    return frame[~same.to_numpy()], int(same.sum())
 
 
 def replies_from_logs(

@@ -247,6 +247,41 @@ def validate_rating_table(
     return out[keep]
 
 
+def combine_repeats(frame: pd.DataFrame, place: Callable[[int], str]) -> tuple[pd.DataFrame, int]:
+    """Keep one row per rating identity (dialog, source, rater, epoch); return it and the number
+    of repeats dropped.
+
+    Rows repeating a rating with the same value are one rating. Two rows that give the same
+    rating identity different values are a :class:`RatingTableError` naming both places
+    (``place(index)`` of each row, ``index`` being the frame's).
+    """
+    key = list(RATING_KEY)
+    keyed = with_epoch(frame)
+    same = keyed.duplicated([*key, "rating"])
+    distinct = keyed[~same]
+    clash = distinct.duplicated(key, keep=False)
+    if clash.any():
+        first = distinct.index[clash.to_numpy()][0]
+        row = distinct.loc[first]
+        match = distinct[clash]
+        match = match[
+            (match["dialog_id"] == row["dialog_id"])
+            & (match["source"] == row["source"])
+            & (match["rater"] == row["rater"])
+            & (match["epoch"] == row["epoch"])
+        ]
+        a, b = match.index[:2]
+        raise RatingTableError(
+            place(int(b)),
+            f"rating {int(distinct.at[b, 'rating'])} of dialog {row['dialog_id']!r}, source "
+            f"{row['source']!r} by {row['rater']!r} (epoch {int(row['epoch'])}) disagrees with "
+            f"rating {int(distinct.at[a, 'rating'])} of the same reply in {place(int(a))}: one "
+            "rating cannot have two values (report the runs separately, or pick one judge "
+            "scorer with --scorer)",
+        )
+    return frame[~same.to_numpy()], int(same.sum())
+
+
 def _canonical_epoch(cells: pd.Series, fail: Callable[..., RatingTableError]) -> pd.Series:
     """Epochs as int64; an empty cell is epoch 1 (the column is optional); anything else but a
     whole number from 1 is an error."""
