@@ -325,9 +325,9 @@ def judge_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = provider.mock_judgement
 
-    def counted(prompt: str, style: str = "rating") -> str:
+    def counted(prompt: str, *args: object, **kwargs: object) -> str:
         calls.append(prompt)
-        return real(prompt, style)
+        return real(prompt, *args, **kwargs)
 
     monkeypatch.setattr(provider, "mock_judgement", counted)
     return calls

@@ -168,6 +168,8 @@ def test_judgements_are_shared_with_inspect_runs(study: pd.DataFrame, tmp_path: 
     posthoc = read_rating_table(out).sort_values(["dialog_id", "source"], ignore_index=True)
     inspect_table = rating_table_from_logs([log.location])
     inspect_table = inspect_table.sort_values(["dialog_id", "source"], ignore_index=True)
+    # An Inspect export names the epoch of each rating; a post-hoc judgement is epoch 1.
+    assert set(inspect_table.pop("epoch")) == {1}
     pd.testing.assert_frame_equal(posthoc, inspect_table)
 
 

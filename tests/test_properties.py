@@ -455,10 +455,8 @@ def test_lm_eval_samples_load_exactly_or_fail_at_the_line(
     expected = pd.DataFrame(
         {
             "dialog_id": ids,
-            "source": [
-                model if source or v == "empathy" else f"{model} [{v}]"
-                for v in variants[: len(ids)]
-            ],
+            # The prompt variant is part of the source, also under --source (issue 13).
+            "source": [model if v == "empathy" else f"{model} [{v}]" for v in variants[: len(ids)]],
             "reply": replies[: len(ids)],
         }
     )

@@ -214,12 +214,21 @@ def test_detects_each_kind_and_kind_overrides(tmp_path: Path, crowd_table: pd.Da
     assert sum(g["n"] for g in doc["groups"].values()) == 30
 
 
-def test_the_same_rating_in_two_inputs_is_an_error(tmp_path: Path, crowd_table: pd.DataFrame):
+def test_the_same_rating_in_two_inputs_counts_once_and_a_different_one_is_an_error(
+    tmp_path: Path, crowd_table: pd.DataFrame
+):
     small = crowd_table.head(30)[list(RATING_COLUMNS)]
     a = _write(small, tmp_path / "a.csv")
     b = _write(small.iloc[10:], tmp_path / "b.jsonl")
-    with pytest.raises(ValueError, match=r"b\.jsonl: row 1, column 'dialog_id'.*a\.csv row 12"):
-        load_inputs([a, b])
+    table, loaded = load_inputs([a, b])
+    assert len(table) == 30
+    assert [i.repeats for i in loaded] == [0, 20]
+    assert "counted once" in loaded[1].notes[0]
+    other = small.iloc[10:].copy()
+    other.iloc[0, other.columns.get_loc("rating")] = 1 + other.iloc[0]["rating"] % 3
+    c = _write(other, tmp_path / "c.jsonl")
+    with pytest.raises(ValueError, match=r"c\.jsonl: row 1: rating .*/a\.csv: row 12"):
+        load_inputs([a, c])
 
 
 # --- rater kinds: judge vs crowd ----------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from empathy_task.analysis import ppi, stats
+from empathy_task.analysis.repeatability import Repeatability
 from empathy_task.vocabulary import HUMAN
 
 OVERALL = "overall"
@@ -134,6 +135,8 @@ class Analysis:
     # to the crowd (JudgeCalibration) and the judge-rated sources in crowd units (dicts).
     calibrations: tuple[Any, ...] = field(default=())
     crowd_equivalent: tuple[dict[str, Any], ...] = field(default=())
+    # A judge's agreement with itself between epochs 1 and 2 (analysis/repeatability.py).
+    repeatability: tuple[Repeatability, ...] = field(default=())
 
     def overall_groups(self) -> pd.DataFrame:
         """The groups over all prompts (scope ``overall``)."""

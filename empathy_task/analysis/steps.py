@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from empathy_task.analysis import stats
+from empathy_task.analysis.repeatability import repeatability
 from empathy_task.analysis.results import (
     LEVELS,
     OVERALL,
@@ -205,6 +206,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         published=published_rows(),
         notes=tuple(notes),
         ppi=ppi,
+        repeatability=repeatability(table),
     )
 
 

@@ -81,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     replies = read_replies(args.inputs, source=args.source)
 
     config = GenerateConfig(
+        # As the Inspect task's judge (task/scorer.py, grader_model): the same settings give the
+        # same cache key, so a reply judged in either is not paid for again in the other.
+        temperature=0,
         max_connections=args.max_connections,
         max_retries=args.max_retries,
         timeout=args.timeout,

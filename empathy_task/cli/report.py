@@ -81,6 +81,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the judge's price per million input and output tokens, for the report card's "
         "price per 1,000 ratings (e.g. 0.15,0.60)",
     )
+    from empathy_task.cli.export import add_log_options
+
+    add_log_options(parser)
     add_analysis_options(parser)
 
 
@@ -143,7 +146,12 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     options = analysis_options(args, args.baseline, args.sources)
     prices = parse_prices(args.price_per_mtok)
-    table, loaded = load_inputs(args.inputs, kind=args.kind)
+    table, loaded = load_inputs(
+        args.inputs, kind=args.kind, scorer=args.scorer, allow_incomplete=args.allow_incomplete
+    )
+    for item in loaded:
+        for note in item.notes:
+            print(f"note: {note}")
     analysis = analyse(table, options)
     study = [i.path for i in loaded if i.kind == "study"]
     analysis = with_calibrations(

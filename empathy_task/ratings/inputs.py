@@ -5,8 +5,7 @@ Each input is one of three kinds, told apart by its name and, for CSV, its heade
 - ``ratings``: a rating table (``.csv``, ``.jsonl``, ``.parquet``), read with
   :func:`empathy_task.ratings.files.read_rating_table`;
 - ``log``: an Inspect log of ``empathy_task`` (``.eval``, or Inspect's ``.json``), converted with
-  :func:`empathy_task.ratings.logs.rating_table_from_logs` (all logs in one call, so that the human
-  replies judged in several logs by the same judge count once);
+  :func:`empathy_task.ratings.logs.rating_table_from_logs`;
 - ``study``: the authors' wide CSV (it has ``speaker_uttr`` and ``rating_human`` columns), loaded
   with :func:`empathy_task.data.study.load_study`; it gives the crowd ratings of three sources, ``human``,
   ``chatgpt`` and ``chatgpt_empathy``, with the raters' TEQ answers.
@@ -15,11 +14,13 @@ Each input is one of three kinds, told apart by its name and, for CSV, its heade
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from empathy_task.ratings.files import FORMATS, is_inspect_log, table_format
@@ -28,17 +29,25 @@ from empathy_task.ratings.table import RatingTableError, row_number
 INPUT_KINDS: tuple[str, ...] = ("ratings", "log", "study")
 #: Columns that only the authors' wide CSV has.
 STUDY_MARKER_COLUMNS: tuple[str, ...] = ("speaker_uttr", "rating_human")
-_KEY = ["dialog_id", "source", "rater"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class LoadedInput:
-    """What one input contributed to the rating table."""
+    """What one input contributed to the rating table.
+
+    ``ratings`` counts its rows; ``repeats`` those already given by an earlier input (the same
+    rating, counted once); ``notes`` says so, and what else the reader should know (the samples
+    missing from an incomplete log).
+    """
 
     path: str
     kind: str
     ratings: int
     sources: tuple[str, ...]
+    repeats: int = 0
+    notes: tuple[str, ...] = ()
 
 
 def detect_kind(path: str | os.PathLike[str]) -> str:
@@ -73,11 +82,20 @@ def _row_label(kind: str, path: Path, index: int, rows_per_source: int) -> int |
 
 
 def load_inputs(
-    paths: Sequence[str | os.PathLike[str]], *, kind: str | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    kind: str | None = None,
+    scorer: str | None = None,
+    allow_incomplete: bool = False,
 ) -> tuple[pd.DataFrame, list[LoadedInput]]:
     """Read every input into one validated rating table; ``kind`` forces the kind of all inputs.
 
-    A rating that two inputs both hold (same dialog, source and rater) is an error naming both.
+    A rating is identified by (dialog, source, rater, epoch). A rating that several inputs repeat
+    with the same value (every run of a judge carries its ratings of the human replies) is kept
+    once, and each input's :class:`LoadedInput` says how many of its ratings were repeats; two
+    inputs that give one rating different values are an error naming both places. ``scorer``
+    picks one judge scorer of every log; a log that did not finish is refused unless
+    ``allow_incomplete`` (see :func:`empathy_task.ratings.logs.rating_table_from_logs`).
     """
     if not paths:
         raise ValueError("no inputs: give rating tables, Inspect logs or the authors' CSV")
@@ -89,7 +107,7 @@ def load_inputs(
             raise FileNotFoundError(f"{p}: no such file")
 
     parts: list[tuple[str, str, pd.DataFrame, Path, int]] = []
-    logs = [p for p, k in kinds if k == "log"]
+    notes: dict[str, list[str]] = {}
     for p, k in kinds:
         if k == "ratings":
             from empathy_task.ratings.files import read_rating_table
@@ -101,25 +119,67 @@ def load_inputs(
 
             study = load_study(p)
             parts.append((str(p), k, study_rating_table(study), p, len(study)))
-    if logs:
-        from empathy_task.ratings.logs import rating_table_from_logs
+        else:
+            from empathy_task.ratings.logs import rating_table_from_logs
 
-        for p in logs:
             _check_log(p)
-        origin = ", ".join(map(str, logs))
-        parts.append((origin, "log", rating_table_from_logs(logs), logs[0], 0))
+            # One log at a time: a rating two logs disagree on is then named by its log.
+            frame = rating_table_from_logs([p], scorer=scorer, allow_incomplete=allow_incomplete)
+            for summary in frame.attrs.get("incomplete", []):
+                notes.setdefault(str(p), []).append(
+                    f"{summary.missing} of {summary.expected} samples missing from {p} "
+                    f"(status {summary.status!r}, read with --allow-incomplete)"
+                )
+            parts.append((str(p), k, frame, p, 0))
 
     for origin, k, frame, path, per_source in parts:
         _check_rater_ids(origin, k, frame, path, per_source)
-    loaded = [
-        LoadedInput(origin, k, len(frame), tuple(pd.unique(frame["source"])))
-        for origin, k, frame, _, _ in parts
-    ]
     if len(parts) == 1:
-        return parts[0][2], loaded
-    table = pd.concat([frame for _, _, frame, _, _ in parts], ignore_index=True)
-    _check_no_overlap(table, parts)
+        table, repeats = parts[0][2], [0]
+    else:
+        table, repeats = _combine(parts)
+    loaded = []
+    for (origin, k, frame, _, _), n in zip(parts, repeats):
+        said = list(notes.get(origin, []))
+        if n:
+            said.append(
+                f"{n:,} of the {len(frame):,} ratings in {origin} repeat ratings of an earlier "
+                "input (same dialog, source, rater and epoch, same rating): counted once"
+            )
+        loaded.append(
+            LoadedInput(origin, k, len(frame), tuple(pd.unique(frame["source"])), n, tuple(said))
+        )
+    for item in loaded:
+        for note in item.notes:
+            logger.info("%s", note)
     return table, loaded
+
+
+def _combine(
+    parts: list[tuple[str, str, pd.DataFrame, Path, int]],
+) -> tuple[pd.DataFrame, list[int]]:
+    """The inputs as one table, each rating once; the repeats dropped from each input."""
+    from empathy_task.ratings.table import combine_repeats, with_epoch
+
+    any_epoch = any("epoch" in frame.columns for _, _, frame, _, _ in parts)
+    frames = [with_epoch(frame) if any_epoch else frame for _, _, frame, _, _ in parts]
+    table = pd.concat(frames, ignore_index=True)
+    starts = np.cumsum([0, *(len(f) for f in frames)])
+    part_of = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+
+    def place(i: int) -> str:
+        j = int(part_of[i])
+        origin, k, _, path, per_source = parts[j]
+        row = _row_label(k, path, i - int(starts[j]), per_source)
+        if row is not None:
+            return f"{origin}: row {row}"
+        r = table.loc[i]
+        epoch = f", epoch {int(r['epoch'])}" if "epoch" in table.columns else ""
+        return f"{origin}: sample {r['dialog_id']}{epoch}"
+
+    combined, _ = combine_repeats(table, place)
+    dropped = np.bincount(part_of[~table.index.isin(combined.index)], minlength=len(frames))
+    return combined.reset_index(drop=True), [int(n) for n in dropped]
 
 
 def _check_rater_ids(
@@ -147,33 +207,3 @@ def _check_log(path: Path) -> None:
         read_eval_log(str(path), header_only=True)
     except Exception as e:  # zip, JSON and schema errors all mean "not a log"
         raise RatingTableError(str(path), f"not a readable Inspect log: {e}") from e
-
-
-def _check_no_overlap(
-    table: pd.DataFrame, parts: list[tuple[str, str, pd.DataFrame, Path, int]]
-) -> None:
-    dup = table.duplicated(_KEY, keep=False)
-    if not dup.any():
-        return
-    starts = [0]
-    for _, _, frame, _, _ in parts:
-        starts.append(starts[-1] + len(frame))
-    key = tuple(table.loc[int(dup.to_numpy().nonzero()[0][0]), _KEY])
-    same = (table["dialog_id"] == key[0]) & (table["source"] == key[1]) & (table["rater"] == key[2])
-    first, second = (int(i) for i in same.to_numpy().nonzero()[0][:2])
-
-    def where(i: int) -> tuple[str, int | None]:
-        part = max(j for j, s in enumerate(starts[:-1]) if s <= i)
-        origin, k, _, path, per_source = parts[part]
-        return origin, _row_label(k, path, i - starts[part], per_source)
-
-    origin_a, row_a = where(first)
-    origin_b, row_b = where(second)
-    also = origin_a if row_a is None else f"{origin_a} row {row_a}"
-    raise RatingTableError(
-        origin_b,
-        f"duplicate rating of the same dialog and source by the same rater (also in {also}; "
-        f"value {key[0]!r})",
-        row_b,
-        "dialog_id",
-    )

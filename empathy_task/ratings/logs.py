@@ -1,7 +1,9 @@
 """Inspect logs of ``empathy_task`` -> the rating table (and the replies, for human studies).
 
-Model replies become rows with ``source`` = the model's name; the judge-rated human replies become
-rows with ``source = human``; ``rater`` is the judge model's name in both. Unrated replies (an
+Model replies become rows with ``source`` = the model's name (with `` [vanilla]`` for the prompt
+without the empathy definition, as lm-eval's path writes it); the judge-rated human replies become
+rows with ``source = human``; ``rater`` is the judge model's name in both, and ``epoch`` the
+Inspect epoch. Unrated replies (an
 unparsable judge answer, an empty reply, an errored sample) give no row: a failure is never a
 rating. A run with ``-T judge_logprobs=true`` also gives the judge's answer probabilities
 (``p_bad, p_okay, p_good``), empty in rows whose provider returned none.
@@ -12,7 +14,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,10 @@ from empathy_task.ratings.files import FORMATS
 from empathy_task.ratings.table import (
     PROBABILITY_COLUMNS,
     RATING_COLUMNS,
+    STUDY_PROMPT,
     RatingTableError,
+    combine_repeats,
+    source_with_variant,
     validate_rating_table,
 )
 from empathy_task.vocabulary import HUMAN
@@ -30,6 +37,9 @@ from empathy_task.vocabulary import HUMAN
 logger = logging.getLogger(__name__)
 
 SCORER = "empathy_judge"
+# Inspect names a second scorer of the same name empathy_judge1, empathy_judge2, ... (``inspect
+# score --action append``); a registry name may carry the package's namespace.
+_JUDGE_SCORER = re.compile(r"^(?:.+/)?empathy_judge\d*$")
 
 
 def is_empathy_log(task_name: str) -> bool:
@@ -37,15 +47,88 @@ def is_empathy_log(task_name: str) -> bool:
     return task_name.split("/")[-1] == "empathy_task"
 
 
-def _samples(path: str | os.PathLike[str], epoch: int) -> Iterator[tuple[Any, Any]]:
+@dataclass(frozen=True)
+class LogSummary:
+    """How complete a log is: its status, the samples it should hold and those it holds whole."""
+
+    path: str
+    status: str
+    expected: int
+    complete: int
+
+    @property
+    def missing(self) -> int:
+        return max(self.expected - self.complete, 0)
+
+    def describe(self) -> str:
+        return (
+            f"status {self.status!r}, {self.complete} of {self.expected} samples complete "
+            f"({self.missing} missing)"
+        )
+
+
+def _expected_samples(log: Any) -> int:
+    spec = log.eval
+    if spec.dataset.sample_ids is not None:
+        n = len(spec.dataset.sample_ids)
+    else:
+        n = int(spec.dataset.samples or 0)
+        limit = spec.config.limit
+        if isinstance(limit, int):
+            n = min(n, limit)
+        elif isinstance(limit, list | tuple) and len(limit) == 2:
+            n = min(n, int(limit[1]) - int(limit[0]))
+    return n * int(spec.config.epochs or 1)
+
+
+def log_summary(path: str | os.PathLike[str], log: Any) -> LogSummary:
+    """The completeness of a log read with its samples."""
+    complete = sum(1 for s in log.samples or [] if s.error is None)
+    return LogSummary(str(path), str(log.status), _expected_samples(log), complete)
+
+
+class IncompleteLogError(RatingTableError):
+    """A log whose run did not finish: refused unless the caller allows incomplete logs."""
+
+
+def _read_log(path: str | os.PathLike[str], allow_incomplete: bool) -> tuple[Any, LogSummary]:
     from inspect_ai.log import read_eval_log
 
     log = read_eval_log(str(path))
     if not is_empathy_log(log.eval.task):
         raise RatingTableError(str(path), f"not an empathy_task log (task {log.eval.task!r})")
+    summary = log_summary(path, log)
+    if summary.status != "success":
+        if not allow_incomplete:
+            raise IncompleteLogError(
+                str(path),
+                f"the run did not finish ({summary.describe()}); finish it with `inspect "
+                "eval-retry`, or pass --allow-incomplete to use the samples it has",
+            )
+        logger.info("%s: incomplete log, %s", path, summary.describe())
+    return log, summary
+
+
+def _samples(
+    path: str | os.PathLike[str], epoch: int | None, allow_incomplete: bool = False
+) -> Iterator[tuple[Any, Any]]:
+    log, _ = _read_log(path, allow_incomplete)
     for sample in log.samples or []:
-        if sample.epoch == epoch:
+        if epoch is None or sample.epoch == epoch:
             yield log, sample
+
+
+def judge_scorers(log: Any) -> list[str]:
+    """The names of the judge's scores in a log, in the order Inspect wrote them.
+
+    ``empathy_judge``, then ``empathy_judge1``, ... after ``inspect score --action append``.
+    """
+    names: dict[str, None] = {}
+    if log.results is not None:
+        names.update((s.name, None) for s in log.results.scores)
+    for sample in log.samples or []:
+        names.update((k, None) for k in sample.scores or {})
+    return [n for n in names if _JUDGE_SCORER.match(n)]
 
 
 def _grader(log: Any, origin: str) -> str:
@@ -58,6 +141,14 @@ def _grader(log: Any, origin: str) -> str:
     return grader.model
 
 
+def prompt_variant(log: Any) -> str:
+    """The generation prompt a log's replies answered (``empathy``: the study's)."""
+    variant = (log.eval.metadata or {}).get("prompt_variant")
+    if variant is None:
+        variant = (log.eval.task_args or {}).get("prompt") or STUDY_PROMPT
+    return str(variant)
+
+
 def _rating(value: Any) -> int | None:
     if isinstance(value, int | float) and not math.isnan(value):
         return int(value)
@@ -65,12 +156,21 @@ def _rating(value: Any) -> int | None:
 
 
 def rating_rows(
-    path: str | os.PathLike[str], epoch: int = 1, flagged: list[str] | None = None
+    path: str | os.PathLike[str],
+    epoch: int | None = None,
+    flagged: list[str] | None = None,
+    *,
+    scorer: str | None = None,
+    allow_incomplete: bool = False,
+    summaries: list[LogSummary] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rating-table rows of one log (first epoch by default).
+    """Rating-table rows of one log: every epoch (or ``epoch``), every judge scorer (or ``scorer``).
 
-    ``flagged`` collects the dialog ids of replies the scorer flagged for addressing the judge
-    (``reply_flags``, :func:`empathy_task.task.verdict.injection_flags`).
+    The rater of a rating is the judge named in its score's metadata (what the scorer used, also
+    after ``inspect score``), else the log's ``grader`` role (logs written before the scorer
+    recorded it). Each row carries ``epoch`` and, for error messages, ``_place`` (log, sample,
+    epoch and scorer). ``flagged`` collects the dialog ids of replies the scorer flagged for
+    addressing the judge (``reply_flags``, :func:`empathy_task.task.verdict.injection_flags`).
     """
     from inspect_ai.log import read_eval_log
 
@@ -82,27 +182,47 @@ def rating_rows(
         return validation_rating_rows(read_eval_log(str(path)), epoch)
     rows: list[dict[str, Any]] = []
     origin = str(path)
-    for log, sample in _samples(path, epoch):
-        score = (sample.scores or {}).get(SCORER)
-        if score is None or not isinstance(score.value, dict):
-            continue  # errored or unscored sample
-        if flagged is not None and (score.metadata or {}).get("reply_flags"):
-            flagged.append(str(sample.id))
-        rater = _grader(log, origin)
-        labels = {k: sample.metadata[k] for k in ("emotion", "sentiment", "plutchik", "part_no")}
-        for source, prefix in ((log.eval.model, ""), (HUMAN, "human_")):
-            rating = _rating(score.value.get(f"{prefix}rating"))
-            if rating is not None:
-                rows.append(
-                    {
-                        "dialog_id": str(sample.id),
-                        **labels,
-                        "source": source,
-                        "rater": rater,
-                        "rating": rating,
-                        **_probabilities(score.value, prefix),
-                    }
-                )
+    log, summary = _read_log(path, allow_incomplete)
+    if summaries is not None:
+        summaries.append(summary)
+    names = judge_scorers(log)
+    if scorer is not None:
+        if scorer not in names:
+            raise RatingTableError(
+                origin,
+                f"no judge scorer {scorer!r} in the log (it has {', '.join(names) or 'none'})",
+            )
+        names = [scorer]
+    source = source_with_variant(log.eval.model, prompt_variant(log))
+    labels_of = ("emotion", "sentiment", "plutchik", "part_no")
+    for sample in log.samples or []:
+        if epoch is not None and sample.epoch != epoch:
+            continue
+        for name in names:
+            score = (sample.scores or {}).get(name)
+            if score is None or not isinstance(score.value, dict):
+                continue  # errored or unscored sample
+            metadata = score.metadata or {}
+            if flagged is not None and metadata.get("reply_flags"):
+                flagged.append(str(sample.id))
+            rater = str(metadata.get("judge") or _grader(log, origin))
+            labels = {k: sample.metadata[k] for k in labels_of}
+            place = f"{origin}: sample {sample.id}, epoch {sample.epoch}, scorer {name}"
+            for who, prefix in ((source, ""), (HUMAN, "human_")):
+                rating = _rating(score.value.get(f"{prefix}rating"))
+                if rating is not None:
+                    rows.append(
+                        {
+                            "dialog_id": str(sample.id),
+                            **labels,
+                            "source": who,
+                            "rater": rater,
+                            "rating": rating,
+                            "epoch": int(sample.epoch),
+                            "_place": place,
+                            **_probabilities(score.value, prefix),
+                        }
+                    )
     return rows
 
 
@@ -113,35 +233,49 @@ def _probabilities(value: dict[str, Any], prefix: str) -> dict[str, float]:
     return {c: value.get(f"{prefix}{c}", math.nan) for c in PROBABILITY_COLUMNS}
 
 
-def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int = 1) -> pd.DataFrame:
-    """The rating table of one or more ``empathy_task`` logs.
+def rating_table_from_logs(
+    paths: Sequence[str | os.PathLike[str]],
+    epoch: int | None = None,
+    *,
+    scorer: str | None = None,
+    allow_incomplete: bool = False,
+) -> pd.DataFrame:
+    """The rating table of one or more ``empathy_task`` logs, with an ``epoch`` column.
 
-    The same human reply judged by the same judge in several logs is one rating: identical rows
-    are kept once; conflicting ones (a judge run without cache at temperature > 0) keep the first
-    and are reported on stderr.
+    A rating is identified by (dialog, source, rater, epoch): the same human reply judged by the
+    same judge in several logs (or by two scorers of one log) is one rating when the ratings
+    agree, and an error naming both places when they differ. A log that did not finish is an
+    :class:`IncompleteLogError` unless ``allow_incomplete``; then ``attrs["incomplete"]`` lists
+    the :class:`LogSummary` of each such log. ``attrs["repeats"]`` counts ratings met more than
+    once.
     """
     flagged: list[str] = []
-    rows = [row for p in paths for row in rating_rows(p, epoch, flagged)]
+    summaries: list[LogSummary] = []
+    rows = [
+        row
+        for p in paths
+        for row in rating_rows(
+            p,
+            epoch,
+            flagged,
+            scorer=scorer,
+            allow_incomplete=allow_incomplete,
+            summaries=summaries,
+        )
+    ]
+    origin = ", ".join(map(str, paths))
     if not rows:
-        raise RatingTableError(", ".join(map(str, paths)), "no rated samples in the log(s)")
+        raise RatingTableError(origin, "no rated samples in the log(s)")
     with_probabilities = any(PROBABILITY_COLUMNS[0] in row for row in rows)
-    columns = [*RATING_COLUMNS, *(PROBABILITY_COLUMNS if with_probabilities else ())]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame = frame.drop_duplicates()
-    key = ["dialog_id", "source", "rater"]
+    columns = [*RATING_COLUMNS, "epoch", "_place"]
+    frame = pd.DataFrame(rows, columns=columns + list(PROBABILITY_COLUMNS * with_probabilities))
     if with_probabilities:
         # The same rating from a run with probabilities and one without is one rating: keep the
-        # row that has them (and the first of rows that differ in their probabilities only).
+        # row that has them (combine_repeats keeps the first of repeats).
         first = frame[PROBABILITY_COLUMNS[0]].notna().sort_values(ascending=False, kind="stable")
-        frame = frame.loc[first.index].drop_duplicates([*key, "rating"]).sort_index()
-    conflicts = frame.duplicated(key)
-    if conflicts.any():
-        logger.warning(
-            "%d rating(s) of the same reply by the same judge differ between logs; kept the first "
-            "of each",
-            int(conflicts.sum()),
-        )
-        frame = frame[~conflicts]
+        frame = frame.loc[first.index]
+    frame, repeats = combine_repeats(frame, lambda i: str(frame.at[i, "_place"]))
+    frame = frame.sort_index().drop(columns="_place")
     if flagged:
         logger.warning(
             "%d scored repl%s addressed the judge (answer format or instructions; see "
@@ -149,21 +283,26 @@ def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int =
             len(flagged),
             "y" if len(flagged) == 1 else "ies",
         )
-    table = validate_rating_table(frame, ", ".join(map(str, paths)))
+    table = validate_rating_table(frame, origin)
     table.attrs["flagged_replies"] = len(flagged)
+    table.attrs["repeats"] = repeats
+    table.attrs["incomplete"] = [s for s in summaries if s.status != "success"]
     return table
 
 
-def replies_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int = 1) -> pd.DataFrame:
-    """The model replies in one or more logs: columns ``dialog_id, source, reply``."""
+def replies_from_logs(
+    paths: Sequence[str | os.PathLike[str]], epoch: int = 1, *, allow_incomplete: bool = False
+) -> pd.DataFrame:
+    """The model replies of one epoch (the first by default) in one or more logs: columns
+    ``dialog_id, source, reply``, the source named with its prompt variant."""
     rows = []
     for p in paths:
-        for log, sample in _samples(p, epoch):
+        for log, sample in _samples(p, epoch, allow_incomplete):
             if sample.error is None and sample.output and sample.output.completion.strip():
                 rows.append(
                     {
                         "dialog_id": str(sample.id),
-                        "source": log.eval.model,
+                        "source": source_with_variant(log.eval.model, prompt_variant(log)),
                         "reply": sample.output.completion,
                     }
                 )

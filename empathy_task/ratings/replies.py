@@ -23,6 +23,7 @@ from empathy_task.ratings.table import (
     dialog_positions,
     excerpt,
     row_number,
+    source_with_variant,
     unknown_dialog,
 )
 
@@ -128,7 +129,8 @@ def read_lm_eval_samples(path: str | os.PathLike[str], source: str | None = None
     """Replies of an lm-eval samples file: columns ``dialog_id, source, reply``.
 
     The source is ``source`` if given, else the model named by the run's results file, with
-    `` [vanilla]`` appended for replies to the prompt without the empathy definition.
+    `` [vanilla]`` appended for replies to the prompt without the empathy definition
+    (:func:`empathy_task.ratings.table.source_with_variant`, as Inspect exports name it).
     """
     origin = str(path)
     model = source if source is not None else lm_eval_model_name(path)
@@ -142,8 +144,8 @@ def read_lm_eval_samples(path: str | os.PathLike[str], source: str | None = None
         dialog_id = doc["dialog_id"]
         if not isinstance(dialog_id, str) or dialog_positions([dialog_id])[0] < 0:
             raise RatingTableError(origin, unknown_dialog(dialog_id), n, "doc.dialog_id")
-        variant = doc.get("prompt_variant", "empathy")
-        name = model if source is not None or variant == "empathy" else f"{model} [{variant}]"
+        # Named as an Inspect export names it, also under --source: two variants never merge.
+        name = source_with_variant(model, doc.get("prompt_variant"))
         rows.append({"dialog_id": dialog_id, "source": name, "reply": _first_reply(rec)})
     return pd.DataFrame(rows, columns=list(REPLY_COLUMNS))
 

@@ -2,7 +2,10 @@
 
 Columns (docs/design.md, "The rating table"): ``dialog_id, emotion, sentiment, plutchik, part_no,
 source, rater, rating`` with rating 1 = Bad, 2 = Okay, 3 = Good. An optional ``teq`` column holds
-the rater's 16 Toronto Empathy Questionnaire answers (0-4) as a JSON list, for rater quality.
+the rater's 16 Toronto Empathy Questionnaire answers (0-4) as a JSON list, for rater quality; an
+optional ``epoch`` column (a whole number from 1, default 1) tells apart the ratings of one reply in
+the epochs of one Inspect run (``--epochs``). A rating is identified by (dialog, source, rater,
+epoch): a file holds at most one row per identity.
 Optional ``p_bad, p_okay, p_good`` hold a judge's answer probabilities for the rating (its
 log-probabilities at the verdict, renormalised over the three labels): all three or none in each
 row, each in [0, 1], adding up to 1 within :data:`PROBABILITY_TOLERANCE`.
@@ -43,7 +46,34 @@ PROBABILITY_COLUMNS: tuple[str, ...] = ("p_bad", "p_okay", "p_good")
 #: at most 0.0015; a row that misses by more is not a distribution.
 PROBABILITY_TOLERANCE = 0.01
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("teq", *PROBABILITY_COLUMNS)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("epoch", "teq", *PROBABILITY_COLUMNS)
+
+#: What identifies a rating: two rows with the same values are the same rating.
+RATING_KEY: tuple[str, ...] = ("dialog_id", "source", "rater", "epoch")
+
+
+#: The generation prompt of the study (with the definition of empathy): a source answering it
+#: carries no variant mark.
+STUDY_PROMPT = "empathy"
+
+
+def source_with_variant(model: str, variant: str | None) -> str:
+    """The source name of ``model``'s replies to a prompt variant: ``<model> [<variant>]``.
+
+    Every framework's path names sources this way (Inspect exports, lm-eval post-hoc judging), so
+    that a report never merges two variants; the study's prompt is unmarked.
+    """
+    if not variant or variant == STUDY_PROMPT:
+        return model
+    mark = f" [{variant}]"
+    return model if model.endswith(mark) else f"{model}{mark}"
+
+
+def with_epoch(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with an ``epoch`` column (1 where it has none): for keying ratings by identity."""
+    if "epoch" in frame.columns:
+        return frame
+    return frame.assign(epoch=np.int64(1))
 
 
 # C0 and C1 control characters and DEL: never part of an id, a source or a rater.
@@ -144,15 +174,24 @@ def validate_rating_table(
     _check_ratings(at)
     dialog_code, dialogs = _fill_labels(at, codes["dialog_id"], uniques["dialog_id"])
 
-    # (dialog, source, rater) as one integer per row: duplicates hash fast.
+    if "epoch" in out.columns:
+        out["epoch"] = _canonical_epoch(out["epoch"], fail)
+    # (dialog, source, rater, epoch) as one integer per row: duplicates hash fast.
     n_dialog, n_source = len(dialogs), int(codes["source"].max()) + 1
+    n_rater = int(codes["rater"].max()) + 1
     key = dialog_code.astype(np.int64) + n_dialog * (
         codes["source"].astype(np.int64) + n_source * codes["rater"].astype(np.int64)
     )
+    if "epoch" in out.columns:
+        epoch_code, _ = pd.factorize(out["epoch"])
+        key = key + n_dialog * n_source * n_rater * epoch_code.astype(np.int64)
     dup = pd.Series(key).duplicated().to_numpy()
     if dup.any():
         raise fail(
-            dup, "dialog_id", "duplicate rating of the same dialog and source by the same rater"
+            dup,
+            "dialog_id",
+            "duplicate rating of the same dialog and source by the same rater"
+            + (" in the same epoch" if "epoch" in out.columns else ""),
         )
     if "teq" in out.columns:
         out["teq"] = _canonical_teq(out["teq"], fail)
@@ -308,6 +347,55 @@ def _check_probabilities(
         return
     for col in PROBABILITY_COLUMNS:
         out[col] = values[col]
+
+
+def combine_repeats(frame: pd.DataFrame, place: Callable[[int], str]) -> tuple[pd.DataFrame, int]:
+    """Keep one row per rating identity (dialog, source, rater, epoch); return it and the number
+    of repeats dropped.
+
+    Rows repeating a rating with the same value are one rating. Two rows that give the same
+    rating identity different values are a :class:`RatingTableError` naming both places
+    (``place(index)`` of each row, ``index`` being the frame's).
+    """
+    key = list(RATING_KEY)
+    keyed = with_epoch(frame)
+    same = keyed.duplicated([*key, "rating"])
+    distinct = keyed[~same]
+    clash = distinct.duplicated(key, keep=False)
+    if clash.any():
+        first = distinct.index[clash.to_numpy()][0]
+        row = distinct.loc[first]
+        match = distinct[clash]
+        match = match[
+            (match["dialog_id"] == row["dialog_id"])
+            & (match["source"] == row["source"])
+            & (match["rater"] == row["rater"])
+            & (match["epoch"] == row["epoch"])
+        ]
+        a, b = match.index[:2]
+        raise RatingTableError(
+            place(int(b)),
+            f"rating {int(distinct.at[b, 'rating'])} of dialog {row['dialog_id']!r}, source "
+            f"{row['source']!r} by {row['rater']!r} (epoch {int(row['epoch'])}) disagrees with "
+            f"rating {int(distinct.at[a, 'rating'])} of the same reply in {place(int(a))}: one "
+            "rating cannot have two values (report the runs separately, or pick one judge "
+            "scorer with --scorer)",
+        )
+    return frame[~same.to_numpy()], int(same.sum())
+
+
+def _canonical_epoch(cells: pd.Series, fail: Callable[..., RatingTableError]) -> pd.Series:
+    """Epochs as int64; an empty cell is epoch 1 (the column is optional); anything else but a
+    whole number from 1 is an error."""
+    cells = cells.astype(object)
+    empty = cells.isna() | cells.map(lambda v: isinstance(v, str) and not v.strip())
+    numbers = pd.to_numeric(cells.where(~empty, 1), errors="coerce")
+    x = numbers.to_numpy(dtype=float)
+    bool_cell = cells.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+    bad = ~np.isfinite(x) | (x < 1) | (np.mod(np.nan_to_num(x, nan=0.5), 1) != 0) | bool_cell
+    if bad.any():
+        raise fail(bad, "epoch", "epoch must be a whole number from 1")
+    return pd.Series(x.astype("int64"), index=cells.index)
 
 
 def _is_text(values: Any) -> bool:

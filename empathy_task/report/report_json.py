@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -260,9 +261,17 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             "rows": a.published.to_dict(orient="records"),
         },
         "inputs": [
-            {"path": i.path, "kind": i.kind, "ratings": i.ratings, "sources": list(i.sources)}
+            {
+                "path": i.path,
+                "kind": i.kind,
+                "ratings": i.ratings,
+                "sources": list(i.sources),
+                "repeats": i.repeats,
+                "notes": list(i.notes),
+            }
             for i in inputs
         ],
+        "repeatability": [dataclasses.asdict(r) for r in a.repeatability],
     }
     if a.ppi:
         doc["ppi"] = ppi_json(a)

@@ -119,9 +119,40 @@ def _overview(a: Analysis, inputs: Sequence[LoadedInput]) -> Section:
                 [[i.path, i.kind, fmt_int(i.ratings), ", ".join(i.sources)] for i in inputs],
             )
         )
+        for i in inputs:
+            for note in i.notes:
+                s.add(note)
     for note in a.notes:
         s.add(note)
     return s
+
+
+def _repeatability(a: Analysis) -> list[Section]:
+    """A judge's agreement with itself across epochs (shown only when a run had two)."""
+    if not a.repeatability:
+        return []
+    s = Section("Judge repeatability across epochs")
+    s.add(
+        "The same judge rated the same replies in epoch 1 and epoch 2 of a run: Cohen's kappa "
+        "between the two, unweighted and linear, and the share of equal ratings."
+    )
+    s.add(
+        Table(
+            ["judge", "epochs", "replies", "kappa", "kappa (linear)", "equal"],
+            [
+                [
+                    r.judge,
+                    fmt_int(r.epochs),
+                    fmt_int(r.n),
+                    fmt_num(r.kappa, 3),
+                    fmt_num(r.kappa_linear, 3),
+                    fmt_num(r.exact_agreement, 3),
+                ]
+                for r in a.repeatability
+            ],
+        )
+    )
+    return [s]
 
 
 def _leaderboard(a: Analysis) -> Section:
@@ -905,6 +936,7 @@ def build_document(
         *_agreement_sections(a, figures),
         *_ppi_sections(a),
         *_calibration_sections(a),
+        *_repeatability(a),
         _quality(a),
         _families(a),
         _plots_section(a, figures),

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from inspect_ai import Task, task
+
+# Inspect ends a run on a PrerequisiteError with its message and no traceback; it offers no public
+# exception class that does so (checked on inspect-ai 0.3.285).
 from inspect_ai._util.error import PrerequisiteError
-from inspect_ai.model import GenerateConfig, Model, get_model
-from inspect_ai.solver import generate
+from inspect_ai.model import GenerateConfig, Model, get_model, model_roles
+from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from empathy_task.resources import data_pin, registry
 from empathy_task.task.prompts import prompt_versions
-from empathy_task.task.scorer import empathy_judge
+from empathy_task.task.scorer import DEFAULT_GRADER, GraderError, empathy_judge, grader_model
 
-# The judge of the study's 2026 extension, at temperature 0; `--model-role grader=...` overrides it.
-DEFAULT_GRADER = "openai/gpt-4o-mini"
+__all__ = ["DEFAULT_GRADER", "empathy_task", "judge_ready"]
 # lm-eval's settings too (plugins/lm_eval): greedy, at most 512 new tokens, so both frameworks
 # decode alike. README, "Generation settings", says which a user may change.
 GENERATION_CONFIG = GenerateConfig(temperature=0, max_tokens=512)
@@ -64,8 +66,6 @@ def empathy_task(
             f"empathy_task: unknown task parameter(s) {', '.join(sorted(unknown))}; the "
             f"parameters are {', '.join(TASK_PARAMETERS)}."
         )
-    # First, so that an unusable judge fails the run before any reply is generated.
-    grader = default_grader()
     # Imported here: Inspect imports the package's entry point on every run, for every task.
     from empathy_task.task.dataset import inspect_dataset, prompt_set
 
@@ -77,13 +77,22 @@ def empathy_task(
         seed=_int(seed, "seed"),
         prompt=prompt,
     )
+    if export:
+        from empathy_task.task.export_hook import check_export_target
+
+        check_export_target(str(export))
+    roles = _named_grader()
     metrics = None
     if calibration:
         from empathy_task.task.metrics import JUDGE_METRICS, crowd_equivalent_good_rate
 
-        metrics = [*JUDGE_METRICS, crowd_equivalent_good_rate(_p_good(calibration, grader))]
+        judge = str(roles["grader"]) if roles else None
+        metrics = [*JUDGE_METRICS, crowd_equivalent_good_rate(_p_good(calibration, judge))]
     return Task(
         dataset=inspect_dataset(frame),
+        # The judge is resolved when the eval starts, not here: from Python, `eval(empathy_task(),
+        # model_roles={"grader": ...})` names it only after the task is built.
+        setup=judge_ready(),
         solver=generate(),
         scorer=empathy_judge(
             judge_human=_bool(judge_human),
@@ -92,20 +101,27 @@ def empathy_task(
         ),
         metrics=metrics,
         config=GENERATION_CONFIG,
-        # Recorded in the log's model_roles, whether defaulted or named on the command line.
-        model_roles={"grader": grader},
+        # Recorded in the log's model_roles when known now; the score metadata names the judge
+        # of every rating (also after `inspect score`).
+        model_roles=roles,
         version=registry()["version"],
         metadata={**prompt_versions(prompt), "data_sha256": data_pin().sha256},
     )
 
 
-def _p_good(path: str, grader: Model) -> list[float]:
-    """P(crowd Good | judge label) from the grader's calibration in ``path`` (key checked)."""
+def _p_good(path: str, judge: str | None) -> list[float]:
+    """P(crowd Good | judge label) from the judge's calibration in ``path`` (key checked).
+
+    ``judge`` is None when the task is built before its run names the grader (Python's
+    ``eval(empathy_task(...), model_roles=...)``): a file with one calibration then serves.
+    """
     from empathy_task.analysis.crowd_equivalent import check_calibration_key, read_calibration
 
-    judge = str(grader)
     try:
-        found = [c for c in read_calibration(path) if c.judge == judge]
+        calibrations = read_calibration(path)
+        if judge is None and len(calibrations) == 1:
+            judge = calibrations[0].judge
+        found = [c for c in calibrations if c.judge == judge]
         if not found:
             raise ValueError(f"{path}: holds no calibration of the judge {judge!r}")
         check_calibration_key(found[0], [judge])
@@ -114,23 +130,44 @@ def _p_good(path: str, grader: Model) -> list[float]:
     return [float(x) for x in found[0].fit().p_crowd_given_judge[:, -1]]
 
 
-def default_grader() -> Model:
-    """The ``grader`` role if the run names one, else :data:`DEFAULT_GRADER` at temperature 0.
+def _named_grader() -> dict[str, Model | list[Model]] | None:
+    """The judge to record as the task's ``grader`` role, when the task is built inside a run.
 
-    Raises:
-        PrerequisiteError: the judge cannot be created (no API key, a missing provider package);
-            Inspect then ends the run before the first sample, with a non-zero exit status.
+    ``inspect eval`` (and ``eval("empathy_task/...")``) build the task with the run's model and
+    roles set: the judge is created now, so that an unusable one ends the run before anything
+    else, with a non-zero exit status (a sample's error would not change Inspect's exit status).
+    Built from Python before ``eval()``, no role is set yet: :func:`judge_ready` resolves it.
     """
+    if model_roles().get("grader") is None and not _in_eval_setup():
+        return None
     try:
-        return get_model(
-            role="grader", default=DEFAULT_GRADER, config=GenerateConfig(temperature=0)
-        )
-    except Exception as e:
-        raise PrerequisiteError(
-            f"empathy_task: the judge could not be created ({type(e).__name__}: {e}). "
-            f"The default judge is {DEFAULT_GRADER} (set OPENAI_API_KEY), or name another with "
-            "--model-role grader=<provider/model>."
-        ) from e
+        return {"grader": grader_model()}
+    except GraderError as e:
+        raise PrerequisiteError(str(e)) from e
+
+
+def _in_eval_setup() -> bool:
+    # Inspect sets the run's model before it builds the tasks; outside a run there is none.
+    try:
+        get_model()
+    except Exception:
+        return False
+    return True
+
+
+@solver
+def judge_ready() -> Solver:
+    """Create the judge before the sample's reply is generated.
+
+    A judge that cannot be created (no API key, a missing provider package) then fails every
+    sample before any reply is paid for, with an error that names ``--model-role grader=...``.
+    """
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        grader_model()
+        return state
+
+    return solve
 
 
 def _bool(value: bool | str) -> bool:

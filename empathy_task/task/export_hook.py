@@ -1,17 +1,70 @@
-"""``-T export=DIR``: write the rating table when an ``empathy_task`` run ends.
+"""``-T export=DIR`` or ``-T export=FILE``: write the rating table when an ``empathy_task`` run ends.
 
 A convenience over ``empathy-task export`` (the dependable path): Inspect's hooks are global to
 every task in the process, so this acts only for this package's task and only when asked; it does
 not fire when the task fails.
+
+A table is never lost. In a folder each log gets its own file, named by the log. A file target
+that already exists, or that two tasks of one run would both write (an eval-set, several
+``--model``), is refused when the task is built, before any sample runs: Inspect turns an error
+there into a failed run with a non-zero exit status, while an exception in a hook is only a
+warning.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from pathlib import Path
 
-from inspect_ai.hooks import Hooks, TaskEnd, hooks
+from inspect_ai.hooks import Hooks, RunStart, TaskEnd, hooks
 
 logger = logging.getLogger(__name__)
+
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".jsonl", ".parquet")
+
+# File targets claimed by the tasks Inspect builds for one run (it builds every task, one per
+# model, before any runs): a second claim of a file is a clash. Cleared when the run starts.
+_claims: set[Path] = set()
+_claims_lock = threading.Lock()
+
+
+class ExportClashError(FileExistsError):
+    """Two tables would go to one file: the second would be lost."""
+
+
+def is_file_target(target: str) -> bool:
+    """Whether ``-T export=TARGET`` names a table file (else a folder, one file per log)."""
+    return Path(target).suffix.lower() in TABLE_SUFFIXES
+
+
+def check_export_target(target: str) -> None:
+    """Refuse a file target that exists or that another task of this run already claimed.
+
+    Called when the task is built. Raises Inspect's ``PrerequisiteError`` (the run ends with its
+    message and a non-zero exit status, before any sample runs).
+    """
+    if not is_file_target(target):
+        return
+    from inspect_ai._util.error import PrerequisiteError
+
+    path = Path(target).resolve()
+    if path.exists():
+        raise PrerequisiteError(
+            f"empathy_task: -T export={target} exists; the run would not be able to write its "
+            "table. Remove it, name another file, or export to a folder (-T export=DIR writes "
+            "one file per log, named by the log)."
+        )
+    with _claims_lock:
+        if path in _claims:
+            # The run ends here, so the claim ends too (a later run may use the file).
+            _claims.discard(path)
+            raise PrerequisiteError(
+                f"empathy_task: two tasks of this run (an eval-set, or several --model) would "
+                f"write their tables to -T export={target}, and the second would be lost. Export "
+                "to a folder instead (-T export=DIR writes one file per log, named by the log)."
+            )
+        _claims.add(path)
 
 
 @hooks(name="empathy_task_export", description="Writes the empathy_task rating table at task end.")
@@ -25,15 +78,42 @@ class EmpathyExportHook(Hooks):
 
         if not is_empathy_log(spec.task) or not data.log.location:
             return
+        self._export(data.log.location, str(target))
+
+    async def on_run_start(self, data: RunStart) -> None:
+        # Every task of the run is built by now: the claims have done their work.
+        with _claims_lock:
+            _claims.clear()
+
+    @staticmethod
+    def _export(location: str, target: str) -> None:
         from inspect_ai.log import read_eval_log
 
         from empathy_task.ratings.files import write_rating_table
         from empathy_task.ratings.logs import default_export_path, rating_table_from_logs
 
         # The log handed to the hook may hold only the header: read the samples from disk.
-        log = read_eval_log(data.log.location)
+        log = read_eval_log(location, header_only=True)
         if log.status != "success":
+            logger.warning(
+                "empathy-task: the run did not finish (status %r); no table written to %s. "
+                "`empathy-task export %s --allow-incomplete` writes what it has.",
+                log.status,
+                target,
+                location,
+            )
             return
-        out = default_export_path(data.log.location, str(target))
-        write_rating_table(rating_table_from_logs([data.log.location]), out)
+        out = default_export_path(location, target)
+        if out.exists():
+            # Only a Task object run for several models from Python (built once, so the claim
+            # cannot see the second), or a file made while the run went, gets here: say so loudly.
+            message = (
+                f"empathy-task: error: {out} exists (another task of this run wrote it, or it was "
+                f"made while the run went); this task's table was NOT written. Write it with "
+                f"`empathy-task export {location} --out FILE`, and export to a folder "
+                "(-T export=DIR: one file per log) when a run has several models."
+            )
+            logger.error(message)
+            raise ExportClashError(message)
+        write_rating_table(rating_table_from_logs([location]), out)
         logger.warning("empathy-task: wrote %s", out)  # Inspect shows warnings, not info

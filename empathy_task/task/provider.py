@@ -4,7 +4,9 @@
   that source for each prompt, so the human baseline and the paper's GPT-4 replies run through the
   same pipeline as any model.
 - ``empathy/mock-judge`` is an offline, deterministic judge for dry runs and tests: it answers in
-  the judge format with a rating derived from a hash of the response. It rates nothing; it checks
+  the judge format with a rating derived from a hash of the response. ``empathy/mock-judge-strict``
+  is a second, differently named judge that rates one step lower (Good -> Okay, Okay -> Bad), for
+  re-judging a log with another judge. It rates nothing; it checks
   the plumbing without an API key. Model args (``-M`` or the role's dict) inject faults:
   ``style`` (``rating``, ``bare``: a bare label, ``nonsense``: another format, ``empty``,
   ``quote-first``/``quote-last``: the response quoted verbatim before/after the verdict),
@@ -42,6 +44,9 @@ from empathy_task.data.study import load_study
 from empathy_task.vocabulary import LABELS, STORED_SOURCES
 
 MOCK_JUDGE = "mock-judge"
+MOCK_JUDGE_STRICT = "mock-judge-strict"
+MOCK_JUDGES: tuple[str, ...] = (MOCK_JUDGE, MOCK_JUDGE_STRICT)
+_STRICTER = {"Good": "Okay", "Okay": "Bad", "Bad": "Bad"}
 
 
 def _usage(prompt: list[ChatMessage], completion: str) -> ModelUsage:
@@ -63,10 +68,10 @@ class EmpathyProvider(ModelAPI):
         **model_args: Any,
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
-        if model_name not in (*STORED_SOURCES, MOCK_JUDGE):
+        if model_name not in (*STORED_SOURCES, *MOCK_JUDGES):
             raise ValueError(
                 f"unknown empathy model {model_name!r}: use one of "
-                + ", ".join(f"empathy/{m}" for m in (*STORED_SOURCES, MOCK_JUDGE))
+                + ", ".join(f"empathy/{m}" for m in (*STORED_SOURCES, *MOCK_JUDGES))
             )
         self._data = data
         self._replies: dict[str, str] | None = None
@@ -96,7 +101,7 @@ class EmpathyProvider(ModelAPI):
         tool_choice: ToolChoice,
         config: GenerateConfig,
     ) -> ModelOutput:
-        if self.model_name == MOCK_JUDGE:
+        if self.model_name in MOCK_JUDGES:
             completion = await self._judge(input[-1].text)
         else:
             dialog_id = _dialog_id(input)
@@ -121,7 +126,7 @@ class EmpathyProvider(ModelAPI):
             raise RuntimeError(f"mock-judge: injected failure after {self._fail_after} calls")
         if self._delay:
             await asyncio.sleep(self._delay)
-        return mock_judgement(prompt, self._style)
+        return mock_judgement(prompt, self._style, strict=self.model_name == MOCK_JUDGE_STRICT)
 
     def max_connections(self) -> int:
         # Nothing is rate-limited: let Inspect run samples as fast as the event loop allows.
@@ -154,20 +159,22 @@ def rated_response(prompt: str) -> str:
     return prompt[fence.end() + 1 : end if end >= 0 else None]
 
 
-def mock_verdict(prompt: str) -> str:
-    """The label the mock judge gives a prompt: a hash of the response being rated."""
+def mock_verdict(prompt: str, strict: bool = False) -> str:
+    """The label the mock judge gives a prompt: a hash of the response being rated (one step
+    lower for the strict judge)."""
     digest = hashlib.sha256(rated_response(prompt).encode()).digest()[0]
-    return ("Bad", "Okay", "Okay", "Good", "Good", "Good")[digest % 6]
+    label = ("Bad", "Okay", "Okay", "Good", "Good", "Good")[digest % 6]
+    return _STRICTER[label] if strict else label
 
 
-def mock_judgement(prompt: str, style: str = "rating") -> str:
+def mock_judgement(prompt: str, style: str = "rating", strict: bool = False) -> str:
     """A deterministic judge answer: the rating is a hash of the response being rated.
 
     The ``quote-*`` styles quote the response verbatim, before (``quote-first``) or after
     (``quote-last``) the verdict line, as a real judge explaining itself might: they show what a
     reply written to steer the judge can do to the parsed rating.
     """
-    label = mock_verdict(prompt)
+    label = mock_verdict(prompt, strict)
     digest = hashlib.sha256(rated_response(prompt).encode()).digest()[0]
     if style == "quote-first":
         return f"The response reads:\n{rated_response(prompt)}\nRATING: {label}"

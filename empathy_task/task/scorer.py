@@ -35,6 +35,33 @@ from empathy_task.vocabulary import RATING_LABELS
 NAN = float("nan")
 #: The score-value keys of the answer probabilities (and, with ``human_``, the human reply's).
 PROBABILITY_KEYS: tuple[str, ...] = ("p_bad", "p_okay", "p_good")
+# The judge of the study's 2026 extension, at temperature 0; `--model-role grader=...` overrides it.
+DEFAULT_GRADER = "openai/gpt-4o-mini"
+
+
+class GraderError(RuntimeError):
+    """The judge could not be created; the message says how to name another."""
+
+
+def grader_model() -> Model:
+    """The ``grader`` role if the run names one, else :data:`DEFAULT_GRADER` at temperature 0.
+
+    Raises:
+        GraderError: the judge cannot be created (no API key, a missing provider package).
+    """
+    try:
+        return get_model(
+            role="grader", default=DEFAULT_GRADER, config=GenerateConfig(temperature=0)
+        )
+    except Exception as e:
+        raise GraderError(
+            f"empathy_task: the judge could not be created ({type(e).__name__}: {e}). "
+            f"The default judge is {DEFAULT_GRADER} (set OPENAI_API_KEY), or name another with "
+            "--model-role grader=<provider/model> (eval(..., model_roles={'grader': ...}) from "
+            "Python)."
+        ) from e
+
+
 # Judge answers do not go stale: the prompt version in the text keys a new wording apart.
 JUDGE_CACHE = CachePolicy(expiry=None)
 
@@ -183,7 +210,7 @@ def empathy_judge(judge_human: bool = True, cache: bool = True, logprobs: bool =
         logprobs = logprobs.strip().lower() in ("true", "1", "yes")
 
     async def score(state: TaskState, target: Target) -> Score:
-        grader = get_model(role="grader", required=True)
+        grader = grader_model()
         md = state.metadata
         reply = state.output.completion.strip()
 
