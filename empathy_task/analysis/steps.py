@@ -13,7 +13,7 @@ call (:func:`empathy_task.stats.chi2_tests`), so that a million ratings take abo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,15 +173,25 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         opts,
     )
     groups = _groups_frame(grid, opts)
-    per_dialog = _per_dialog_counts(
-        kind_codes, source_codes, dialog_codes, rating, n_kinds, n_sources, len(dialogs)
-    )
+    group_dialog = (kind_codes * n_sources + source_codes) * len(dialogs) + dialog_codes
+    per_dialog_n = np.bincount(group_dialog, minlength=n_kinds * n_sources * len(dialogs))
+    per_dialog_n = per_dialog_n.reshape(n_kinds, n_sources, len(dialogs))
     emotion_of_dialog_onehot = np.zeros((len(dialogs), n_emotions))
     emotion_of_dialog_onehot[np.arange(len(dialogs)), emotion_of_dialog] = 1.0
-    shared = _shared_counts(grid, per_dialog, emotion_of_dialog_onehot, valence_of_emotion, pairs)
+    shared = _shared_counts(
+        grid,
+        per_dialog_n > 0,
+        # Counts per dialog and rating, only if some pair covers different prompts.
+        lambda: np.bincount(group_dialog * 3 + rating, minlength=per_dialog_n.size * 3).reshape(
+            *per_dialog_n.shape, 3
+        ),
+        emotion_of_dialog_onehot,
+        valence_of_emotion,
+        pairs,
+    )
     comparisons, families = _comparisons_frame(grid, pairs, opts, shared)
     _add_cluster_test(comparisons, clusters)
-    coverage = _coverage_frame(per_dialog, kind_names, source_names, baseline)
+    coverage = _coverage_frame(per_dialog_n, kind_names, source_names, baseline)
     paired_frame = _paired_frame(
         dialog_codes,
         source_codes,
@@ -314,21 +324,6 @@ class _Shared:
     prompts: np.ndarray
 
 
-def _per_dialog_counts(
-    kind_codes: np.ndarray,
-    source_codes: np.ndarray,
-    dialog_codes: np.ndarray,
-    rating: np.ndarray,
-    n_kinds: int,
-    n_sources: int,
-    n_dialogs: int,
-) -> np.ndarray:
-    """Counts ``[kind, source, dialog, Bad/Okay/Good]`` (``rating`` is 0-based)."""
-    flat = ((kind_codes * n_sources + source_codes) * n_dialogs + dialog_codes) * 3 + rating
-    size = n_kinds * n_sources * n_dialogs * 3
-    return np.bincount(flat, minlength=size).reshape(n_kinds, n_sources, n_dialogs, 3)
-
-
 def _scope_counts(by_emotion: np.ndarray, valence_of_emotion: np.ndarray) -> np.ndarray:
     """``[..., emotion, x]`` -> ``[..., scope, x]`` in :func:`scope_names` order."""
     by_valence = np.stack(
@@ -343,7 +338,8 @@ _SHARED_CHUNK = 256  # pairs per block when intersecting coverage: bounds the me
 
 def _shared_counts(
     grid: _Grid,
-    per_dialog: np.ndarray,
+    covered: np.ndarray,
+    per_dialog: Callable[[], np.ndarray],
     emotion_onehot: np.ndarray,
     valence_of_emotion: np.ndarray,
     pairs: list[tuple[int, int, int, bool]],
@@ -352,14 +348,14 @@ def _shared_counts(
 
     A pair whose two sources cover the same prompts (every pair in the paper's data) takes its
     counts from the grid as they are; only pairs that cover different prompts are intersected,
-    prompt by prompt, in blocks.
+    prompt by prompt, in blocks. ``covered[kind, source, dialog]`` says which prompts a group
+    rated; ``per_dialog()`` gives the counts ``[kind, source, dialog, Bad/Okay/Good]`` when needed.
     """
     n_scopes = grid.counts.shape[2]
     if not pairs:
         empty = np.zeros((0, n_scopes, 3), dtype=np.int64)
         return _Shared(empty, empty, np.zeros((0, n_scopes), dtype=np.int64))
     pk, pa, pb = (np.array([p[i] for p in pairs]) for i in range(3))
-    covered = per_dialog.sum(axis=-1) > 0  # [kind, source, dialog]
     k, s, d = covered.shape
     prompts_of = _scope_counts(
         (covered.reshape(k * s, d).astype(float) @ emotion_onehot)[..., None], valence_of_emotion
@@ -367,12 +363,19 @@ def _shared_counts(
     a = grid.counts[pk, pa].copy()
     b = grid.counts[pk, pb].copy()
     prompts = np.rint(prompts_of[pk, pa]).astype(np.int64)
-    differ = np.flatnonzero((covered[pk, pa] != covered[pk, pb]).any(axis=1))
+    # Groups with the same prompts share a coverage id (one unique over the groups' bit rows,
+    # not a comparison per pair and prompt).
+    _, same_prompts = np.unique(
+        np.packbits(covered.reshape(k * s, d), axis=1), axis=0, return_inverse=True
+    )
+    same_prompts = same_prompts.reshape(k, s)
+    differ = np.flatnonzero(same_prompts[pk, pa] != same_prompts[pk, pb])
+    counts = per_dialog() if len(differ) else None
     for start in range(0, len(differ), _SHARED_CHUNK):
         rows = differ[start : start + _SHARED_CHUNK]
         both = covered[pk[rows], pa[rows]] & covered[pk[rows], pb[rows]]  # [pair, dialog]
         for side, out in ((pa, a), (pb, b)):
-            on_shared = per_dialog[pk[rows], side[rows]] * both[..., None]  # [pair, dialog, 3]
+            on_shared = counts[pk[rows], side[rows]] * both[..., None]  # [pair, dialog, 3]
             # Summed per emotion by one BLAS product (exact: counts are small integers).
             by_emotion = np.swapaxes(
                 np.swapaxes(on_shared, 1, 2).astype(float) @ emotion_onehot, 1, 2
@@ -396,12 +399,12 @@ COVERAGE_COLUMNS = [
 
 
 def _coverage_frame(
-    per_dialog: np.ndarray, kind_names: Sequence[str], source_names: Sequence[str], baseline: int
+    per_dialog_n: np.ndarray, kind_names: Sequence[str], source_names: Sequence[str], baseline: int
 ) -> pd.DataFrame:
     """Per (rater kind, source) with ratings: how many prompts it covers, how many of them the
     same kind rated for the baseline too, and whether the kind's sources cover different prompts
     (then each comparison has its own set of shared prompts)."""
-    covered = per_dialog.sum(axis=-1) > 0
+    covered = per_dialog_n > 0  # ratings per [kind, source, dialog]
     rows = []
     for k, kind in enumerate(kind_names):
         present = np.flatnonzero(covered[k].any(axis=1))
@@ -412,7 +415,7 @@ def _coverage_frame(
                     kind,
                     str(source_names[s]),
                     int(covered[k, s].sum()),
-                    int(per_dialog[k, s].sum()),
+                    int(per_dialog_n[k, s].sum()),
                     int((covered[k, s] & covered[k, baseline]).sum()),
                     differs,
                 )
