@@ -43,5 +43,4 @@ inspect score "$(ls logs/batch1/*.eval | tail -n 1)" --scorer empathy_task/empat
 # One rating table from every Inspect log (the judge's ratings of the same human reply in
 # several logs are one rating), then one report over both frameworks' tables.
 empathy-task export logs/batch1/*.eval logs/batch2/*.eval --out ratings/inspect.csv --force
-empathy-task report ratings/inspect.csv ratings/lmeval.csv --baseline human --out report \
-  --format md,json --force
+empathy-task report ratings/inspect.csv ratings/lmeval.csv --baseline human --out report --force

@@ -75,6 +75,8 @@ def test_the_worked_example_reports_every_model_on_shared_prompts(example: Path)
     assert {g["n"] for g in doc["groups"].values()} == {40, 24}
     assert all(doc["coverage"]["differs"].values())
     md = (example / "report" / "report.md").read_text()
+    html = (example / "report" / "report.html").read_text()
+    assert "Paired tests (judges)" in html and "Sources cover different prompts" in html
     board = md.index("## Leaderboard")
     assert board < md.index("**Sources cover different prompts**") < md.index("| source |", board)
 
