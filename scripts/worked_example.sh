@@ -20,12 +20,13 @@ export INSPECT_LOG_DIR="$PWD/logs"
 # Batch 1, Inspect: two models as one eval set on 40 prompts. --max-tasks 1 runs them one after
 # the other, so the second model's run reuses the judge's cached ratings of the human replies.
 inspect eval-set empathy_task/empathy_task \
-  --model empathy/human,empathy/chatgpt \
+  --model empathy/chatgpt,empathy/chatgpt_empathy \
   --model-role "grader=$JUDGE" --limit 40 --max-tasks 1 \
   --log-dir logs/batch1 --display none
 
-# Batch 2, later and smaller (24 prompts): a third model in Inspect ...
-inspect eval empathy_task/empathy_task --model empathy/chatgpt_empathy \
+# Batch 2, later and smaller (24 prompts): a third model in Inspect (the human replies replayed
+# as a model: a check that must come out level with the judge-rated human baseline) ...
+inspect eval empathy_task/empathy_task --model empathy/human \
   --model-role "grader=$JUDGE" --limit 24 --log-dir logs/batch2 --display none
 
 # ... and a model through lm-eval, judged post hoc by the same judge. The human replies to its

@@ -84,7 +84,8 @@ def test_the_worked_example_reports_every_model_on_shared_prompts(example: Path)
     overall = {(c["a"], c["b"]): c for c in doc["comparisons"] if c["scope"] == "overall"}
     human = overall[("human", "empathy/human")]
     assert human["rel_increase_good"] == 0.0
-    assert "| empathy/human | judge empathy/mock-judge | 40 |" in md
+    assert "| empathy/human | judge empathy/mock-judge | 24 |" in md
+    assert doc["groups"]["human"]["n"] == 40 and human["n_a"] == human["n_b"] == 24
     assert "+0.0% [" in md.split("| empathy/human | judge empathy/mock-judge |")[1].split("\n")[0]
 
     # Every comparison, in every scope: n on both sides is the count of shared prompts.
@@ -92,7 +93,7 @@ def test_the_worked_example_reports_every_model_on_shared_prompts(example: Path)
     for c in doc["comparisons"]:
         shared = _shared(ratings, c["a"], c["b"], c["scope"])
         assert c["n_a"] == c["n_b"] == c["n_prompts"] == shared, c
-    assert overall[("human", "empathy/chatgpt_empathy")]["n_a"] == 24
+    assert overall[("human", "empathy/chatgpt_empathy")]["n_a"] == 40
     assert overall[("empathy/chatgpt", "dummy")]["n_b"] == 24
 
     # The judge's pairs: a replay of the human replies differs from them in no pair.
@@ -101,7 +102,7 @@ def test_the_worked_example_reports_every_model_on_shared_prompts(example: Path)
         for r in doc["paired"]["rows"]
         if (r["a"], r["b"], r["scope"]) == ("human", "empathy/human", "overall")
     )
-    assert (paired["n_pairs"], paired["a_only_good"], paired["b_only_good"]) == (40, 0, 0)
+    assert (paired["n_pairs"], paired["a_only_good"], paired["b_only_good"]) == (24, 0, 0)
     assert paired["mcnemar_p"] == 1.0
 
 
