@@ -570,7 +570,7 @@ def _paired_block(
     )
     joint = _scope_counts(joint_by_emotion, valence_of_emotion).reshape(n_pairs_, -1, 3, 3)
     # Prompts with at least one pair, per scope.
-    prompt_has_pair = both.reshape(n_pairs_, -1, n_epochs).any(axis=2)  # [pair, dialog]
+    prompt_has_pair = both if n_epochs == 1 else both.reshape(n_pairs_, -1, n_epochs).any(axis=2)
     emotion_of_dialog = emotion_of_key[::n_epochs]
     onehot = np.zeros((len(emotion_of_dialog), n_emotions))
     onehot[np.arange(len(emotion_of_dialog)), emotion_of_dialog] = 1.0
@@ -619,11 +619,21 @@ def _paired_block(
     low_d = np.full(len(pi), np.nan)
     high_d, low_r, high_r = low_d.copy(), low_d.copy(), low_d.copy()
     dropped = np.zeros(len(pi), dtype=np.int64)
-    a_good = ((ra == 2) & both).reshape(n_pairs_, -1, n_epochs).sum(axis=2)  # [pair, dialog]
-    b_good = ((rb == 2) & both).reshape(n_pairs_, -1, n_epochs).sum(axis=2)
-    per_prompt = both.reshape(n_pairs_, -1, n_epochs).sum(axis=2)
-    for row in np.flatnonzero(pv[pi] & np.isin(level_of_scope[si], PAIRED_BOOTSTRAP_LEVELS)):
-        p, scope = pi[row], grid.scopes[si[row]]
+    boot_rows = np.flatnonzero(pv[pi] & np.isin(level_of_scope[si], PAIRED_BOOTSTRAP_LEVELS))
+    # Per prompt (all its epochs), only for the pairs that get the bootstrap.
+    boot_pairs = np.unique(pi[boot_rows])
+    at = np.full(n_pairs_, -1)
+    at[boot_pairs] = np.arange(len(boot_pairs))
+
+    def per_prompt_sum(x: np.ndarray) -> np.ndarray:
+        return x.reshape(len(boot_pairs), x.shape[1] // n_epochs, n_epochs).sum(axis=2)
+
+    pair_both = both[boot_pairs]
+    a_good = per_prompt_sum((ra[boot_pairs] == 2) & pair_both)  # [bootstrap pair, dialog]
+    b_good = per_prompt_sum((rb[boot_pairs] == 2) & pair_both)
+    per_prompt = per_prompt_sum(pair_both)
+    for row in boot_rows:
+        p, scope = at[pi[row]], grid.scopes[si[row]]
         use = per_prompt[p] > 0
         if scope != OVERALL:
             use &= valence_of_dialog == scope.split(":", 1)[1]
