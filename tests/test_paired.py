@@ -256,6 +256,13 @@ def test_epochs_pair_by_prompt_and_epoch(judged: pd.DataFrame) -> None:
     ref = one.paired[(one.paired["scope"] == "overall") & (one.paired["b"] == "model-a")].iloc[0]
     assert row["n_pairs"] == 2 * ref["n_pairs"] and row["n_prompts"] == ref["n_prompts"]
     assert row["a_only_good"] == 2 * ref["a_only_good"]
+    # A rating without an epoch (an input without the column) is of the first epoch.
+    mixed = pd.concat([judge, judge.assign(epoch=2)], ignore_index=True)
+    again = analyse(mixed, AnalysisOptions(resamples=200)).paired
+    assert (
+        again[(again["scope"] == "overall") & (again["b"] == "model-a")].iloc[0]["n_pairs"]
+        == 2 * ref["n_pairs"]
+    )
 
 
 def test_report_json_and_document_have_the_paired_tests(tmp_path: Path, judged: pd.DataFrame):

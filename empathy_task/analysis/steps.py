@@ -427,7 +427,8 @@ def _epoch_codes(table: pd.DataFrame) -> np.ndarray | None:
     """0-based epoch codes of the ratings when the table says which epoch each rating is of."""
     if "epoch" not in table.columns:
         return None
-    codes, _ = pd.factorize(table["epoch"], sort=True)
+    # A rating without an epoch is of the first (what a single-epoch run and export write).
+    codes, _ = pd.factorize(table["epoch"].fillna(1), sort=True)
     return codes.astype(np.int64)
 
 
