@@ -99,14 +99,26 @@ class Analysis:
     interval ``good_rate_cluster_low/high``. The comparisons' overall rows add the Rao-Scott
     design-effect-corrected Good test ``good_rs_chi2, good_rs_p`` beside the paper's.
 
-    ``comparisons``: one row per (rater_kind, a, b, scope) where either side has ratings:
-    ``n_a, n_b, good_a, good_b, rel_increase_good`` (percent, from counts as the paper),
-    ``rel_increase_good_rate`` (from rates; equal when ``n_a == n_b``), its interval
+    ``comparisons``: one row per (rater_kind, a, b, scope) where either side has ratings, its
+    numbers on the prompts both sides have (``n_prompts`` of them; a judge's human baseline is its
+    ratings of the human replies to the same prompts): ``n_a, n_b, good_a, good_b``,
+    ``rel_increase_good`` (percent, of the Good rates; the paper's count-based figure whenever
+    ``n_a == n_b``, as in the paper's data, where every source covers every prompt),
+    ``rel_increase_good_rate`` (the same from float rates), its interval
     (comparisons with the baseline; :func:`empathy_task.analysis.stats.relative_increase_ci`),
     ``good_chi2, good_p, good_p_adjusted, good_marker, good_cramers_v, good_reason`` and the same
     with ``dist_``, plus ``family_good`` / ``family_dist`` and, for the overall rows against the
     baseline, the a-priori power of both tests at w = ``options.effect``. (Power at the observed
     w is not given: it is a fixed function of the p-value and says nothing more.)
+
+    ``coverage``: one row per (rater_kind, source): ``prompts`` it covers, ``ratings``,
+    ``prompts_with_baseline`` and ``kind_covers_different_prompts`` (then the comparisons of that
+    kind each use their own shared prompts, and the report says so).
+
+    ``paired``: the paired tests of the judges' comparisons (a judge rated both replies to a
+    prompt), one row per (rater_kind, a, b, scope) with paired ratings; see
+    :func:`empathy_task.analysis.steps._paired_frame` and :mod:`empathy_task.analysis.paired`.
+    Empty for the crowd, whose raters differ between sources.
 
     Good-rate intervals are Wilson intervals (:func:`empathy_task.analysis.stats.wilson_interval`) of
     every group in every scope: closed forms, so identical counts give identical intervals.
@@ -137,6 +149,16 @@ class Analysis:
     crowd_equivalent: tuple[dict[str, Any], ...] = field(default=())
     # A judge's agreement with itself between epochs 1 and 2 (analysis/repeatability.py).
     repeatability: tuple[Repeatability, ...] = field(default=())
+    coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    paired: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def coverage_differs(self) -> dict[str, bool]:
+        """Per rater kind: whether its sources cover different prompts."""
+        c = self.coverage
+        if c.empty:
+            return {}
+        first = c.drop_duplicates("rater_kind")
+        return dict(zip(first["rater_kind"], first["kind_covers_different_prompts"].astype(bool)))
 
     def overall_groups(self) -> pd.DataFrame:
         """The groups over all prompts (scope ``overall``)."""

@@ -448,16 +448,21 @@ def relative_increase_ci(
     n_b: npt.ArrayLike,
     *,
     confidence: float = 0.95,
+    of: Literal["counts", "rates"] = "counts",
 ) -> Interval:
     """Interval of the relative increase in Good, in percent, of B over the baseline A.
 
     The Katz log interval of the ratio of two independent proportions ``rate_b / rate_a``, with
     0.5 added to each count (``statsmodels``' ``confint_proportions_2indep(compare="ratio",
     method="log-adjusted")``), so that it needs no resampling and stays finite when B has no Good.
-    It is converted to the paper's count-based relative increase, ``(good_b - good_a) / good_a``,
-    by the factor ``n_b / n_a`` (1 when the groups are the same size). NaN where A has no Good
-    rating (the relative increase is undefined) or a group is empty.
+    With ``of="counts"`` it is converted to the paper's count-based relative increase,
+    ``(good_b - good_a) / good_a``, by the factor ``n_b / n_a``; with ``of="rates"`` it is of
+    ``(rate_b - rate_a) / rate_a`` (the report's, on the prompts both groups share). The two agree
+    when the groups are the same size. NaN where A has no Good rating (the relative increase is
+    undefined) or a group is empty.
     """
+    if of not in ("counts", "rates"):
+        raise ValueError("of must be 'counts' or 'rates'")
     from statsmodels.stats.proportion import confint_proportions_2indep
 
     if not 0 < confidence < 1:
@@ -478,7 +483,7 @@ def relative_increase_ci(
             method="log-adjusted",
             alpha=1 - confidence,
         )
-        scale = nb[ok] / na[ok]
+        scale = nb[ok] / na[ok] if of == "counts" else 1.0
         low[ok] = (np.asarray(lo) * scale - 1.0) * 100.0
         high[ok] = (np.asarray(hi) * scale - 1.0) * 100.0
     return Interval(_unwrap(low), _unwrap(high), confidence, REL_INCREASE_INTERVAL)

@@ -13,7 +13,7 @@ call (:func:`empathy_task.analysis.stats.chi2_tests`), so that a million ratings
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,7 +109,10 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         )
     by_emotion_label = manifest().drop_duplicates("emotion").set_index("emotion")
     valence_of_emotion = by_emotion_label.loc[list(emotions), "sentiment"].to_numpy()
-    dialog_codes, _ = pd.factorize(table["dialog_id"])  # prompts: the judge's cluster, pairing
+    # Prompts: the judge's cluster unit, the unit of pairing and of shared coverage.
+    dialog_codes, dialogs = pd.factorize(table["dialog_id"])
+    emotion_of_dialog = np.zeros(len(dialogs), dtype=np.int64)
+    emotion_of_dialog[dialog_codes] = emo  # a dialog has one emotion (checked at validation)
     source_codes, source_names = pd.factorize(table["source"])
     rater_codes, raters = pd.factorize(table["rater"])
     kind_of_rater = rater_kinds(raters)
@@ -175,8 +178,37 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         opts,
     )
     groups = _groups_frame(grid, opts)
-    comparisons, families = _comparisons_frame(grid, pairs, opts)
+    group_dialog = (kind_codes * n_sources + source_codes) * len(dialogs) + dialog_codes
+    per_dialog_n = np.bincount(group_dialog, minlength=n_kinds * n_sources * len(dialogs))
+    per_dialog_n = per_dialog_n.reshape(n_kinds, n_sources, len(dialogs))
+    emotion_of_dialog_onehot = np.zeros((len(dialogs), n_emotions))
+    emotion_of_dialog_onehot[np.arange(len(dialogs)), emotion_of_dialog] = 1.0
+    shared = _shared_counts(
+        grid,
+        per_dialog_n > 0,
+        # Counts per dialog and rating, only if some pair covers different prompts.
+        lambda: np.bincount(group_dialog * 3 + rating, minlength=per_dialog_n.size * 3).reshape(
+            *per_dialog_n.shape, 3
+        ),
+        emotion_of_dialog_onehot,
+        valence_of_emotion,
+        pairs,
+    )
+    comparisons, families = _comparisons_frame(grid, pairs, opts, shared)
     _add_cluster_test(comparisons, clusters)
+    coverage = _coverage_frame(per_dialog_n, kind_names, source_names, baseline)
+    paired_frame = _paired_frame(
+        dialog_codes,
+        source_codes,
+        kind_codes,
+        rating,
+        _epoch_codes(table),
+        emotion_of_dialog,
+        valence_of_emotion,
+        grid,
+        pairs,
+        opts,
+    )
     agreement = _agreement(
         dialog_codes, source_codes, kind_codes, rating + 1, kind_names, source_names
     )
@@ -185,8 +217,8 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
     notes = list(ppi_notes)
     if (comparisons["n_a"] != comparisons["n_b"]).any():
         notes.append(
-            "Some compared groups differ in size: rel_increase_good follows the paper and compares "
-            "Good counts; rel_increase_good_rate compares Good rates."
+            "Some compared groups have different numbers of ratings on the prompts they share "
+            "(several epochs or raters per prompt): rel_increase_good compares their Good rates."
         )
     return Analysis(
         options=opts,
@@ -207,6 +239,8 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         notes=tuple(notes),
         ppi=ppi,
         repeatability=repeatability(table),
+        coverage=coverage,
+        paired=paired_frame,
     )
 
 
@@ -288,6 +322,354 @@ def _add_cluster_test(comparisons: pd.DataFrame, clusters: pd.DataFrame) -> None
     comparisons["good_rs_p"] = pvalue
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """Per pair and scope, each side's counts ``[pair, scope, Bad/Okay/Good]`` on the prompts both
+    sides have, and how many prompts those are ``[pair, scope]``."""
+
+    a: np.ndarray
+    b: np.ndarray
+    prompts: np.ndarray
+
+
+def _scope_counts(by_emotion: np.ndarray, valence_of_emotion: np.ndarray) -> np.ndarray:
+    """``[..., emotion, x]`` -> ``[..., scope, x]`` in :func:`scope_names` order."""
+    by_valence = np.stack(
+        [by_emotion[..., valence_of_emotion == v, :].sum(axis=-2) for v in VALENCES], axis=-2
+    )
+    overall = by_emotion.sum(axis=-2, keepdims=True)
+    return np.concatenate([overall, by_valence, by_emotion], axis=-2)
+
+
+_SHARED_CHUNK = 256  # pairs per block when intersecting coverage: bounds the memory used
+
+
+def _shared_counts(
+    grid: _Grid,
+    covered: np.ndarray,
+    per_dialog: Callable[[], np.ndarray],
+    emotion_onehot: np.ndarray,
+    valence_of_emotion: np.ndarray,
+    pairs: list[tuple[int, int, int, bool]],
+) -> _Shared:
+    """Each pair's counts on the prompts both of its sources have, in every scope.
+
+    A pair whose two sources cover the same prompts (every pair in the paper's data) takes its
+    counts from the grid as they are; only pairs that cover different prompts are intersected,
+    prompt by prompt, in blocks. ``covered[kind, source, dialog]`` says which prompts a group
+    rated; ``per_dialog()`` gives the counts ``[kind, source, dialog, Bad/Okay/Good]`` when needed.
+    """
+    n_scopes = grid.counts.shape[2]
+    if not pairs:
+        empty = np.zeros((0, n_scopes, 3), dtype=np.int64)
+        return _Shared(empty, empty, np.zeros((0, n_scopes), dtype=np.int64))
+    pk, pa, pb = (np.array([p[i] for p in pairs]) for i in range(3))
+    k, s, d = covered.shape
+    prompts_of = _scope_counts(
+        (covered.reshape(k * s, d).astype(float) @ emotion_onehot)[..., None], valence_of_emotion
+    )[..., 0].reshape(k, s, n_scopes)
+    a = grid.counts[pk, pa].copy()
+    b = grid.counts[pk, pb].copy()
+    prompts = np.rint(prompts_of[pk, pa]).astype(np.int64)
+    # Groups with the same prompts share a coverage id (one unique over the groups' bit rows,
+    # not a comparison per pair and prompt).
+    _, same_prompts = np.unique(
+        np.packbits(covered.reshape(k * s, d), axis=1), axis=0, return_inverse=True
+    )
+    same_prompts = same_prompts.reshape(k, s)
+    differ = np.flatnonzero(same_prompts[pk, pa] != same_prompts[pk, pb])
+    counts = per_dialog() if len(differ) else None
+    for start in range(0, len(differ), _SHARED_CHUNK):
+        rows = differ[start : start + _SHARED_CHUNK]
+        both = covered[pk[rows], pa[rows]] & covered[pk[rows], pb[rows]]  # [pair, dialog]
+        for side, out in ((pa, a), (pb, b)):
+            on_shared = counts[pk[rows], side[rows]] * both[..., None]  # [pair, dialog, 3]
+            # Summed per emotion by one BLAS product (exact: counts are small integers).
+            by_emotion = np.swapaxes(
+                np.swapaxes(on_shared, 1, 2).astype(float) @ emotion_onehot, 1, 2
+            )
+            out[rows] = np.rint(_scope_counts(by_emotion, valence_of_emotion)).astype(np.int64)
+        n_both = both.astype(float) @ emotion_onehot
+        prompts[rows] = np.rint(
+            _scope_counts(n_both[..., None], valence_of_emotion)[..., 0]
+        ).astype(np.int64)
+    return _Shared(a, b, prompts)
+
+
+COVERAGE_COLUMNS = [
+    "rater_kind",
+    "source",
+    "prompts",
+    "ratings",
+    "prompts_with_baseline",
+    "kind_covers_different_prompts",
+]
+
+
+def _coverage_frame(
+    per_dialog_n: np.ndarray, kind_names: Sequence[str], source_names: Sequence[str], baseline: int
+) -> pd.DataFrame:
+    """Per (rater kind, source) with ratings: how many prompts it covers, how many of them the
+    same kind rated for the baseline too, and whether the kind's sources cover different prompts
+    (then each comparison has its own set of shared prompts)."""
+    covered = per_dialog_n > 0  # ratings per [kind, source, dialog]
+    rows = []
+    for k, kind in enumerate(kind_names):
+        present = np.flatnonzero(covered[k].any(axis=1))
+        differs = bool((covered[k, present] != covered[k, present[:1]]).any())
+        for s in present:
+            rows.append(
+                (
+                    kind,
+                    str(source_names[s]),
+                    int(covered[k, s].sum()),
+                    int(per_dialog_n[k, s].sum()),
+                    int((covered[k, s] & covered[k, baseline]).sum()),
+                    differs,
+                )
+            )
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+
+
+def _epoch_codes(table: pd.DataFrame) -> np.ndarray | None:
+    """0-based epoch codes of the ratings when the table says which epoch each rating is of."""
+    if "epoch" not in table.columns:
+        return None
+    # A rating without an epoch is of the first (what a single-epoch run and export write).
+    codes, _ = pd.factorize(table["epoch"].fillna(1), sort=True)
+    return codes.astype(np.int64)
+
+
+PAIRED_COLUMNS = [
+    "rater_kind",
+    "a",
+    "b",
+    "vs_baseline",
+    "scope",
+    "level",
+    "n_pairs",
+    "n_prompts",
+    "good_a",
+    "good_b",
+    "good_rate_a",
+    "good_rate_b",
+    "good_rate_difference",
+    "good_rate_difference_low",
+    "good_rate_difference_high",
+    "rel_increase_good",
+    "rel_increase_good_low",
+    "rel_increase_good_high",
+    "bootstrap_dropped",
+    "a_only_good",
+    "b_only_good",
+    "mcnemar_statistic",
+    "mcnemar_exact",
+    "mcnemar_p",
+    "mcnemar_p_adjusted",
+    "mcnemar_marker",
+    "stuart_maxwell_statistic",
+    "stuart_maxwell_df",
+    "stuart_maxwell_p",
+    "stuart_maxwell_p_adjusted",
+    "stuart_maxwell_marker",
+    "stuart_maxwell_reason",
+]
+
+#: Scopes whose comparisons with the baseline get the prompt bootstrap (per emotion, a few dozen
+#: prompts make a poor bootstrap, and 32 x sources intervals would cost more than the rest).
+PAIRED_BOOTSTRAP_LEVELS = ("overall", "valence")
+
+
+def _paired_frame(
+    dialog_codes: np.ndarray,
+    source_codes: np.ndarray,
+    kind_codes: np.ndarray,
+    rating: np.ndarray,
+    epoch_codes: np.ndarray | None,
+    emotion_of_dialog: np.ndarray,
+    valence_of_emotion: np.ndarray,
+    grid: _Grid,
+    pairs: list[tuple[int, int, int, bool]],
+    opts: AnalysisOptions,
+) -> pd.DataFrame:
+    """The paired tests of every judge's comparisons: pairs are one judge's ratings of the two
+    sources' replies to the same prompt (and epoch, where the table has an ``epoch`` column).
+
+    The crowd gets none: its raters differ between sources (the paper's between-subjects design).
+    A (source, prompt, epoch) rated more than once by one judge keeps its first rating.
+    """
+    judge_pairs = [p for p in pairs if grid.kinds[p[0]] != CROWD]
+    if not judge_pairs:
+        return pd.DataFrame(columns=PAIRED_COLUMNS)
+    n_sources, n_dialogs = len(grid.sources), len(emotion_of_dialog)
+    n_epochs = int(epoch_codes.max()) + 1 if epoch_codes is not None and len(epoch_codes) else 1
+    n_keys = n_dialogs * n_epochs
+    key = dialog_codes * n_epochs + (epoch_codes if epoch_codes is not None else 0)
+    emotion_of_key = np.repeat(emotion_of_dialog, n_epochs)
+    n_emotions = len(valence_of_emotion)
+    level_of_scope = np.array([_scope_level(x) for x in grid.scopes], dtype=object)
+    valence_of_dialog = valence_of_emotion[emotion_of_dialog]
+    parts = []
+    for k in sorted({p[0] for p in judge_pairs}):
+        mine = kind_codes == k
+        # One rating per (source, key): the first.
+        flat = source_codes[mine] * n_keys + key[mine]
+        unique_flat, first = np.unique(flat, return_index=True)
+        paired_rating = np.full(n_sources * n_keys, -1, dtype=np.int64)
+        paired_rating[unique_flat] = rating[mine][first]
+        paired_rating = paired_rating.reshape(n_sources, n_keys)
+        kind_pairs = [p for p in judge_pairs if p[0] == k]
+        for start in range(0, len(kind_pairs), _SHARED_CHUNK):
+            block = kind_pairs[start : start + _SHARED_CHUNK]
+            parts.append(
+                _paired_block(
+                    block,
+                    paired_rating,
+                    emotion_of_key,
+                    n_emotions,
+                    n_epochs,
+                    valence_of_emotion,
+                    valence_of_dialog,
+                    level_of_scope,
+                    grid,
+                    opts,
+                )
+            )
+    frame = pd.concat(parts, ignore_index=True)
+    for test in ("mcnemar", "stuart_maxwell"):
+        p = frame[f"{test}_p"].to_numpy(dtype=float)
+        adjusted = p.copy()
+        kinds = frame["rater_kind"].to_numpy()
+        levels = frame["level"].to_numpy()
+        for kind in pd.unique(kinds):
+            for level in LEVELS:
+                members = (kinds == kind) & (levels == level)
+                if members.any():
+                    adjusted[members] = stats.adjust_pvalues(p[members], opts.correction)
+        frame[f"{test}_p_adjusted"] = adjusted
+        frame[f"{test}_marker"] = pd.Series(
+            stats.significance_markers(adjusted), index=frame.index, dtype=object
+        )
+    return frame[PAIRED_COLUMNS]
+
+
+def _paired_block(
+    block: list[tuple[int, int, int, bool]],
+    paired_rating: np.ndarray,
+    emotion_of_key: np.ndarray,
+    n_emotions: int,
+    n_epochs: int,
+    valence_of_emotion: np.ndarray,
+    valence_of_dialog: np.ndarray,
+    level_of_scope: np.ndarray,
+    grid: _Grid,
+    opts: AnalysisOptions,
+) -> pd.DataFrame:
+    """The paired frame's rows of one block of pairs of one judge."""
+    from empathy_task.analysis import paired
+
+    pk, pa, pb, pv = (np.array([p[i] for p in block]) for i in range(4))
+    ra, rb = paired_rating[pa], paired_rating[pb]  # [pair, key]
+    both = (ra >= 0) & (rb >= 0)
+    n_pairs_ = len(block)
+    cell = np.where(both, ra * 3 + rb, 0)
+    index = (np.arange(n_pairs_)[:, None] * n_emotions + emotion_of_key[None, :]) * 9 + cell
+    joint_by_emotion = np.bincount(index[both], minlength=n_pairs_ * n_emotions * 9).reshape(
+        n_pairs_, n_emotions, 9
+    )
+    joint = _scope_counts(joint_by_emotion, valence_of_emotion).reshape(n_pairs_, -1, 3, 3)
+    # Prompts with at least one pair, per scope.
+    prompt_has_pair = both if n_epochs == 1 else both.reshape(n_pairs_, -1, n_epochs).any(axis=2)
+    emotion_of_dialog = emotion_of_key[::n_epochs]
+    onehot = np.zeros((len(emotion_of_dialog), n_emotions))
+    onehot[np.arange(len(emotion_of_dialog)), emotion_of_dialog] = 1.0
+    prompts = np.rint(
+        _scope_counts((prompt_has_pair.astype(float) @ onehot)[..., None], valence_of_emotion)[
+            ..., 0
+        ]
+    ).astype(np.int64)
+    n = joint.sum(axis=(-2, -1))
+    pi, si = np.nonzero(n > 0)
+    tables = joint[pi, si]
+    good_a = tables[:, 2, :].sum(axis=1)
+    good_b = tables[:, :, 2].sum(axis=1)
+    size = n[pi, si]
+    mc = paired.mcnemar(paired.good_pair_tables(tables))
+    sm = paired.stuart_maxwell(tables)
+    rate_a, rate_b = good_a / size, good_b / size
+    frame = pd.DataFrame(
+        {
+            "rater_kind": grid.kinds[pk[pi]],
+            "a": grid.sources[pa[pi]],
+            "b": grid.sources[pb[pi]],
+            "vs_baseline": pv[pi].astype(bool),
+            "scope": grid.scopes[si],
+            "level": level_of_scope[si],
+            "n_pairs": size,
+            "n_prompts": prompts[pi, si],
+            "good_a": good_a,
+            "good_b": good_b,
+            "good_rate_a": rate_a,
+            "good_rate_b": rate_b,
+            "good_rate_difference": rate_b - rate_a,
+            "rel_increase_good": stats.relative_increase(good_a, good_b),
+            "a_only_good": np.atleast_1d(mc.a_only),
+            "b_only_good": np.atleast_1d(mc.b_only),
+            "mcnemar_statistic": np.atleast_1d(mc.statistic),
+            "mcnemar_exact": np.atleast_1d(mc.exact).astype(bool),
+            "mcnemar_p": np.atleast_1d(mc.pvalue),
+            "stuart_maxwell_statistic": np.atleast_1d(sm.statistic),
+            "stuart_maxwell_df": np.atleast_1d(sm.df).astype(np.int64),
+            "stuart_maxwell_p": np.atleast_1d(sm.pvalue),
+            "stuart_maxwell_reason": pd.Series(np.atleast_1d(sm.reason), dtype=object),
+        }
+    )
+    # Bootstrap intervals resampling prompts: comparisons with the baseline, overall and valence.
+    low_d = np.full(len(pi), np.nan)
+    high_d, low_r, high_r = low_d.copy(), low_d.copy(), low_d.copy()
+    dropped = np.zeros(len(pi), dtype=np.int64)
+    boot_rows = np.flatnonzero(pv[pi] & np.isin(level_of_scope[si], PAIRED_BOOTSTRAP_LEVELS))
+    # Per prompt (all its epochs), only for the pairs that get the bootstrap.
+    boot_pairs = np.unique(pi[boot_rows])
+    at = np.full(n_pairs_, -1)
+    at[boot_pairs] = np.arange(len(boot_pairs))
+
+    def per_prompt_sum(x: np.ndarray) -> np.ndarray:
+        return x.reshape(len(boot_pairs), x.shape[1] // n_epochs, n_epochs).sum(axis=2)
+
+    pair_both = both[boot_pairs]
+    a_good = per_prompt_sum((ra[boot_pairs] == 2) & pair_both)  # [bootstrap pair, dialog]
+    b_good = per_prompt_sum((rb[boot_pairs] == 2) & pair_both)
+    per_prompt = per_prompt_sum(pair_both)
+    for row in boot_rows:
+        p, scope = at[pi[row]], grid.scopes[si[row]]
+        use = per_prompt[p] > 0
+        if scope != OVERALL:
+            use &= valence_of_dialog == scope.split(":", 1)[1]
+        m = per_prompt[p, use]
+        ci = paired.paired_bootstrap_ci(
+            a_good[p, use],
+            m,
+            b_good[p, use],
+            m,
+            resamples=opts.resamples,
+            confidence=opts.confidence,
+            seed=opts.seed,
+        )
+        low_d[row], high_d[row] = ci.difference_low, ci.difference_high
+        low_r[row], high_r[row], dropped[row] = (
+            ci.rel_increase_low,
+            ci.rel_increase_high,
+            ci.dropped,
+        )
+    frame["good_rate_difference_low"] = low_d
+    frame["good_rate_difference_high"] = high_d
+    frame["rel_increase_good_low"] = low_r
+    frame["rel_increase_good_high"] = high_r
+    frame["bootstrap_dropped"] = dropped
+    return frame
+
+
 def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:
     n = grid.n
     k, s, c = np.nonzero(n > 0)
@@ -314,8 +696,13 @@ def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:
 
 
 def _comparisons_frame(
-    grid: _Grid, pairs: list[tuple[int, int, int, bool]], opts: AnalysisOptions
+    grid: _Grid,
+    pairs: list[tuple[int, int, int, bool]],
+    opts: AnalysisOptions,
+    shared: _Shared,
 ) -> tuple[pd.DataFrame, tuple[Family, ...]]:
+    """Every pair in every scope where either side has ratings, compared on the prompts both
+    have (``shared``, from :func:`_shared_counts`)."""
     columns = [
         "rater_kind",
         "a",
@@ -325,6 +712,7 @@ def _comparisons_frame(
         "level",
         "n_a",
         "n_b",
+        "n_prompts",
         "good_a",
         "good_b",
         "good_rate_a",
@@ -347,12 +735,11 @@ def _comparisons_frame(
     if not pairs:
         return pd.DataFrame(columns=columns), ()
     pk, pa, pb, pv = (np.array(x) for x in zip(*pairs))
-    ca = grid.counts[pk, pa]  # [pair, scope, 3]
-    cb = grid.counts[pk, pb]
-    keep = (ca.sum(-1) + cb.sum(-1)) > 0
+    # Rows: where either side has ratings at all; numbers: on the prompts both have.
+    keep = (grid.n[pk, pa] + grid.n[pk, pb]) > 0
     pi, si = np.nonzero(keep)
-    A = ca[pi, si]
-    B = cb[pi, si]
+    A = shared.a[pi, si]
+    B = shared.b[pi, si]
     n_a = A.sum(1)
     n_b = B.sum(1)
     good = stats.chi2_tests(stats.good_tables(A, B), correction=True)
@@ -370,17 +757,22 @@ def _comparisons_frame(
             "level": level_of_scope[si],
             "n_a": n_a,
             "n_b": n_b,
+            "n_prompts": shared.prompts[pi, si],
             "good_a": A[:, 2],
             "good_b": B[:, 2],
             "good_rate_a": rate_a,
             "good_rate_b": rate_b,
-            "rel_increase_good": stats.relative_increase(A[:, 2], B[:, 2]),
+            # Of the Good rates, cross-multiplied in integers: with n_a == n_b it is exactly the
+            # paper's count-based (good_b - good_a) / good_a, bit for bit.
+            "rel_increase_good": stats.relative_increase(A[:, 2] * n_b, B[:, 2] * n_a),
             "rel_increase_good_rate": stats.relative_increase(rate_a, rate_b),
         }
     )
     reason = np.full(len(pi), None, dtype=object)
     no_good = A[:, 2] == 0
     reason[no_good] = [f"no Good rating of {a} in this scope" for a in frame["a"][no_good]]
+    none_shared = (n_a == 0) | (n_b == 0)
+    reason[none_shared] = "no prompt in this scope was rated for both sources"
     # Object dtype keeps None as None (pandas would infer a string column with NaN).
     frame["rel_increase_reason"] = pd.Series(reason, index=frame.index, dtype=object)
 
@@ -390,7 +782,7 @@ def _comparisons_frame(
     sel = pv[pi].astype(bool)
     if sel.any():
         low[sel], high[sel], _, _ = stats.relative_increase_ci(
-            A[sel, 2], n_a[sel], B[sel, 2], n_b[sel], confidence=opts.confidence
+            A[sel, 2], n_a[sel], B[sel, 2], n_b[sel], confidence=opts.confidence, of="rates"
         )
     frame["rel_increase_good_low"] = low
     frame["rel_increase_good_high"] = high

@@ -103,6 +103,36 @@ def _comparisons_json(frame: pd.DataFrame) -> str:
     return "[" + ", ".join(rows) + "]"
 
 
+def _coverage_json(a: Analysis) -> dict[str, Any]:
+    """``coverage``: prompts per (rater kind, source), and per kind whether its sources differ."""
+    return {
+        "note": (
+            "every comparison uses the prompts both of its sources have (its n_prompts); "
+            "differs: whether a rater kind's sources cover different prompts"
+        ),
+        "differs": a.coverage_differs(),
+        "rows": a.coverage.to_dict(orient="records"),
+    }
+
+
+def _paired_json(a: Analysis) -> str:
+    """``paired``: the paired tests of the judges' comparisons, rows written column-wise."""
+    from empathy_task.analysis import paired
+
+    encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
+    head = {
+        "note": (
+            "judges only (a judge rates both replies to a prompt: paired by prompt, and epoch "
+            "where there are several); mcnemar_*: McNemar's test on Good vs not Good, exact "
+            f"binomial below {paired.MCNEMAR_EXACT_BELOW} discordant pairs (a_only_good + "
+            "b_only_good), else chi-squared with continuity correction; stuart_maxwell_*: "
+            "marginal homogeneity of Bad/Okay/Good; *_low/*_high: percentile bootstrap "
+            "resampling prompts, against the baseline, overall and per valence"
+        ),
+    }
+    return encode(head)[:-1] + ', "rows": ' + _comparisons_json(a.paired) + "}"
+
+
 def _agreement_json(ag: KindAgreement) -> dict[str, Any]:
     def one(r: stats.AgreementResult) -> dict[str, Any]:
         return {
@@ -214,14 +244,16 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             "rel_increase_good": stats.REL_INCREASE_INTERVAL,
             "note": (
                 "good_rate: Wilson score interval; rel_increase_good: Katz log interval of the "
-                "ratio of two independent proportions, 0.5 added to each count, scaled by "
-                "n_b / n_a; both assume independent ratings"
+                "ratio of two independent proportions (the Good rates on the prompts both "
+                "sources have), 0.5 added to each count; both assume independent ratings"
             ),
         },
         "scopes": list(a.scopes),
         "groups": by_rater[a.primary_kind],
         "groups_by_rater": by_rater,
         "comparisons": None,  # written column-wise below
+        "coverage": _coverage_json(a),
+        "paired": None,  # written column-wise below
         "clusters": {
             "note": (
                 "overall Good rate per group with whole clusters resampled (unit: rater for the "
@@ -284,6 +316,8 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
     for key, value in doc.items():
         if key == "comparisons":
             text = _comparisons_json(a.comparisons)
+        elif key == "paired":
+            text = _paired_json(a)
         elif key in ("groups", "groups_by_rater"):
             text = encode(value)  # built JSON-safe by _group_entries
         else:

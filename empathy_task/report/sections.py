@@ -12,7 +12,8 @@
   (2x3); added: ``rater_kind, vs_baseline, level``, Good rates, ``rel_increase_good_rate``,
   interval bounds ``rel_increase_good_low/high`` (comparisons with the baseline),
   ``*_p_adjusted``, ``*_marker``, ``*_cramers_v``, ``*_reason`` (why a statistic is null),
-  ``family_*`` and, overall against the baseline, the a-priori ``power_*_w``.
+  ``family_*`` and, overall against the baseline, the a-priori ``power_*_w``; every comparison is
+  on the prompts both sources have (``n_prompts``).
 - ``calibration``: per calibrated judge ``{"judge", "reference": "crowd", "loso": [{"source",
   "crowd_good_rate", "judge_good_rate", "calibrated_good_rate", ...}], ...}``; ``crowd_equivalent``:
   per judge-rated source that is not a stored one ``{"source", "judge", "good_rate",
@@ -23,7 +24,9 @@
   design effects; ``good_rs_chi2, good_rs_p`` in the overall comparisons), ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
   ``published`` (the paper's reference rows, never mixed with computed ones), ``inputs``, and
   ``ppi`` (only where the crowd rated part of a source that a judge rated in full: the
-  prediction-powered Good rate, see :func:`empathy_task.report.report_json.ppi_json`).
+  prediction-powered Good rate, see :func:`empathy_task.report.report_json.ppi_json`),
+  ``coverage`` (prompts per source and whether a rater kind's sources differ in them), ``paired``
+  (a judge's paired tests: McNemar, Stuart-Maxwell, prompt-bootstrap intervals).
 
 NaN becomes ``null``; floats are written at full (``repr``) precision. Everything is rendered in memory; :func:`write_report` then moves the files
 into place, so a failure leaves no partial report.
@@ -36,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-from empathy_task.analysis import stats
+from empathy_task.analysis import paired, stats
 from empathy_task.analysis.results import OVERALL, TESTS, Analysis
 from empathy_task.ratings.inputs import LoadedInput
 from empathy_task.report.document import (
@@ -67,12 +70,15 @@ def _method(a: Analysis) -> Section:
     s.add(
         "Ratings are counted per source as Bad / Okay / Good, with no averaging across raters. "
         "The headline is the relative increase in Good ratings over the baseline, "
-        f"(Good_b - Good_a) / Good_a x 100, with {o.baseline!r} as the baseline. The Good increase "
+        f"(Good_b - Good_a) / Good_a x 100, with {o.baseline!r} as the baseline, on the prompts "
+        "both sources have (see below). The Good increase "
         "is tested with a chi-squared test on the 2x2 table Good vs not Good x the two sources, "
         "with Yates' continuity correction; the rating distribution with a chi-squared test on the "
         "2x3 Bad/Okay/Good table. Both run overall, per valence and per emotion, for every source "
         "against the baseline and for every pair of sources."
     )
+    s.add(_method_shared_prompts())
+    s.add(_method_rater_designs(a))
     s.add(
         "A group is one (rater kind, source). Comparisons run only within one kind of rater: "
         "crowd ratings are never tested against a judge's, nor one judge's against another's. "
@@ -96,7 +102,7 @@ def _method(a: Analysis) -> Section:
     s.add(
         "Intervals: a Good rate's is the Wilson score interval; the relative increase's is the "
         "Katz log interval of the ratio of the two Good rates, with 0.5 added to each count "
-        "(converted to the count-based relative increase by n_B / n_A). Both are closed forms: "
+        "(of the relative increase of the Good rates on the shared prompts). Both are closed forms: "
         "they hold at small counts (a group with no Good rating still gets a non-empty interval), "
         "need no resampling, and identical counts get identical intervals in every scope. Every "
         "group and every comparison with the baseline, in every scope, has one; the relative "
@@ -106,6 +112,38 @@ def _method(a: Analysis) -> Section:
         "adds nothing to it."
     )
     return s
+
+
+def _method_shared_prompts() -> str:
+    return (
+        "Shared prompts: a source is compared with the baseline, or with another source, on the "
+        "prompts both have, each comparison on its own intersection. Its n A and n B count the "
+        "two sides' ratings on those prompts, and its relative increase is "
+        "(rate_B - rate_A) / rate_A x 100 there: the paper's count-based (Good_b - Good_a) / "
+        "Good_a whenever both sides have as many ratings, as in the paper's data, where every "
+        "source covers all 2,000 prompts. A judge's human baseline is its ratings of the human "
+        "replies to the same prompts as the model's; a pilot of a few batches is compared with "
+        "the crowd's ratings of the same prompts, not with all 2,000."
+    )
+
+
+def _method_rater_designs(a: Analysis) -> str:
+    o = a.options
+    return (
+        "Which tests apply to which rater kind. Crowd raters: between-subjects, as in the paper "
+        "(every rater rates one batch of one source, so two sources' ratings come from different "
+        "people): the chi-squared tests, with the cluster bootstrap over raters and the "
+        "Rao-Scott test for the clustering in batches. A judge: paired by prompt (the same judge "
+        "rates the model's reply and the human reply to each prompt): the paper's chi-squared "
+        "tests stay as the paper-faithful columns, and beside them, in 'Paired tests', McNemar's "
+        f"test on Good vs not Good (exact binomial below {paired.MCNEMAR_EXACT_BELOW} discordant "
+        "pairs, chi-squared with continuity correction from there), the Stuart-Maxwell test of "
+        "the Bad/Okay/Good margins (df 2), and percentile bootstrap intervals of the Good-rate "
+        f"difference and the relative increase that resample prompts ({o.resamples:,} "
+        "resamples, overall and per valence, against the baseline). With several epochs, the "
+        "pairs are (prompt, epoch) and the bootstrap resamples whole prompts with all their "
+        "epochs. Pairing removes the variation between prompts that both replies share."
+    )
 
 
 def _overview(a: Analysis, inputs: Sequence[LoadedInput]) -> Section:
@@ -157,10 +195,14 @@ def _repeatability(a: Analysis) -> list[Section]:
 
 def _leaderboard(a: Analysis) -> Section:
     s = Section("Leaderboard")
+    note = _coverage_note(a)
+    if note:
+        s.add(note)
     s.add(
         "Computed from the input, grouped by rater kind; each source is compared with the "
         f"baseline {a.options.baseline!r} rated by the same kind of rater. Sorted by Good rate."
     )
+    differs = a.coverage_differs()
     g = a.overall_groups()
     c = a.comparisons
     vs_frame = c[(c["scope"] == OVERALL) & c["vs_baseline"]]
@@ -171,6 +213,8 @@ def _leaderboard(a: Analysis) -> Section:
             [
                 "rater_kind",
                 "b",
+                "n_a",
+                "n_b",
                 "rel_increase_good",
                 "good_marker",
                 "rel_increase_good_low",
@@ -206,7 +250,8 @@ def _leaderboard(a: Analysis) -> Section:
                 v = vs[key]
                 row += [
                     f"{fmt_rel(v['rel_increase_good'])}{v['good_marker']} "
-                    f"{fmt_ci(v['rel_increase_good_low'], v['rel_increase_good_high'], 1.0)}",
+                    f"{fmt_ci(v['rel_increase_good_low'], v['rel_increase_good_high'], 1.0)}"
+                    + (_shared_n(v) if differs.get(kind) else ""),
                     fmt_num(v["good_chi2"]),
                     fmt_p(v["good_p_adjusted"]),
                     fmt_num(v["dist_chi2"]),
@@ -280,6 +325,29 @@ def _leaderboard(a: Analysis) -> Section:
             )
         )
     return s
+
+
+def _coverage_note(a: Analysis) -> str | None:
+    """The warning above the leaderboard when a rater kind's sources cover different prompts."""
+    differs = [k for k, d in a.coverage_differs().items() if d]
+    if not differs:
+        return None
+    cov = a.coverage
+    parts = []
+    for kind in differs:
+        rows = cov[cov["rater_kind"] == kind]
+        listed = ", ".join(f"{src} {fmt_int(n)}" for src, n in zip(rows["source"], rows["prompts"]))
+        parts.append(f"{kind_title(kind)}: {listed}")
+    return (
+        "**Sources cover different prompts** (prompts per source, " + "; ".join(parts) + "). "
+        "Each comparison uses only the prompts both of its sources have: its n A and n B count "
+        "the ratings on those prompts, and its relative increase compares Good rates there. "
+        "The counts and Good rates in the table are each source's own, over all its prompts."
+    )
+
+
+def _shared_n(v: dict[str, Any]) -> str:
+    return f" (on n {fmt_int(v['n_a'])} / {fmt_int(v['n_b'])})"
 
 
 def _published(a: Analysis) -> Section:
@@ -454,6 +522,110 @@ def _comparisons(a: Analysis) -> list[Section]:
         sub.add(Table(_comparison_columns(a, True, False), rows))
         out.append(sub)
     return out
+
+
+_PAIRED_ROW_COLUMNS = [
+    "rater_kind",
+    "a",
+    "b",
+    "scope",
+    "n_pairs",
+    "n_prompts",
+    "good_a",
+    "good_b",
+    "good_rate_difference",
+    "good_rate_difference_low",
+    "good_rate_difference_high",
+    "rel_increase_good",
+    "rel_increase_good_low",
+    "rel_increase_good_high",
+    "a_only_good",
+    "b_only_good",
+    "mcnemar_exact",
+    "mcnemar_p_adjusted",
+    "mcnemar_marker",
+    "stuart_maxwell_statistic",
+    "stuart_maxwell_df",
+    "stuart_maxwell_p_adjusted",
+    "stuart_maxwell_marker",
+    "stuart_maxwell_reason",
+]
+
+
+def _paired_rows(frame: pd.DataFrame, with_scope: bool) -> list[list[str]]:
+    rows = []
+    for r in _records(frame, _PAIRED_ROW_COLUMNS):
+        row = [kind_title(str(r["rater_kind"])), str(r["a"]), str(r["b"])]
+        if with_scope:
+            row.append(str(r["scope"]).split(":", 1)[-1])
+        row += [
+            f"{fmt_int(r['n_pairs'])} ({fmt_int(r['n_prompts'])})",
+            fmt_int(r["good_a"]),
+            fmt_int(r["good_b"]),
+            f"{100 * float(r['good_rate_difference']):+.1f} "
+            f"{fmt_ci(r['good_rate_difference_low'], r['good_rate_difference_high'])}".strip(),
+            f"{fmt_rel(r['rel_increase_good'])} "
+            f"{fmt_ci(r['rel_increase_good_low'], r['rel_increase_good_high'], 1.0)}".strip(),
+            f"{fmt_int(r['a_only_good'])} / {fmt_int(r['b_only_good'])}",
+            fmt_p(r["mcnemar_p_adjusted"])
+            + r["mcnemar_marker"]
+            + (" (exact)" if r["mcnemar_exact"] else ""),
+            f"{fmt_num(r['stuart_maxwell_statistic'])} (df {r['stuart_maxwell_df']})",
+            fmt_p(r["stuart_maxwell_p_adjusted"]) + r["stuart_maxwell_marker"],
+            str(r["stuart_maxwell_reason"] or ""),
+        ]
+        rows.append(row)
+    return rows
+
+
+def _paired_columns(a: Analysis, with_scope: bool) -> list[str]:
+    p = "p" if a.options.correction == "none" else f"p ({a.options.correction})"
+    ci = f"{round(a.options.confidence * 100)}% CI"
+    return [
+        "judge",
+        "A",
+        "B",
+        *(["scope"] if with_scope else []),
+        "pairs (prompts)",
+        "Good A",
+        "Good B",
+        f"Good-rate difference, points [{ci}]",
+        f"rel. increase [{ci}]",
+        "Good for A only / B only",
+        f"McNemar {p}",
+        "Stuart-Maxwell chi2",
+        p,
+        "note",
+    ]
+
+
+def _paired_sections(a: Analysis) -> list[Section]:
+    """The paired tests of the judges' comparisons (docs/design.md, "The method")."""
+    s = Section("Paired tests (judges)")
+    pf = a.paired
+    if pf.empty:
+        s.add(
+            "No judge rated the baseline and another source, so there are no paired tests: the "
+            "crowd's comparisons are between-subjects (different raters per source) and use the "
+            "paper's chi-squared tests above."
+        )
+        return [s]
+    s.add(
+        "A judge rates the model's reply and the human reply to the same prompt, so its ratings "
+        "are paired by prompt. Beside the paper's between-subjects chi-squared tests (the "
+        "comparisons above, kept as they are), these use the pairing: McNemar's test on Good vs "
+        "not Good, on the pairs where exactly one reply is Good (exact binomial below "
+        f"{paired.MCNEMAR_EXACT_BELOW} such pairs), the Stuart-Maxwell test of the Bad/Okay/Good "
+        "distribution, and bootstrap intervals that resample prompts "
+        f"({a.options.resamples:,} resamples, seed {a.options.seed}; against the baseline, "
+        "overall and per valence). Per emotion: in report.json (key paired)."
+    )
+    overall = _shown(a, pf[pf["scope"] == OVERALL])
+    s.add(Table(_paired_columns(a, False), _paired_rows(overall, False)))
+    v = Section("Paired tests by valence", level=3)
+    valence = _shown(a, pf[pf["level"] == "valence"])
+    v.add(Table(_paired_columns(a, True), _paired_rows(valence, True)))
+    return [s, v]
 
 
 def _power(a: Analysis) -> Section:
@@ -931,6 +1103,7 @@ def build_document(
         _leaderboard(a),
         _published(a),
         *_comparisons(a),
+        *_paired_sections(a),
         _power(a),
         _clusters_section(a),
         *_agreement_sections(a, figures),
