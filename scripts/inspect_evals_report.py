@@ -43,10 +43,9 @@ def run_evals(log_dir: str, grader: str) -> list[str]:
     """Evaluate the replayed sources one after another; return the log locations."""
     from inspect_ai import eval as inspect_eval
 
-    from empathy_task.task.empathy_task import empathy_task
-
     logs = inspect_eval(
-        [empathy_task()],
+        # By name: Inspect then sets the grader role before the task creates its judge.
+        "empathy_task/empathy_task",
         model=MODELS,
         model_roles={"grader": grader},
         log_dir=log_dir,

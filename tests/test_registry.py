@@ -51,7 +51,7 @@ def test_lm_eval_tasks_agree_with_the_registry() -> None:
     assert sorted(c["group"] for c in groups) == sorted(lm["groups"])
     for cfg in tasks:
         assert cfg["output_type"] == lm["output_type"]
-        assert cfg["metadata"]["version"] == reg["version"]
+        assert cfg["metadata"]["version"] == lm["version"]
         assert cfg["metadata"]["generation_prompt_version"] == reg["prompt"]["generation_version"]
         assert cfg["metadata"]["data_sha256"] == reg["data"]["sha256"]
         assert [m["metric"] for m in cfg["metric_list"]] == reg["metrics"]["lm_eval"]
@@ -60,7 +60,7 @@ def test_lm_eval_tasks_agree_with_the_registry() -> None:
         assert "dataset_path" not in cfg
         assert cfg["custom_dataset"] == "utils.load_dataset"
     for cfg in groups:
-        assert cfg["metadata"]["version"] == reg["version"]
+        assert cfg["metadata"]["version"] == lm["version"]
         assert set(cfg["task"]) <= set(lm["tasks"])
     # The plugin folder holds only the task files: lm-eval indexes every YAML in it.
     assert not (LM_EVAL / "registry.yaml").exists()

@@ -34,7 +34,14 @@ def is_empathy_log(task_name: str) -> bool:
 def _samples(path: str | os.PathLike[str], epoch: int) -> Iterator[tuple[Any, Any]]:
     from inspect_ai.log import read_eval_log
 
-    log = read_eval_log(str(path))
+    try:
+        log = read_eval_log(str(path))
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # a truncated or foreign file: Inspect says only "EOCD not found"
+        raise RatingTableError(
+            str(path), f"not a readable Inspect log ({type(e).__name__}: {e})"
+        ) from e
     if not is_empathy_log(log.eval.task):
         raise RatingTableError(str(path), f"not an empathy_task log (task {log.eval.task!r})")
     for sample in log.samples or []:

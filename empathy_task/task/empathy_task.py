@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from inspect_ai import Task, task
-from inspect_ai._util.error import PrerequisiteError
+
+# Inspect prints a PrerequisiteError as one line and exits non-zero, not as a traceback; it has no
+# public import.
+from inspect_ai._util.error import (
+    PrerequisiteError,
+)  # inspect-evals-lint: ignore[private_api_imports] -- no public equivalent
 from inspect_ai.model import GenerateConfig, Model, get_model
 from inspect_ai.solver import generate
 
@@ -61,14 +66,29 @@ def empathy_task(
     # Imported here: Inspect imports the package's entry point on every run, for every task.
     from empathy_task.task.dataset import inspect_dataset, prompt_set
 
-    frame = prompt_set(
-        data,
-        emotions=_emotions(emotions),
-        valence=str(valence).lower(),
-        sample=_optional_int(sample, "sample"),
-        seed=_int(seed, "seed"),
-        prompt=prompt,
-    )
+    if export:
+        # Registered only now, so that runs of other tasks never see (or announce) the hook.
+        from empathy_task.task.export_hook import register_export_hook
+
+        register_export_hook()
+
+    from empathy_task.data.fetch import CLI_DATA_OPTION, DataError
+
+    try:
+        frame = prompt_set(
+            data,
+            emotions=_emotions(emotions),
+            valence=str(valence).lower(),
+            sample=_optional_int(sample, "sample"),
+            seed=_int(seed, "seed"),
+            prompt=prompt,
+        )
+    except DataError as e:
+        # The data error names the command line's option; in Inspect the parameter is -T data=.
+        # A PrerequisiteError: Inspect prints it as a message, not a traceback.
+        raise PrerequisiteError(
+            f"empathy_task: {str(e).replace(CLI_DATA_OPTION, 'pass its path with -T data=')}"
+        ) from e
     return Task(
         dataset=inspect_dataset(frame),
         solver=generate(),

@@ -2,7 +2,8 @@
 
 A convenience over ``empathy-task export`` (the dependable path): Inspect's hooks are global to
 every task in the process, so this acts only for this package's task and only when asked; it does
-not fire when the task fails.
+not fire when the task fails. The task registers the hook only when ``export`` is set
+(:func:`register_export_hook`), so other runs in the environment neither load nor announce it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from inspect_ai.hooks import Hooks, TaskEnd, hooks
 
 
-@hooks(name="empathy_task_export", description="Writes the empathy_task rating table at task end.")
 class EmpathyExportHook(Hooks):
     async def on_task_end(self, data: TaskEnd) -> None:
         spec = data.log.eval
@@ -33,3 +33,16 @@ class EmpathyExportHook(Hooks):
         out = default_export_path(data.log.location, str(target))
         write_rating_table(rating_table_from_logs([data.log.location]), out)
         print(f"empathy-task: wrote {out}")
+
+
+_registered = False
+
+
+def register_export_hook() -> None:
+    """Register :class:`EmpathyExportHook` with Inspect, once per process."""
+    global _registered
+    if not _registered:
+        hooks(name="empathy_task_export", description="Writes the empathy_task rating table.")(
+            EmpathyExportHook
+        )
+        _registered = True
