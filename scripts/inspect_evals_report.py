@@ -143,7 +143,13 @@ def report(logs: list[str], grader: str | None = None) -> dict[str, Any]:
     reg = registry()
     human = _counts(judged, "human")
     results = []
-    for location in logs:
+    # The replayed sources in the study's order, then any other model.
+    order = {m: i for i, m in enumerate(MODELS)}
+
+    def model_of(location: str) -> str:
+        return read_eval_log(location, header_only=True).eval.model
+
+    for location in sorted(logs, key=lambda loc: (order.get(model_of(loc), len(order)), loc)):
         header = read_eval_log(location, header_only=True)
         model = header.eval.model
         metrics = _log_metrics(location)
@@ -277,6 +283,18 @@ def render_markdown(block: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings as ``|`` blocks, as the listing's other text is written."""
+
+
+_BlockDumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+    ),
+)
+
+
 def write_block(block: dict[str, Any], listing: Path = LISTING) -> None:
     """Replace the listing's ``evaluation_report`` (its last key), keeping the rest as written."""
     text = listing.read_text(encoding="utf-8")
@@ -284,8 +302,12 @@ def write_block(block: dict[str, Any], listing: Path = LISTING) -> None:
     if key not in text:
         raise SystemExit(f"{listing} has no top-level evaluation_report key")
     head = text[: text.index(key) + 1]
-    body = yaml.safe_dump(
-        {"evaluation_report": block}, sort_keys=False, allow_unicode=True, width=100
+    body = yaml.dump(
+        {"evaluation_report": block},
+        Dumper=_BlockDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
     )
     listing.write_text(head + body, encoding="utf-8")
 

@@ -102,6 +102,7 @@ def test_task_uses_the_inspect_prompt_and_keeps_replies_whole(study, task_manage
     assert out["configs"]["empathy_task"]["metadata"]["version"] == "1.0.0"
 
 
+@pytest.mark.dataset_download
 def test_length_limit_metric_counts_words(task_manager) -> None:
     too_long = " ".join(["word"] * (MAX_WORDS + 1))
     out = _evaluate(["empathy_task"], FixedLM(too_long), task_manager, limit=2)
@@ -112,6 +113,7 @@ def test_length_limit_metric_counts_words(task_manager) -> None:
     assert out["results"]["empathy_task"]["within_length_limit,none"] == 0.0
 
 
+@pytest.mark.dataset_download
 def test_all_prompts_and_the_valence_group(task_manager) -> None:
     out = _evaluate(["empathy_task", "empathy_task_valence"], FixedLM(), task_manager, limit=None)
     ids = [s["doc"]["dialog_id"] for s in out["samples"]["empathy_task"]]
@@ -125,6 +127,7 @@ def test_all_prompts_and_the_valence_group(task_manager) -> None:
     assert "empathy_task_valence" in out["groups"]
 
 
+@pytest.mark.dataset_download
 def test_lm_eval_command_then_post_hoc_judge(tmp_path: Path) -> None:
     """The documented workflow: lm_eval --log_samples, then empathy-task judge, offline."""
     from empathy_task.ratings.files import read_rating_table
