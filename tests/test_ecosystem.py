@@ -124,6 +124,7 @@ def test_listing_tasks_point_at_the_task_with_the_crowds_baseline() -> None:
         assert baseline["source"] == reg["paper"]["url"]
 
 
+@pytest.mark.dataset_download
 def test_one_version_in_the_listing_the_registry_and_the_task() -> None:
     from empathy_task.resources import registry
     from empathy_task.task.empathy_task import empathy_task

@@ -24,6 +24,9 @@ from empathy_task.report import figures as plots
 from empathy_task.report import sections
 from empathy_task.vocabulary import STORED_SOURCES
 
+# Every report here is built on the authors' CSV (its crowd ratings, or tables cut from it).
+pytestmark = pytest.mark.dataset_download
+
 STUDY_CSV = os.environ["EMPATHY_TASK_DATA"]
 FAST = ["--resamples", "200"]  # the bootstrap's default 10,000 is for real reports
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -108,7 +111,6 @@ def test_json_reproduces_the_headline_and_has_every_comparison(study_report: Pat
     assert pos["n_a"] + neg["n_a"] == 2000 and pos["good_b"] + neg["good_b"] == 1295
 
 
-@pytest.mark.dataset_download
 def test_json_extras(study_report: Path) -> None:
     doc = _strict_json((study_report / "report.json").read_text())
     assert doc["correction"] == "none" and doc["baseline"] == "human"
@@ -162,7 +164,6 @@ class _Images(HTMLParser):
                 self.external.append(value)
 
 
-@pytest.mark.dataset_download
 def test_html_is_self_contained_with_png_data_uris(study_report: Path) -> None:
     parser = _Images()
     parser.feed((study_report / "report.html").read_text())
@@ -187,7 +188,6 @@ def _write(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-@pytest.mark.dataset_download
 def test_detects_each_kind_and_kind_overrides(tmp_path: Path, crowd_table: pd.DataFrame) -> None:
     small = crowd_table.head(30)[list(RATING_COLUMNS)]
     for suffix in ("csv", "jsonl", "parquet"):
@@ -217,7 +217,6 @@ def test_detects_each_kind_and_kind_overrides(tmp_path: Path, crowd_table: pd.Da
     assert sum(g["n"] for g in doc["groups"].values()) == 30
 
 
-@pytest.mark.dataset_download
 def test_the_same_rating_in_two_inputs_is_an_error(tmp_path: Path, crowd_table: pd.DataFrame):
     small = crowd_table.head(30)[list(RATING_COLUMNS)]
     a = _write(small, tmp_path / "a.csv")
@@ -283,7 +282,6 @@ def test_judge_and_crowd_are_never_compared_and_their_agreement_is_measured(
     assert plots.confusion_plot(np.eye(3) * 5, "crowd", "judge", "t").startswith(PNG)
 
 
-@pytest.mark.dataset_download
 def test_degenerate_scopes_give_null_with_a_reason(tmp_path: Path, crowd_table: pd.DataFrame):
     # Model "m" answered only sad prompts, and every one of its ratings is Good.
     sad = crowd_table[crowd_table["emotion"] == "sad"].query("source == 'human'").copy()
@@ -301,7 +299,6 @@ def test_degenerate_scopes_give_null_with_a_reason(tmp_path: Path, crowd_table: 
     assert afraid["good_chi2"] is None and afraid["good_reason"]
 
 
-@pytest.mark.dataset_download
 def test_holm_and_bh_adjust_within_families(crowd_table: pd.DataFrame) -> None:
     none = analyse(crowd_table, AnalysisOptions(resamples=50)).comparisons
     for method in ("holm", "bh"):
@@ -352,7 +349,6 @@ def test_bad_input_exits_2_naming_file_row_column_and_writes_nothing(
     assert not out.exists()
 
 
-@pytest.mark.dataset_download
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -376,7 +372,6 @@ def test_missing_input_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.dataset_download
 def test_refuses_to_overwrite_without_force(tmp_path: Path, capsys) -> None:
     out = tmp_path / "report"
     args = ["report", STUDY_CSV, "--out", str(out), "--format", "json", *FAST]
@@ -398,7 +393,6 @@ def test_power_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["power", "--effect", "0", "--df", "1"]) == 2
 
 
-@pytest.mark.dataset_download
 def test_reproduce_prints_the_headline_and_the_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -429,7 +423,6 @@ def test_vectorised_rater_kinds_agree_with_rater_kind() -> None:
     assert list(rater_kinds(raters)) == [rater_kind(r) for r in raters]
 
 
-@pytest.mark.dataset_download
 def test_html_escapes_names_from_the_input(crowd_table: pd.DataFrame) -> None:
     table = crowd_table.copy()
     table["source"] = table["source"].replace({"chatgpt": "<img src=x onerror=alert(1)>"})
@@ -446,7 +439,6 @@ def test_html_escapes_names_from_the_input(crowd_table: pd.DataFrame) -> None:
 # --- honest statistics at the edges (issue 17) ---------------------------------------------------
 
 
-@pytest.mark.dataset_download
 def test_no_power_at_the_observed_effect(study_report: Path) -> None:
     doc = _strict_json((study_report / "report.json").read_text())
     head = next(c for c in doc["comparisons"] if c["vs_baseline"] and c["scope"] == "overall")
@@ -456,7 +448,6 @@ def test_no_power_at_the_observed_effect(study_report: Path) -> None:
     assert "power at observed w" not in power and "power, Good test, w=0.3" in power
 
 
-@pytest.mark.dataset_download
 def test_json_p_values_at_full_precision(crowd_table: pd.DataFrame) -> None:
     a = analyse(crowd_table, AnalysisOptions(resamples=50))
     doc = _strict_json(report.render_json(a))
