@@ -2,7 +2,7 @@
 
 Each case draws data with a known truth and counts how often an interval covers it (nominal 0.95)
 or a test rejects a true null (nominal 0.05). The functions are the ones the reporter calls
-(``empathy_task.stats``). Cases:
+(``empathy_task.analysis.stats``). Cases:
 
 - rater clusters: 200 crowd raters per source, each rating a batch of 10, with a rater leniency
   (a logit shift with SD 0, 0.5 or 1.0 around 0, so the population Good rate is 0.5): the

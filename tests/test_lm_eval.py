@@ -1,12 +1,14 @@
 """The lm-eval plugin: tasks load offline, prompts are the Inspect task's, samples join back.
 
-An in-process run uses a tiny ``LM`` that returns fixed replies (no hub, no tokenizer); the
-command-line run uses lm-eval's ``dummy`` model, then judges its samples file post hoc.
+An in-process run uses a tiny ``LM`` that returns fixed replies, or replays the study's stored
+GPT-4 replies (no hub, no tokenizer); the command-line runs use lm-eval's ``dummy`` model, judged
+post hoc or, in ``empathy_task_judged``, inside the harness by the offline ``empathy/mock-judge``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -56,9 +58,17 @@ def task_manager() -> TaskManager:
     return TaskManager(include_path=str(PLUGIN), include_defaults=False)
 
 
-def _evaluate(tasks: list[str], lm: LM, tm: TaskManager, limit: int | None = 5) -> dict[str, Any]:
+def _evaluate(
+    tasks: list[str], lm: LM, tm: TaskManager, limit: int | None = 5, bootstrap_iters: int = 0
+) -> dict[str, Any]:
+    # bootstrap_iters=0: no standard errors, which lm-eval would otherwise bootstrap 100,000 times.
     return simple_evaluate(
-        model=lm, tasks=tasks, limit=limit, log_samples=True, task_manager=tm, bootstrap_iters=0
+        model=lm,
+        tasks=tasks,
+        limit=limit,
+        log_samples=True,
+        task_manager=tm,
+        bootstrap_iters=bootstrap_iters,
     )
 
 
@@ -99,7 +109,11 @@ def test_task_uses_the_inspect_prompt_and_keeps_replies_whole(study, task_manage
     metrics = out["results"]["empathy_task"]
     assert metrics["reply_words,none"] == len(REPLY.split())
     assert metrics["within_length_limit,none"] == 1.0
-    assert out["configs"]["empathy_task"]["metadata"]["version"] == "1.0.0"
+    # lm-eval's versions are numbers that a change bumps, not Inspect's version strings.
+    assert out["configs"]["empathy_task"]["metadata"]["version"] == 1.0
+    assert out["versions"]["empathy_task"] == 1.0
+    assert isinstance(out["versions"]["empathy_task"], float)
+    assert out["versions"]["empathy_task_vanilla"] == 1.0
 
 
 @pytest.mark.dataset_download
@@ -125,6 +139,8 @@ def test_all_prompts_and_the_valence_group(task_manager) -> None:
     assert {s["doc"]["sentiment"] for s in negative} == {"negative"}
     assert (len(positive), len(negative)) == (881, 1119)
     assert "empathy_task_valence" in out["groups"]
+    # lm-eval reports a group's version as a string.
+    assert out["versions"]["empathy_task_valence"] == "1.0"
 
 
 @pytest.mark.dataset_download
@@ -187,3 +203,305 @@ def test_lm_eval_command_then_post_hoc_judge(tmp_path: Path) -> None:
     assert set(table["dialog_id"]) == {d["dialog_id"] for d in docs}
     assert len(table) == 10
     assert "wrote 10 ratings by empathy/mock-judge" in judge.stdout
+
+
+# --- --metadata selects, without colliding with dataset_kwargs -----------------------------------
+
+
+def _manager(**metadata: Any) -> TaskManager:
+    # What `lm_eval --metadata '{...}'` builds (lm_eval/_cli/run.py: cfg.process_tasks).
+    return TaskManager(include_path=str(PLUGIN), include_defaults=False, metadata=metadata)
+
+
+def test_metadata_selects_the_prompt_and_the_valence() -> None:
+    """``--metadata '{"prompt": "vanilla"}'`` used to be a TypeError (a second ``prompt``)."""
+    lm = FixedLM()
+    tasks = ["empathy_task", "empathy_task_vanilla", "empathy_task_positive"]
+    out = _evaluate(tasks, lm, _manager(prompt="vanilla", valence="Positive"), limit=4)
+    for name in tasks:
+        docs = [s["doc"] for s in out["samples"][name]]
+        assert len(docs) == 4
+        assert {d["prompt_variant"] for d in docs} == {"vanilla"}
+        assert {d["sentiment"] for d in docs} == {"positive"}
+    # The vanilla request, rendered by the Inspect task's function, is what the model was asked.
+    assert lm.requests and all(EMPATHY_DEFINITION not in p for p, _ in lm.requests)
+    # A task's own selection still holds without --metadata.
+    out = _evaluate(["empathy_task_negative"], FixedLM(), _manager(), limit=3)
+    docs = [s["doc"] for s in out["samples"]["empathy_task_negative"]]
+    assert {(d["prompt_variant"], d["sentiment"]) for d in docs} == {("empathy", "negative")}
+
+
+@pytest.mark.parametrize(
+    ("tasks", "metadata", "message"),
+    [
+        (
+            ["empathy_task_vanilla"],
+            {"prompt": "empathy"},
+            "^empathy_task_vanilla: .*prompt.*contradicts the task",
+        ),
+        # --metadata reaches every subtask of the group: the negative one cannot be positive.
+        (
+            ["empathy_task_valence"],
+            {"valence": "positive"},
+            "^empathy_task_negative: .*valence.*contradicts the task",
+        ),
+        (["empathy_task"], {"sample": "abc"}, "empathy_task: --metadata sample must be a whole"),
+    ],
+)
+def test_metadata_that_contradicts_a_task_is_a_clear_error(
+    tasks: list[str], metadata: dict[str, str], message: str
+) -> None:
+    lm = FixedLM()
+    # The plugin's TaskOptionError is a ValueError (lm-eval imports utils.py under its own name).
+    with pytest.raises(ValueError, match=message) as caught:
+        _evaluate(tasks, lm, _manager(**metadata), limit=2)
+    assert type(caught.value).__name__ == "TaskOptionError"
+    assert lm.requests == []
+
+
+# --- metric directions, versions, README ---------------------------------------------------------
+
+
+def test_reply_words_has_no_better_direction(task_manager) -> None:
+    from lm_eval.utils import make_table
+
+    out = _evaluate(["empathy_task", "empathy_task_valence"], FixedLM(), task_manager, limit=2)
+    hib = out["higher_is_better"]
+    # lm-eval 0.4 reads null as "no direction": no arrow in its table, null in the results file.
+    assert hib["empathy_task"] == {"reply_words": None, "within_length_limit": True}
+    assert hib["empathy_task_valence"]["reply_words"] is None
+    rows = {
+        cells[5].strip(): cells[6].strip()
+        for line in make_table(out).splitlines()
+        if len(cells := line.split("|")) > 7
+    }
+    assert rows["reply_words"] == "" and rows["within_length_limit"] == "↑"
+
+
+def test_readme_follows_lm_eval_task_template_with_a_changelog() -> None:
+    """The headings of lm-eval's task README template, in order, and a Changelog entry for the
+    tasks' current version."""
+    import re
+
+    from empathy_task.resources import registry
+
+    text = (PLUGIN / "README.md").read_text(encoding="utf-8")
+    headings = [h.strip() for h in re.findall(r"^#{2,4} (.+)$", text, flags=re.MULTILINE)]
+    template = ["Paper", "Citation", "Groups, Tags, and Tasks", "Checklist", "Changelog"]
+    assert [h for h in headings if h in template] == template
+    changelog = text.split("### Changelog", 1)[1]
+    version = registry()["frameworks"]["lm_eval"]["version"]
+    assert re.search(
+        rf"^\* version {re.escape(str(version))} \(\d{{4}}-\d{{2}}-\d{{2}}\)", changelog, re.M
+    )
+    # Every task of the folder is listed.
+    for task in registry()["frameworks"]["lm_eval"]["tasks"]:
+        assert f"`{task}`" in text
+
+
+# --- empathy_task_judged: the judge inside the harness -----------------------------------------
+
+
+class ReplayLM(FixedLM):
+    """Answers each prompt with the study's stored GPT-4 reply to it (the chatgpt_empathy group)."""
+
+    def __init__(self, study: Any) -> None:
+        super().__init__()
+        self.by_prompt = {
+            generation_prompt(s, t, variant): r
+            for s, t, r in zip(
+                study["situation"], study["speaker_turn"], study["reply_chatgpt_empathy"]
+            )
+            for variant in ("empathy", "vanilla")
+        }
+
+    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        self.requests += [r.arguments for r in requests]
+        return [self.by_prompt[r.arguments[0]] for r in requests]
+
+
+@pytest.fixture
+def judge_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The prompts the offline judge is asked, in this process (cache hits ask nothing)."""
+    import empathy_task.task.provider as provider
+
+    calls: list[str] = []
+    real = provider.mock_judgement
+
+    def counted(prompt: str, style: str = "rating") -> str:
+        calls.append(prompt)
+        return real(prompt, style)
+
+    monkeypatch.setattr(provider, "mock_judgement", counted)
+    return calls
+
+
+def test_judged_task_reports_the_inspect_tasks_numbers_from_the_same_judge_and_cache(
+    study, judge_calls
+) -> None:
+    """The Inspect task and empathy_task_judged on the same replies, under the same judge: the
+    harness' results are the Inspect metrics, and every judgement comes from the Inspect run's
+    cache (not one new judge call)."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import GenerateConfig, get_model
+
+    from empathy_task.task.empathy_task import empathy_task
+
+    grader = get_model("empathy/mock-judge", config=GenerateConfig(temperature=0))
+    [log] = inspect_eval(
+        empathy_task(sample=32),
+        model="empathy/chatgpt_empathy",
+        model_roles={"grader": grader},
+        display="none",
+    )
+    assert log.status == "success" and log.results is not None
+    inspect_metrics = {k: m.value for k, m in log.results.scores[0].metrics.items()}
+    assert len(judge_calls) == 64  # 32 replies and 32 human replies
+
+    lm = ReplayLM(study)
+    tm = _manager(judge="empathy/mock-judge", sample=32)
+    # bootstrap_iters=1: lm-eval's closed-form standard error of a mean (no bootstrap for it).
+    out = _evaluate(["empathy_task_judged"], lm, tm, limit=None, bootstrap_iters=1)
+    assert len(judge_calls) == 64, "lm-eval's judge missed the Inspect run's cache"
+    results = out["results"]["empathy_task_judged"]
+    assert results["sample_len"] == 32
+    for key in (
+        "good_rate",
+        "mean_rating",
+        "human_good_rate",
+        "relative_increase_good",
+        "parse_rate",
+    ):
+        assert results[f"{key},none"] == pytest.approx(inspect_metrics[key]), key
+    for key in ("good_rate", "mean_rating"):
+        stderr = results[f"{key}_stderr,none"]
+        assert stderr == pytest.approx(inspect_metrics[f"{key}_stderr"]), key
+    # Same prompts, same order of magnitude as the study: not a degenerate all-Good judge.
+    assert 0 < results["good_rate,none"] < 1 and 0 < results["human_good_rate,none"] < 1
+
+    # Per sample: the judge's rating of the reply and of the human reply, in the samples file.
+    by_id = study.set_index("dialog_id")
+    inspect_scores = {s.id: s.scores["empathy_judge"].value for s in log.samples or []}
+    for sample in out["samples"]["empathy_task_judged"]:
+        doc = sample["doc"]
+        assert doc["judge"] == "empathy/mock-judge"
+        assert doc["human_reply"] == by_id.loc[doc["dialog_id"], "reply_human"]
+        assert sample["filtered_resps"] == [by_id.loc[doc["dialog_id"], "reply_chatgpt_empathy"]]
+        score = inspect_scores[doc["dialog_id"]]
+        assert sample["mean_rating"] == score["rating"]
+        assert sample["good_rate"] == score["good"]
+        assert sample["human_good_rate"] == score["human_good"]
+        assert sample["relative_increase_good"] == [score["good"], score["human_good"]]
+
+
+def test_judged_task_judges_each_reply_once_and_leaves_empty_replies_unrated(
+    judge_calls,
+) -> None:
+    tm = _manager(judge="empathy/mock-judge")
+    out = _evaluate(["empathy_task_judged"], FixedLM("  "), tm, limit=3)
+    results = out["results"]["empathy_task_judged"]
+    # Only the 3 human replies were asked about: an empty reply is unrated, never Bad.
+    assert len(judge_calls) == 3
+    assert results["parse_rate,none"] == 0.0
+    # No rated reply, no Good rate (not 0): lm-eval reports no value for it.
+    assert "good_rate,none" not in results and "mean_rating,none" not in results
+    assert math.isnan(results["relative_increase_good,none"])
+    for sample in out["samples"]["empathy_task_judged"]:
+        assert "good_rate" not in sample and sample["relative_increase_good"][0] is None
+    assert 0 <= results["human_good_rate,none"] <= 1
+    # A second run in the same cache asks nothing again.
+    out = _evaluate(["empathy_task_judged"], FixedLM(), tm, limit=3)
+    assert len(judge_calls) == 6  # the 3 new replies; the human replies came from the cache
+    assert out["results"]["empathy_task_judged"]["parse_rate,none"] == 1.0
+
+
+def test_judged_task_without_a_usable_default_judge_fails_before_generating(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from empathy_task.task.empathy_task import DEFAULT_GRADER
+
+    # No key for the default judge (and, here, no openai package): a clear error, no replies.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    lm = FixedLM()
+    with pytest.raises(ValueError, match=rf"judge '{DEFAULT_GRADER}' could not be created") as e:
+        _evaluate(["empathy_task_judged"], lm, _manager(), limit=2)
+    assert '--metadata \'{"judge": "<provider/model>"}\'' in str(e.value)
+    assert "[bold]" not in str(e.value)
+    assert lm.requests == []
+
+
+def _lm_eval(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    include = subprocess.run(
+        [BIN / "empathy-task", "lm-eval-path"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    return subprocess.run(
+        [BIN / "lm_eval", "--model", "dummy", "--include_path", include, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
+def test_lm_eval_command_prints_the_judged_rates_in_its_table(tmp_path: Path) -> None:
+    """`lm_eval --tasks empathy_task_judged --metadata '{"judge": ..., "prompt": "vanilla"}'`,
+    for real: the Good rates and the relative increase in the harness' results table and file,
+    computed from the per-sample ratings; the samples file still re-judges post hoc."""
+    from empathy_task.ratings.files import read_rating_table
+
+    metadata = {"judge": "empathy/mock-judge", "prompt": "vanilla"}
+    run = _lm_eval(
+        tmp_path,
+        "--tasks",
+        "empathy_task_judged",
+        "--metadata",
+        json.dumps(metadata),
+        "--limit",
+        "6",
+        "--log_samples",
+        "--output_path",
+        str(tmp_path / "out"),
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    [samples_file] = (tmp_path / "out").glob("**/samples_empathy_task_judged_*.jsonl")
+    [results_file] = (tmp_path / "out").glob("**/results_*.json")
+    samples = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    assert len(samples) == 6
+    assert {s["doc"]["prompt_variant"] for s in samples} == {"vanilla"}
+    results = json.loads(results_file.read_text())["results"]["empathy_task_judged"]
+
+    good = [s["good_rate"] for s in samples]
+    human = [s["human_good_rate"] for s in samples]
+    rate, human_rate = sum(good) / 6, sum(human) / 6  # the mock judge parses: all rated
+    assert results["good_rate,none"] == pytest.approx(rate)
+    assert results["human_good_rate,none"] == pytest.approx(human_rate)
+    expected = (rate - human_rate) / human_rate * 100 if human_rate else math.nan
+    assert results["relative_increase_good,none"] == pytest.approx(expected, nan_ok=True)
+    # lm-eval's standard error of a mean, for the rates.
+    assert isinstance(results["human_good_rate_stderr,none"], float)
+
+    # The harness' table on stdout, with the rows the study reports.
+    table = {
+        cells[5].strip(): cells[7].strip()
+        for line in run.stdout.splitlines()
+        if len(cells := line.split("|")) > 8
+    }
+    assert float(table["good_rate"]) == pytest.approx(rate, abs=5e-5)
+    assert float(table["human_good_rate"]) == pytest.approx(human_rate, abs=5e-5)
+    assert "relative_increase_good" in table and "parse_rate" in table
+
+    # The post-hoc judge reads the judged samples file like any other, with the same ratings.
+    out = tmp_path / "ratings.csv"
+    judge = subprocess.run(
+        [BIN / "empathy-task", "judge", str(samples_file), "--grader", "empathy/mock-judge"]
+        + ["--out", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+    )
+    assert judge.returncode == 0, judge.stderr[-3000:]
+    table = read_rating_table(out)
+    assert set(table["source"]) == {"dummy [vanilla]", "human"}
+    posthoc = table.groupby("source")["rating"].apply(lambda r: (r == 3).mean())
+    assert posthoc["dummy [vanilla]"] == pytest.approx(rate)
+    assert posthoc["human"] == pytest.approx(human_rate)

@@ -464,9 +464,7 @@ def test_lm_eval_samples_load_exactly_or_fail_at_the_line(
     )
     pd.testing.assert_frame_equal(read_lm_eval_samples(path, source), expected)
     # read_replies tells a samples file from a reply table by its first record.
-    pd.testing.assert_frame_equal(
-        read_replies([path], source).drop(columns="origin"), expected, check_dtype=False
-    )
+    pd.testing.assert_frame_equal(read_replies([path], source), expected, check_dtype=False)
 
 
 @SETTINGS

@@ -49,13 +49,22 @@ def test_lm_eval_tasks_agree_with_the_registry() -> None:
     lm = reg["frameworks"]["lm_eval"]
     assert sorted(c["task"] for c in tasks) == sorted(lm["tasks"])
     assert sorted(c["group"] for c in groups) == sorted(lm["groups"])
+    # lm-eval's versions are numbers (bumped with a README Changelog entry), not Inspect's.
+    assert isinstance(lm["version"], float)
     for cfg in tasks:
         assert cfg["output_type"] == lm["output_type"]
         assert cfg["metadata"]["version"] == lm["version"]
         assert cfg["metadata"]["generation_prompt_version"] == reg["prompt"]["generation_version"]
         assert cfg["metadata"]["data_sha256"] == reg["data"]["sha256"]
-        assert [m["metric"] for m in cfg["metric_list"]] == reg["metrics"]["lm_eval"]
-        assert cfg["dataset_kwargs"]["prompt"] in reg["prompt"]["variants"]
+        metrics = reg["metrics"]["lm_eval"]
+        if cfg["task"] in lm["judged_tasks"]:
+            metrics = metrics + reg["metrics"]["lm_eval_judged"]
+            assert cfg["metadata"]["judge_prompt_version"] == reg["prompt"]["judge_version"]
+        assert [m["metric"] for m in cfg["metric_list"]] == metrics
+        # A task's fixed selection never under the names --metadata uses (they would collide).
+        kwargs = cfg.get("dataset_kwargs", {})
+        assert not {"prompt", "valence"} & set(kwargs)
+        assert kwargs.get("fixed_prompt", "empathy") in reg["prompt"]["variants"]
         # Never the study's text in the YAML, never a hub dataset.
         assert "dataset_path" not in cfg
         assert cfg["custom_dataset"] == "utils.load_dataset"

@@ -28,6 +28,8 @@ from tests.study_support import (  # noqa: E402
 PARTICIPANTS = 200
 CLIENT_THREADS = 24
 TIME_LIMIT_S = 90
+#: Every simulated participant connects from 127.0.0.1: no limit of claims per address.
+ONE_ADDRESS = ["--claims-per-address", "0"]
 
 
 def _rating(pid: str, n: int) -> int:
@@ -50,7 +52,7 @@ def test_200_concurrent_participants(tmp_path: Path) -> None:
     db = tmp_path / "study.db"
     pids = [f"load-{k:04d}" for k in range(PARTICIPANTS)]
     started = time.monotonic()
-    with running_server(tmp_path / "sheets", db, threads=8) as server:
+    with running_server(tmp_path / "sheets", db, threads=8, extra=ONE_ADDRESS) as server:
         with ThreadPoolExecutor(CLIENT_THREADS) as pool:
             futures = [pool.submit(_session, server.url, pid) for pid in pids]
             done = [f.result(timeout=TIME_LIMIT_S) for f in futures]
@@ -79,7 +81,7 @@ def test_a_crash_mid_session_loses_no_answer(tmp_path: Path) -> None:
     sheet_set = make_sheets(synthetic_items(range(6)), seed=2)
     write_sheets(sheet_set, tmp_path / "sheets")
     db = tmp_path / "study.db"
-    server = start_server(tmp_path / "sheets", db)
+    server = start_server(tmp_path / "sheets", db, extra=ONE_ADDRESS)
     clients = [RaterClient(server.url, f"crash-{k}") for k in range(6)]
     try:
         for k, c in enumerate(clients):
@@ -91,7 +93,7 @@ def test_a_crash_mid_session_loses_no_answer(tmp_path: Path) -> None:
         server.stop(crash=True)  # SIGKILL: no shutdown code runs
     store = StudyStore(db, create=False)
     assert store.counts()["answers"] == sum(range(1, 7))
-    server = start_server(tmp_path / "sheets", db)
+    server = start_server(tmp_path / "sheets", db, extra=ONE_ADDRESS)
     try:
         for k, c in enumerate(clients):
             c.base = server.url  # same cookies: the session survives the restart

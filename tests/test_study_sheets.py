@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from empathy_task.cli import main as cli
+from empathy_task.ratings.replies import read_replies
 from empathy_task.ratings.table import RatingTableError
 from empathy_task.study import teq
 from empathy_task.study.sheets import (
@@ -17,7 +18,6 @@ from empathy_task.study.sheets import (
     items_from_replies,
     make_sheets,
     read_key,
-    read_replies,
     read_sheet,
     read_sheets,
     replies_from_study,
@@ -147,7 +147,7 @@ def test_unknown_stored_source_is_refused() -> None:
 
 
 def test_inspect_log_input(tmp_path: Path) -> None:
-    pytest.importorskip("empathy_task.export", reason="needs empathy_task.export")
+    pytest.importorskip("inspect_ai", reason="needs inspect_ai")
     from inspect_ai import eval as inspect_eval
 
     from empathy_task.task.empathy_task import empathy_task

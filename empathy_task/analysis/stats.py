@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -45,14 +45,14 @@ SeedLike = int | np.random.Generator | None
 
 
 class RatingSummary(NamedTuple):
-    """Counts of one group's ratings and what follows from them."""
+    """Counts of a group's ratings and what follows from them (arrays for a stack of groups)."""
 
-    n: int
-    bad: int
-    okay: int
-    good: int
-    good_rate: float
-    mean_rating: float
+    n: Any
+    bad: Any
+    okay: Any
+    good: Any
+    good_rate: Any
+    mean_rating: Any
 
 
 def rating_counts(ratings: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -64,12 +64,23 @@ def rating_counts(ratings: npt.ArrayLike) -> npt.NDArray[np.int64]:
 
 
 def summarise_counts(counts: npt.ArrayLike) -> RatingSummary:
-    """Summary of ``[Bad, Okay, Good]`` counts; rates are NaN for an empty group."""
-    bad, okay, good = (int(c) for c in np.asarray(counts).ravel()[:3])
-    n = bad + okay + good
-    if n == 0:
-        return RatingSummary(0, 0, 0, 0, float("nan"), float("nan"))
-    return RatingSummary(n, bad, okay, good, good / n, (bad + 2 * okay + 3 * good) / n)
+    """Summary of ``[Bad, Okay, Good]`` counts, or of a stack ``[..., 3]`` of them.
+
+    Rates are NaN for an empty group. One group gives Python numbers; a stack gives arrays (the
+    report's groups are summarised this way, all at once).
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    if c.shape[-1:] != (3,):
+        raise ValueError("counts must end in an axis of 3: Bad, Okay, Good")
+    n = c.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        good_rate = np.where(n > 0, c[..., 2] / np.where(n > 0, n, 1), np.nan)
+        mean = np.where(
+            n > 0, (c * np.asarray(RATINGS)).sum(axis=-1) / np.where(n > 0, n, 1), np.nan
+        )
+    if c.ndim == 1:
+        return RatingSummary(int(n), int(c[0]), int(c[1]), int(c[2]), float(good_rate), float(mean))
+    return RatingSummary(n, c[..., 0], c[..., 1], c[..., 2], good_rate, mean)
 
 
 def relative_increase(good_a: npt.ArrayLike, good_b: npt.ArrayLike) -> np.ndarray | float:
@@ -167,14 +178,14 @@ def chi2_tests(tables: npt.ArrayLike, *, correction: bool = True) -> ChiSquaredR
             statistic = (corrected**2 / safe_expected).sum(axis=(1, 2))
         else:
             statistic = plain
-        v = np.sqrt(plain / (safe_n[:, 0, 0] * max(min(r, c) - 1, 1)))
+        v = cramers_v(plain, safe_n[:, 0, 0], (r, c))
     statistic = np.where(ok, statistic, np.nan)
     pvalue = np.where(ok, _sp.chi2.sf(statistic, dof) if dof > 0 else 1.0, np.nan)
-    cramers_v = np.where(ok, v, np.nan)
+    effect = np.where(ok, v, np.nan)
     reason = np.full(k, None, dtype=object)
     reason[empty_col] = EMPTY_COLUMN
     reason[empty_row] = EMPTY_ROW
-    return ChiSquaredResults(statistic, pvalue, dof, n.astype(np.int64), cramers_v, reason)
+    return ChiSquaredResults(statistic, pvalue, dof, n.astype(np.int64), effect, reason)
 
 
 def chi2_test(table: npt.ArrayLike, *, correction: bool = True) -> ChiSquaredResult:
@@ -335,7 +346,11 @@ def bootstrap_good_rate_ci(
     confidence: float = 0.95,
     seed: SeedLike = 0,
 ) -> BootstrapCI:
-    """Seeded percentile bootstrap interval of the Good rate ``good / n`` (element-wise)."""
+    """Seeded percentile bootstrap interval of the Good rate ``good / n`` (element-wise).
+
+    The report uses :func:`wilson_interval` (closed form, sound at small counts); this is the
+    reference it was chosen against, in ``benchmarks/coverage.py``.
+    """
     size = np.asarray(n, dtype=float)
     draws = bootstrap_good_counts(good, n, resamples=resamples, seed=seed)
     # Percentiles commute with dividing by n > 0: take them on the counts, then scale.
@@ -374,6 +389,9 @@ def bootstrap_relative_increase_ci(
     seed: SeedLike = 0,
 ) -> BootstrapCI:
     """Seeded percentile bootstrap interval of the relative increase in Good, in percent.
+
+    The report uses :func:`relative_increase_ci` (closed form); this is its reference in
+    ``benchmarks/coverage.py``.
 
     The two groups are resampled independently (the study is between-subjects).
     """

@@ -8,7 +8,7 @@ measured instead.
 
 Everything is computed from one count array ``[kind, source, scope, Bad/Okay/Good]`` built in a
 single pass over the ratings, and every table test of every pair and scope runs in one vectorised
-call (:func:`empathy_task.stats.chi2_tests`), so that a million ratings take about a second.
+call (:func:`empathy_task.analysis.stats.chi2_tests`), so that a million ratings take about a second.
 """
 
 from __future__ import annotations
@@ -94,19 +94,19 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
             f"(sources present: {', '.join(present_sources)}); name one with --baseline"
         )
 
-    # --- codes: one factorisation per column, labels looked up per dialog, not per rating ---
+    # Codes: one factorisation per column. The validated table carries each rating's emotion
+    # (filled from the manifest once, at validation), so no dialog is looked up again here.
     emotions = study_emotions()
     scopes = scope_names(emotions)
-    ref = manifest().set_index("dialog_id")
-    dialog_codes, dialogs = pd.factorize(table["dialog_id"])
-    at = ref.index.get_indexer(dialogs)  # the manifest's ids are unique: a hash lookup
-    if (at < 0).any():
-        raise ValueError(f"unknown dialog id {dialogs[np.argmax(at < 0)]!r}")
-    emotion_index = {e: i for i, e in enumerate(emotions)}
-    emotion_of_dialog = ref["emotion"].iloc[at].map(emotion_index).to_numpy(np.int64)
-    valence_of_emotion = (
-        ref.drop_duplicates("emotion").set_index("emotion").loc[list(emotions), "sentiment"]
-    ).to_numpy()
+    emo = pd.Categorical(table["emotion"], categories=emotions).codes.astype(np.int64)
+    if (emo < 0).any():
+        raise ValueError(
+            f"unknown emotion {table['emotion'].iloc[int(np.argmax(emo < 0))]!r}: "
+            "analyse takes a validated rating table"
+        )
+    by_emotion_label = manifest().drop_duplicates("emotion").set_index("emotion")
+    valence_of_emotion = by_emotion_label.loc[list(emotions), "sentiment"].to_numpy()
+    dialog_codes, _ = pd.factorize(table["dialog_id"])  # prompts: the judge's cluster, pairing
     source_codes, source_names = pd.factorize(table["source"])
     rater_codes, raters = pd.factorize(table["rater"])
     kind_of_rater = rater_kinds(raters)
@@ -114,7 +114,6 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
     kind_index = {k: i for i, k in enumerate(kind_names)}
     kind_codes = np.array([kind_index[k] for k in kind_of_rater], dtype=np.int64)[rater_codes]
     rating = table["rating"].to_numpy(np.int64) - 1
-    emo = emotion_of_dialog[dialog_codes]
     n_kinds, n_sources, n_emotions = len(kind_names), len(source_names), len(emotions)
 
     flat = ((kind_codes * n_sources + source_codes) * n_emotions + emo) * 3 + rating
@@ -288,7 +287,8 @@ def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:
     k, s, c = np.nonzero(n > 0)
     cnt = grid.counts[k, s, c]
     size = n[k, s, c]
-    low, high, _, _ = stats.wilson_interval(cnt[:, 2], size, confidence=opts.confidence)
+    summary = stats.summarise_counts(cnt)
+    low, high, _, _ = stats.wilson_interval(summary.good, summary.n, confidence=opts.confidence)
     return pd.DataFrame(
         {
             "rater_kind": grid.kinds[k],
@@ -299,10 +299,10 @@ def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:
             "Bad": cnt[:, 0],
             "Okay": cnt[:, 1],
             "Good": cnt[:, 2],
-            "good_rate": cnt[:, 2] / size,
+            "good_rate": summary.good_rate,
             "good_rate_low": low,
             "good_rate_high": high,
-            "mean_rating": (cnt * np.array([1, 2, 3])).sum(axis=1) / size,
+            "mean_rating": summary.mean_rating,
         }
     )
 

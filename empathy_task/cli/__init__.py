@@ -7,9 +7,11 @@ its command runs, so ``empathy-task --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from empathy_task.vocabulary import RATINGS
@@ -34,10 +36,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lm-eval-path": ("lm_eval_path", "Print the folder to pass to lm_eval --include_path."),
     "sheets": ("sheets", "Write blinded rating sheets in the study's batches for a human study."),
     "serve": ("serve", "Run the rating web app for a human study."),
+    "links": ("links", "Make signed, expiring participant links for the rating web app."),
     "import-returns": ("import_returns", "Turn returned human ratings into a rating table."),
 }
 
 EXIT_BAD_INPUT = 2
+
+
+@contextlib.contextmanager
+def _library_messages(command: str) -> Iterator[None]:
+    """The package's modules log (as Inspect's do) and never print; while a command runs, their
+    messages go to stderr, prefixed like its own errors. An Inspect run configures its own."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"empathy-task {command}: %(message)s"))
+    package = logging.getLogger("empathy_task")
+    saved = package.level, package.propagate
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
+    package.propagate = False
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(saved[0])
+        package.propagate = saved[1]
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -77,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module.configure(cmd_parser)
     args = cmd_parser.parse_args(argv[1:])
     try:
-        return int(module.run(args) or 0)
+        with _library_messages(known.command):
+            return int(module.run(args) or 0)
     except _user_errors() as e:
         print(f"empathy-task {known.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -45,6 +45,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secure-cookies", action="store_true", help="send cookies over HTTPS only (behind TLS)"
     )
+    who = parser.add_argument_group("who may start a batch (docs/human_study.md, security model)")
+    who.add_argument(
+        "--prolific-study-id",
+        metavar="STUDY_ID",
+        help="start only from Prolific's link of this study (PROLIFIC_PID, STUDY_ID, SESSION_ID "
+        "in the URL); a batch resumes in another browser only with the same SESSION_ID",
+    )
+    who.add_argument(
+        "--require-signed-links",
+        action="store_true",
+        help="start only from the signed, expiring links of `empathy-task links` (same --db)",
+    )
+    who.add_argument(
+        "--claims-per-address",
+        type=int,
+        default=3,
+        help="active batches one client address (IPv4, or IPv6 /64) may hold at once; more are "
+        "429 (default 3; 0 = no limit)",
+    )
+    who.add_argument(
+        "--trusted-proxies",
+        type=int,
+        default=0,
+        help="reverse proxies of yours in front that append X-Forwarded-For (default 0: the "
+        "header is ignored and every client is the address it connects from)",
+    )
     parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
     # Waitress' own defaults (100 connections, 120 s idle, 1 GiB bodies read in full) suit no
     # crowd study: a form post is a few KB, and a stalled client should not hold a channel.
@@ -94,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
         raters_per_sheet=args.raters_per_sheet,
         title=args.title,
         secure_cookies=args.secure_cookies,
+        prolific_study_id=args.prolific_study_id,
+        require_signed_links=args.require_signed_links,
+        claims_per_address=args.claims_per_address,
+        trusted_proxies=args.trusted_proxies,
     )
     try:
         app = create_app_from_paths(args.sheets, args.db, settings)
@@ -115,6 +145,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"completion code: {code} (enter it on your crowd platform)", flush=True)
     if generated:
         print(f"admin token: {token}", flush=True)
+    if args.prolific_study_id:
+        print(
+            f"Prolific study {args.prolific_study_id}: set the study URL on Prolific to "
+            f"{url}/?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}&STUDY_ID={{{{%STUDY_ID%}}}}"
+            "&SESSION_ID={{%SESSION_ID%}} (with your public address)",
+            flush=True,
+        )
+    if args.require_signed_links:
+        print("only signed links start a batch (make them with `empathy-task links`)", flush=True)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -38,10 +38,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from empathy_task.data.study import load_study
+    from empathy_task.ratings.replies import read_replies
     from empathy_task.study.sheets import (
         items_from_replies,
         make_sheets,
-        read_replies,
         replies_from_study,
         write_sheets,
     )

@@ -41,6 +41,12 @@ def manifest() -> pd.DataFrame:
     return pd.read_csv(resource_path("human_baseline/manifest.csv"), dtype={"part_no": "int64"})
 
 
+@cache
+def manifest_index() -> pd.Index:
+    """The study's 2,000 dialog ids, in manifest order: where every dialog id is looked up."""
+    return pd.Index(manifest()["dialog_id"])
+
+
 def emotions() -> tuple[str, ...]:
     """The study's 32 emotion labels, sorted."""
     return tuple(sorted(manifest()["emotion"].unique()))

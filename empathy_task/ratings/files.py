@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +21,34 @@ from empathy_task.ratings.table import (
     validate_rating_table,
 )
 
+#: The one suffix dispatch of table files: what each suffix holds.
 FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
+#: Inspect's log formats (its binary ``.eval`` and its JSON log).
+LOG_SUFFIXES: tuple[str, ...] = (".eval", ".json")
 
 
-def table_format(path: str | os.PathLike[str]) -> str:
-    """``csv``, ``jsonl`` or ``parquet`` from the file name."""
+def table_format(
+    path: str | os.PathLike[str],
+    allowed: Sequence[str] = ("csv", "jsonl", "parquet"),
+    what: str = "rating-table",
+) -> str:
+    """``csv``, ``jsonl`` or ``parquet`` from the file name, if ``allowed`` for this kind of table.
+
+    Every reader and writer of tables (rating tables, replies, sheets, keys, returns) asks here,
+    so a suffix means the same everywhere.
+    """
     suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise ValueError(
-            f"{path}: unknown rating-table format {suffix!r}; use .csv, .jsonl or .parquet"
-        )
-    return FORMATS[suffix]
+    fmt = FORMATS.get(suffix)
+    if fmt is None or fmt not in allowed:
+        names = [f".{a}" for a in allowed]
+        use = " or ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+        raise RatingTableError(str(path), f"unknown {what} format {suffix!r}; use {use}")
+    return fmt
+
+
+def is_inspect_log(path: str | os.PathLike[str]) -> bool:
+    """Whether the file name is an Inspect log's (``.eval`` or ``.json``)."""
+    return Path(path).suffix.lower() in LOG_SUFFIXES
 
 
 def read_rating_table(path: str | os.PathLike[str]) -> pd.DataFrame:

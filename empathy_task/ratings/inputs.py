@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task.ratings.files import table_format
+from empathy_task.ratings.files import FORMATS, is_inspect_log, table_format
 from empathy_task.ratings.table import RatingTableError, row_number
 
 INPUT_KINDS: tuple[str, ...] = ("ratings", "log", "study")
@@ -46,15 +46,16 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such file")
-    suffix = p.suffix.lower()
-    if suffix in (".eval", ".json"):
+    if is_inspect_log(p):
         return "log"
-    if suffix in (".jsonl", ".parquet"):
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt in ("jsonl", "parquet"):
         return "ratings"
-    if suffix == ".csv":
+    if fmt == "csv":
         with p.open(newline="", encoding="utf-8-sig", errors="replace") as f:
             header = next(csv.reader(f), [])
         return "study" if set(STUDY_MARKER_COLUMNS) <= set(header) else "ratings"
+    suffix = p.suffix.lower()
     raise ValueError(
         f"{p}: cannot tell what kind of input this is (suffix {suffix!r}); expected a rating "
         "table (.csv, .jsonl, .parquet), an Inspect log (.eval, .json) or the authors' CSV; "

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from empathy_task.ratings.files import FORMATS
 from empathy_task.ratings.table import RATING_COLUMNS, RatingTableError, validate_rating_table
 from empathy_task.vocabulary import HUMAN
 
@@ -114,10 +114,10 @@ def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int =
     key = ["dialog_id", "source", "rater"]
     conflicts = frame.duplicated(key)
     if conflicts.any():
-        print(
-            f"empathy-task: {int(conflicts.sum())} rating(s) of the same reply by the same judge "
-            "differ between logs; kept the first of each",
-            file=sys.stderr,
+        logger.warning(
+            "%d rating(s) of the same reply by the same judge differ between logs; kept the first "
+            "of each",
+            int(conflicts.sum()),
         )
         frame = frame[~conflicts]
     if flagged:
@@ -151,7 +151,7 @@ def replies_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int = 1) -
 def default_export_path(log_location: str, target: str) -> Path:
     """Where ``-T export=TARGET`` writes: TARGET itself if it names a table file, else a file in it."""
     t = Path(target)
-    if t.suffix.lower() in (".csv", ".jsonl", ".parquet"):
+    if t.suffix.lower() in FORMATS:
         return t
     stem = Path(log_location).name.rsplit(".", 1)[0]
     return t / f"{stem}.ratings.csv"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from empathy_task.ratings.table import RatingTableError, validate_rating_table
+from empathy_task.ratings.table import RatingTableError, unknown_dialog, validate_rating_table
 from empathy_task.vocabulary import HUMAN
 
 if TYPE_CHECKING:
@@ -125,11 +125,8 @@ def judge_replies(
     prompts = prompt_set(data).set_index("dialog_id")
     unknown = ~replies["dialog_id"].isin(prompts.index)
     if unknown.any():
-        row = replies[unknown].iloc[0]
-        raise RatingTableError(
-            str(row.get("origin", "<replies>")),
-            f"unknown dialog id {row['dialog_id']!r} (not one of the study's 2,000 prompts)",
-        )
+        i = int(unknown.to_numpy().argmax())
+        raise RatingTableError("<replies>", unknown_dialog(replies["dialog_id"].iloc[i]), i + 1)
 
     summary = JudgeSummary()
     jobs: list[_Job] = []

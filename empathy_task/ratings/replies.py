@@ -1,5 +1,8 @@
-"""The one reply reader: replies made elsewhere (reply tables, lm-eval samples) as
-``dialog_id, source, reply`` rows checked against the study's ids.
+"""The one reply reader: replies from Inspect logs, lm-eval samples files and reply tables as
+``dialog_id, source, reply`` rows, checked against the study's dialog ids.
+
+Both consumers of replies read them here: the post-hoc judge (``empathy-task judge``) and the
+study kit's sheets (``empathy-task sheets``).
 """
 
 from __future__ import annotations
@@ -7,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,8 +17,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from empathy_task.ratings.files import iter_jsonl, read_table
-from empathy_task.ratings.table import RatingTableError, row_number
+from empathy_task.ratings.files import is_inspect_log, iter_jsonl, read_table
+from empathy_task.ratings.table import (
+    RatingTableError,
+    dialog_positions,
+    excerpt,
+    row_number,
+    unknown_dialog,
+)
 
 if TYPE_CHECKING:
     pass
@@ -124,7 +132,6 @@ def read_lm_eval_samples(path: str | os.PathLike[str], source: str | None = None
     """
     origin = str(path)
     model = source if source is not None else lm_eval_model_name(path)
-    known = _study_ids()
     rows = []
     for n, rec in iter_jsonl(path):
         doc = rec.get("doc")
@@ -133,29 +140,20 @@ def read_lm_eval_samples(path: str | os.PathLike[str], source: str | None = None
                 origin, "not an empathy_task samples record (no doc with a dialog_id)", row=n
             )
         dialog_id = doc["dialog_id"]
-        if not isinstance(dialog_id, str) or dialog_id not in known:
-            raise RatingTableError(origin, _unknown_id(dialog_id), n, "doc.dialog_id")
+        if not isinstance(dialog_id, str) or dialog_positions([dialog_id])[0] < 0:
+            raise RatingTableError(origin, unknown_dialog(dialog_id), n, "doc.dialog_id")
         variant = doc.get("prompt_variant", "empathy")
         name = model if source is not None or variant == "empathy" else f"{model} [{variant}]"
         rows.append({"dialog_id": dialog_id, "source": name, "reply": _first_reply(rec)})
     return pd.DataFrame(rows, columns=list(REPLY_COLUMNS))
 
 
-def _study_ids() -> set[str]:
-    from empathy_task.data.study import manifest
-
-    return set(manifest()["dialog_id"])
-
-
-def _unknown_id(value: object) -> str:
-    return f"unknown dialog id {value!r} (not one of the study's 2,000 prompts)"
-
-
 def read_reply_table(path: str | os.PathLike[str], source: str | None = None) -> pd.DataFrame:
-    """Replies in a table (CSV, JSONL or Parquet) with ``dialog_id``, ``reply`` and ``source``.
+    """Replies in a table (CSV, JSONL or Parquet) with ``dialog_id``, ``reply`` (or ``response``)
+    and an optional ``source``.
 
-    ``source`` (the ``--source`` option) names the replies' author when the table has no source
-    column, and overrides it when it has one.
+    ``source`` (the ``--source`` option) names the replies when the table has no ``source``
+    column, and keeps only that source's rows when it has one (a table is never relabelled).
     """
     origin = str(path)
     frame, fmt, lines = read_table(path)
@@ -165,64 +163,111 @@ def read_reply_table(path: str | os.PathLike[str], source: str | None = None) ->
     text = next((c for c in _REPLY_ALIASES if c in frame.columns), None)
     if text is None:
         raise RatingTableError(origin, "missing column (or 'response')", column="reply")
-    if source is not None:
+    if "source" not in frame.columns:
+        if source is None:
+            raise RatingTableError(
+                origin, "no source column: pass --source to name the replies' model"
+            )
         frame = frame.assign(source=source)
-    elif "source" not in frame.columns:
-        raise RatingTableError(origin, "no source column: pass --source to name the replies' model")
 
-    def fail(mask: Any, column: str, what: str) -> RatingTableError:
+    def fail(mask: Any, column: str, what: str | None = None) -> RatingTableError:
         i = int(np.asarray(mask).nonzero()[0][0])
         row = lines[i] if lines is not None else row_number(fmt, i)
-        return RatingTableError(origin, what.format(frame[column].iloc[i]), row, column)
+        value = frame[column].iloc[i]
+        message = unknown_dialog(value) if what is None else f"{what} (value {excerpt(value)})"
+        return RatingTableError(origin, message, row, column)
 
     ids = frame["dialog_id"]
     is_text = ids.map(lambda v: isinstance(v, str)).astype(bool)
-    unknown = ~(is_text & ids.where(is_text, "").isin(_study_ids())).to_numpy(bool)
+    unknown = ~is_text.to_numpy(bool) | (dialog_positions(ids.where(is_text, "")) < 0)
     if unknown.any():
-        raise fail(
-            unknown, "dialog_id", "unknown dialog id {!r} (not one of the study's 2,000 prompts)"
-        )
+        raise fail(unknown, "dialog_id")
     sources = frame["source"]
     no_source = (sources.isna() | sources.astype(str).str.strip().eq("")).to_numpy(bool)
     if no_source.any():
-        raise fail(no_source, "source", "empty source (value {!r})")
+        raise fail(no_source, "source", "empty source")
     replies = frame[text]
     not_text = replies.map(lambda v: isinstance(v, list | dict | np.ndarray)).to_numpy(bool)
     if not_text.any():
-        raise fail(not_text, text, "a reply must be text (value {!r})")
-    return pd.DataFrame(
+        raise fail(not_text, text, "a reply must be text")
+    # An empty reply is kept: the judge leaves it unrated and counts it; a sheet refuses it.
+    out = pd.DataFrame(
         {
             "dialog_id": ids.astype(str),
             "source": sources.astype(str),
             "reply": replies.fillna("").astype(str),
         }
     )
+    rows = np.asarray(lines if lines is not None else [row_number(fmt, i) for i in range(len(out))])
+    if source is not None:
+        keep = (out["source"] == source).to_numpy(bool)
+        if not keep.any():
+            raise RatingTableError(origin, f"no replies of source {source!r}", column="source")
+        out, rows = out[keep], rows[keep]
+    out = out.reset_index(drop=True)
+    out.attrs["rows"] = rows.tolist()  # the row a person finds each reply on, for read_replies
+    return out
+
+
+def read_log_replies(path: str | os.PathLike[str], source: str | None = None) -> pd.DataFrame:
+    """The model's replies in one ``empathy_task`` Inspect log; ``source`` renames them."""
+    from empathy_task.ratings.logs import replies_from_logs
+
+    frame = replies_from_logs([path])
+    if source is not None:
+        frame = frame.assign(source=source)
+    return frame
 
 
 def read_replies(
     paths: Sequence[str | os.PathLike[str]], source: str | None = None
 ) -> pd.DataFrame:
-    """Replies from lm-eval samples files and reply tables, one per (dialog, source).
+    """Replies from Inspect logs, lm-eval samples files and reply tables: ``dialog_id, source,
+    reply``, one row per (dialog, source).
 
-    The same reply of the same dialog and source in several files (a task and its valence
-    subtask) is kept once; differing replies keep the first, with a note on stderr.
+    The kind of each file is told by its name (:func:`~empathy_task.ratings.files.is_inspect_log`)
+    and, for JSONL, its first record (:func:`is_lm_eval_samples`). ``source`` names or selects the
+    replies (see the readers). The same reply in several files (a task and its valence subtask)
+    is kept once; two different replies to one dialog from one source are refused, naming both
+    places: a rating is identified by its dialog and source, so they could not be told apart.
     """
     frames = []
     for p in paths:
-        reader = read_lm_eval_samples if is_lm_eval_samples(p) else read_reply_table
-        frame = reader(p, source)
-        frame["origin"] = str(p)
-        frames.append(frame)
+        if is_inspect_log(p):
+            frame = read_log_replies(p, source)
+        elif is_lm_eval_samples(p):
+            frame = read_lm_eval_samples(p, source)
+        else:
+            frame = read_reply_table(p, source)
+        rows = frame.attrs.get("rows")
+        frames.append(frame.assign(origin=str(p), row=rows if rows is not None else None))
     if not frames or all(f.empty for f in frames):
-        raise RatingTableError(", ".join(map(str, paths)), "no replies")
+        raise RatingTableError(", ".join(map(str, paths)) or "<no input>", "no replies")
     replies = pd.concat(frames, ignore_index=True)
+    if source is not None and any(is_inspect_log(p) for p in paths):
+        models = {
+            m for f, p in zip(frames, paths, strict=True) if is_inspect_log(p) for m in f["source"]
+        }
+        if len(models) > 1:
+            raise ValueError(f"--source names one model, but the inputs hold {sorted(models)}")
     replies = replies.drop_duplicates(["dialog_id", "source", "reply"])
-    conflicts = replies.duplicated(["dialog_id", "source"])
-    if conflicts.any():
-        print(
-            f"empathy-task judge: {int(conflicts.sum())} dialog(s) have two different replies "
-            "from the same source; kept the first of each (use --source to tell runs apart)",
-            file=sys.stderr,
+    second = replies.duplicated(["dialog_id", "source"], keep="first")
+    if second.any():
+        again = replies[second].iloc[0]
+        first = replies[
+            (replies["dialog_id"] == again["dialog_id"]) & (replies["source"] == again["source"])
+        ].iloc[0]
+        raise RatingTableError(
+            again["origin"],
+            f"second reply to dialog {again['dialog_id']!r} from source {again['source']!r}, "
+            f"different from the one in {_place(first)} (name the runs apart with --source)",
+            again["row"] if again["row"] is not None and again["row"] == again["row"] else None,
+            "reply",
         )
-        replies = replies[~conflicts]
-    return replies.reset_index(drop=True)
+    return replies[list(REPLY_COLUMNS)].reset_index(drop=True)
+
+
+def _place(rec: pd.Series) -> str:
+    row = rec["row"]
+    has_row = row is not None and row == row  # NaN when the reader gives no row numbers
+    return f"{rec['origin']} row {int(row)}" if has_row else str(rec["origin"])

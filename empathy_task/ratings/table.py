@@ -72,6 +72,42 @@ def row_number(fmt: str, index: int) -> int:
     return index + 2 if fmt == "csv" else index + 1
 
 
+def unknown_dialog(value: object) -> str:
+    """The one message for a dialog id that is not one of the study's prompts."""
+    return f"unknown dialog id {excerpt(value)} (not one of the study's 2,000 prompts)"
+
+
+def dialog_positions(ids: pd.Index | pd.Series | Sequence[object]) -> np.ndarray:
+    """Each id's row in the shipped manifest, -1 for an id that is not one of the study's."""
+    from empathy_task.data.study import manifest_index
+
+    return manifest_index().get_indexer(pd.Index(ids))
+
+
+class _Rows:
+    """Names the first bad row of a mask in the file's own numbering, and factorises columns."""
+
+    def __init__(self, out: pd.DataFrame, origin: str, fmt: str, rows: Sequence[int] | None):
+        self.out, self.origin, self.fmt, self.rows = out, origin, fmt, rows
+
+    def row(self, i: int) -> int:
+        return self.rows[i] if self.rows is not None else row_number(self.fmt, i)
+
+    def fail(self, at: pd.Series | np.ndarray | int, column: str, what: str) -> RatingTableError:
+        """The error for the first row of a mask (or row ``at``), naming the row's value."""
+        i = at if isinstance(at, int) else int(np.asarray(at).nonzero()[0][0])
+        value = excerpt(self.out[column].iloc[i])
+        return RatingTableError(self.origin, f"{what} (value {value})", self.row(i), column)
+
+    def factorize(self, column: str) -> tuple[np.ndarray, Any]:
+        try:
+            return pd.factorize(self.out[column])
+        except TypeError:  # a list or an object in a JSONL or Parquet cell: unhashable
+            cells = self.out[column].tolist()
+            i = next(i for i, v in enumerate(cells) if not isinstance(v, Hashable))
+            raise self.fail(i, column, "not a single value") from None
+
+
 def validate_rating_table(
     frame: pd.DataFrame,
     origin: str = "<table>",
@@ -82,40 +118,47 @@ def validate_rating_table(
 
     Raises :class:`RatingTableError` naming the first bad row and column. ``rows`` gives each
     frame row's number in the file where it is not the position (a JSONL file with blank lines).
-    """
-    from empathy_task.data.study import manifest
 
+    Each check runs on a column's distinct values (a million ratings hold a few thousand) and is
+    mapped back to rows through the factorised codes, to name the first bad row.
+    """
     for col in ("dialog_id", "source", "rater", "rating"):
         if col not in frame.columns:
             raise RatingTableError(origin, "missing column", column=col)
     if frame.empty:
         raise RatingTableError(origin, "no ratings")
     out = frame.reset_index(drop=True)
+    at = _Rows(out, origin, fmt, rows)
+    fail = at.fail
+    codes, uniques = _check_ids(at)
+    _check_ratings(at)
+    dialog_code, dialogs = _fill_labels(at, codes["dialog_id"], uniques["dialog_id"])
 
-    def fail(at: pd.Series | np.ndarray | int, column: str, what: str) -> RatingTableError:
-        """The error for the first row of a mask (or row ``at``), naming the row's value."""
-        i = at if isinstance(at, int) else int(np.asarray(at).nonzero()[0][0])
-        row = rows[i] if rows is not None else row_number(fmt, i)
-        return RatingTableError(
-            origin, f"{what} (value {excerpt(out[column].iloc[i])})", row, column
+    # (dialog, source, rater) as one integer per row: duplicates hash fast.
+    n_dialog, n_source = len(dialogs), int(codes["source"].max()) + 1
+    key = dialog_code.astype(np.int64) + n_dialog * (
+        codes["source"].astype(np.int64) + n_source * codes["rater"].astype(np.int64)
+    )
+    dup = pd.Series(key).duplicated().to_numpy()
+    if dup.any():
+        raise fail(
+            dup, "dialog_id", "duplicate rating of the same dialog and source by the same rater"
         )
+    if "teq" in out.columns:
+        out["teq"] = _canonical_teq(out["teq"], fail)
+    keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
+    return out[keep]
 
-    def factorize(column: str) -> tuple[np.ndarray, Any]:
-        try:
-            return pd.factorize(out[column])
-        except TypeError:  # a list or an object in a JSONL or Parquet cell: unhashable
-            cells = out[column].tolist()
-            i = next(i for i, v in enumerate(cells) if not isinstance(v, Hashable))
-            raise fail(i, column, "not a single value") from None
 
-    # Each check runs on a column's distinct values (a million ratings hold a few thousand) and
-    # is mapped back to rows through the factorised codes, to name the first bad row. Code -1 is
-    # a missing cell: every per-value array gets one more entry at the end for it.
+def _check_ids(at: _Rows) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Dialog, source and rater: present, one visible name each, as text; their codes and values."""
+    out, fail = at.out, at.fail
     codes: dict[str, np.ndarray] = {}
     uniques: dict[str, Any] = {}
     for col in ("dialog_id", "source", "rater"):
-        code, values = factorize(col)
+        code, values = at.factorize(col)
         text = _is_text(values)
+        # Code -1 is a missing cell: every per-value array gets one more entry at the end for it.
         if text and len(values):
             blank = pd.Series(values).str.strip().eq("").to_numpy(dtype=bool)
         else:
@@ -134,39 +177,48 @@ def validate_rating_table(
             out[col] = out[col].astype(str)
             code, values = pd.factorize(out[col])
         codes[col], uniques[col] = code, values
+    return codes, uniques
 
-    code, values = factorize("rating")
+
+def _check_ratings(at: _Rows) -> None:
+    """Each rating is 1, 2 or 3 (a number or its digits; never a boolean)."""
+    code, values = at.factorize("rating")
     numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy()
     valid = np.isin(numeric, RATINGS) & np.array(
         [not isinstance(v, bool | np.bool_) for v in values], dtype=bool
     )
     bad = ~np.append(valid, False)[code]
     if bad.any():
-        raise fail(bad, "rating", "rating must be 1 (Bad), 2 (Okay) or 3 (Good)")
-    out["rating"] = numeric[code].astype("int64")
+        raise at.fail(bad, "rating", "rating must be 1 (Bad), 2 (Okay) or 3 (Good)")
+    at.out["rating"] = numeric[code].astype("int64")
 
-    ref = manifest().set_index("dialog_id")
-    dialog_code, dialogs = codes["dialog_id"], uniques["dialog_id"]
-    at = ref.index.get_indexer(dialogs)  # the manifest's ids are unique: a hash lookup
-    known = at >= 0
+
+def _fill_labels(at: _Rows, dialog_code: np.ndarray, dialogs: Any) -> tuple[np.ndarray, Any]:
+    """Look each dialog up in the manifest (once per dialog), check the labels a table gives
+    against it and fill the rest; returns the dialog codes and ids."""
+    from empathy_task.data.study import manifest
+
+    out, fail = at.out, at.fail
+    where = dialog_positions(dialogs)
+    known = where >= 0
     if not known.all():
-        raise fail(
-            ~known[dialog_code],
-            "dialog_id",
-            "unknown dialog id (not one of the study's 2,000 prompts)",
+        i = int(np.asarray(~known[dialog_code]).nonzero()[0][0])
+        raise RatingTableError(
+            at.origin, unknown_dialog(out["dialog_id"].iloc[i]), at.row(i), "dialog_id"
         )
-    study_labels = ref.iloc[at]
+    ref = manifest()
+    study_labels = ref.iloc[where]
     emotions = set(ref["emotion"])
     for col in LABEL_COLUMNS:
         expected = study_labels[col].to_numpy()
         if col in out.columns:
-            given_code, given = factorize(col)
+            given_code, given = at.factorize(col)
             if col == "part_no":
                 # A whole number as its digits (3, 3.0 and "3" alike); anything else as written.
                 numbers = pd.to_numeric(pd.Series(given, dtype=object), errors="coerce")
                 text = [
                     str(int(x)) if np.isfinite(x) and float(x).is_integer() else str(v).strip()
-                    for x, v in zip(numbers.to_numpy(dtype=float), given)
+                    for x, v in zip(numbers.to_numpy(dtype=float), given, strict=True)
                 ]
             else:
                 text = [str(v).strip() for v in given]
@@ -190,21 +242,7 @@ def validate_rating_table(
         else:
             # A take on the distinct labels: no Python string per row.
             out[col] = pd.array(expected.astype(str).tolist(), dtype="str").take(dialog_code)
-
-    # (dialog, source, rater) as one integer per row: duplicates hash fast.
-    n_dialog, n_source = len(dialogs), int(codes["source"].max()) + 1
-    key = dialog_code.astype(np.int64) + n_dialog * (
-        codes["source"].astype(np.int64) + n_source * codes["rater"].astype(np.int64)
-    )
-    dup = pd.Series(key).duplicated().to_numpy()
-    if dup.any():
-        raise fail(
-            dup, "dialog_id", "duplicate rating of the same dialog and source by the same rater"
-        )
-    if "teq" in out.columns:
-        out["teq"] = _canonical_teq(out["teq"], fail)
-    keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
-    return out[keep]
+    return dialog_code, dialogs
 
 
 def _is_text(values: Any) -> bool:

@@ -10,6 +10,12 @@ Model replies are untrusted text: templates autoescape everything, nothing is ma
 Content-Security-Policy allows no script at all. Every POST carries a per-session token (CSRF), and
 every value is checked on the server: the participant id's pattern, answer values, and that an item
 belongs to the rater's own batch at that position.
+
+Who may start a batch (docs/human_study.md, "Security model"): anyone with a well-formed id, or
+only Prolific's link of the study (``prolific_study_id``), or only a signed, expiring link
+(``require_signed_links``, :mod:`empathy_task.study.links`); one client network holds at most
+``claims_per_address`` active batches. A batch resumes in the browser session that started it,
+with the same Prolific session, or with the participant's signed link.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import ipaddress
 import json
+import logging
 import os
-import re
 import secrets
 import threading
 import time
@@ -29,18 +36,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
+    Blueprint,
     Flask,
     Response,
     abort,
+    current_app,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
 
-from empathy_task.study import teq
+from empathy_task.study import links, teq
 from empathy_task.study.sheets import Sheet, read_sheets
 from empathy_task.study.store import (
     RETURN_COLUMNS,
@@ -60,8 +70,11 @@ from empathy_task.vocabulary import (
     pseudonym,
 )
 
+log = logging.getLogger(__name__)
+
 #: Crowd-platform ids: Prolific's are 24 hex digits; allow other platforms' plain ids too.
-PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
+#: (One pattern for the start form, Prolific's link values and signed links.)
+PARTICIPANT_ID = links.PARTICIPANT_ID
 #: The rating options as the study showed them, best first: (value stored, label).
 RATING_OPTIONS: tuple[tuple[int, str], ...] = tuple(
     (v, RATING_LABELS[v]) for v in reversed(RATINGS)
@@ -97,6 +110,14 @@ class StudySettings:
     raters_per_sheet: int = 1
     title: str = "How empathetic is this response?"
     secure_cookies: bool = False
+    #: Prolific's study id: /start then needs Prolific's link (PROLIFIC_PID, STUDY_ID, SESSION_ID).
+    prolific_study_id: str | None = None
+    #: Start only from links made by ``empathy-task links`` (signed, expiring).
+    require_signed_links: bool = False
+    #: Active batches one client network may hold at once (0: no limit).
+    claims_per_address: int = 3
+    #: Reverse proxies in front that append to X-Forwarded-For (0: the header is ignored).
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         if not self.completion_code.strip():
@@ -107,6 +128,15 @@ class StudySettings:
             raise ValueError("the timeout must be a positive number of minutes")
         if self.raters_per_sheet < 1:
             raise ValueError("raters per sheet must be at least 1")
+        if self.prolific_study_id is not None and not PARTICIPANT_ID.match(self.prolific_study_id):
+            raise ValueError("the Prolific study id must be 3-64 letters, digits, _ or -")
+        if self.prolific_study_id and self.require_signed_links:
+            # Prolific's link is the same for every participant: it cannot carry our signature.
+            raise ValueError("use either a Prolific study id or signed links, not both")
+        if self.claims_per_address < 0:
+            raise ValueError("claims per address must be 0 (no limit) or more")
+        if self.trusted_proxies < 0:
+            raise ValueError("trusted proxies must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -174,6 +204,24 @@ class _Study:
         self.sheets = {s.sheet_id: s for s in sheets}
         self.settings = settings
         self.pseudonym_key = load_or_create_pseudonym_key(key_path_for(store.path))
+        self.link_key = (
+            links.load_or_create_link_key(store.path) if settings.require_signed_links else None
+        )
+        self.warned_forwarded = False
+        self._failures: dict[str, list[float]] = {}
+        self._failures_lock = threading.Lock()
+
+    def login_locked(self, client: str) -> bool:
+        """Whether ``client`` has had too many wrong admin tokens in the window."""
+        now = time.monotonic()
+        with self._failures_lock:
+            recent = [t for t in self._failures.get(client, []) if now - t < _LOGIN_WINDOW_S]
+            self._failures[client] = recent
+            return len(recent) >= _LOGIN_FAILURES
+
+    def login_failed(self, client: str) -> None:
+        with self._failures_lock:
+            self._failures.setdefault(client, []).append(time.monotonic())
 
 
 def create_app(store: StudyStore, sheets: Sequence[Sheet], settings: StudySettings) -> Flask:
@@ -190,7 +238,12 @@ def create_app(store: StudyStore, sheets: Sequence[Sheet], settings: StudySettin
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.extensions["empathy_study"] = study
-    _register(app, study)
+    app.register_blueprint(bp)
+    if settings.trusted_proxies:
+        # Only the address: scheme, host and prefix still come from the configuration.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0, x_host=0, x_port=0, x_prefix=0
+        )
     return app
 
 
@@ -227,288 +280,441 @@ def _ended(a: Assignment | None) -> tuple[str, int]:
         return _message(
             "Your session has expired",
             "You were away for too long, so your batch was given to someone else. You can "
-            "start again with your participant id.",
+            f"start again {_how_to_start()}.",
             410,
         )
-    return _message("No active session", "Please start from the first page.", 403)
+    return _message("No active session", f"Please start again {_how_to_start()}.", 403)
+
+
+def _how_to_start() -> str:
+    settings = _study().settings
+    if settings.prolific_study_id:
+        return "from the study's link on Prolific"
+    if settings.require_signed_links:
+        return "from the personal link you were sent"
+    return "with your participant id on the first page"
 
 
 def _next_step(study: _Study, a: Assignment) -> str:
     """Where a returning rater picks up: the first step not yet done."""
     if a.status == "submitted":
-        return url_for("done")
+        return url_for("study.done")
     if a.teq is None:
-        return url_for("info")
+        return url_for("study.info")
     answered = study.store.answers(a.id)
     sheet = study.sheets[a.sheet_id]
     for item in sheet.items:
         if item.item_id not in answered:
-            return url_for("rate", n=item.position)
-    return url_for("rate", n=len(sheet.items))
+            return url_for("study.rate", n=item.position)
+    return url_for("study.rate", n=len(sheet.items))
 
 
-def _register(app: Flask, study: _Study) -> None:
+def _client_network() -> str:
+    """The client's network as the claim limit counts it: an IPv4 address or an IPv6 /64.
+
+    One household or phone usually holds a whole IPv6 /64, so counting single v6 addresses would
+    give one machine 2^64 allowances.
+    """
+    study = _study()
+    if not study.settings.trusted_proxies and not study.warned_forwarded:
+        if request.headers.get("X-Forwarded-For"):
+            study.warned_forwarded = True
+            log.warning(
+                "requests carry X-Forwarded-For but --trusted-proxies is 0: every client counts "
+                "as the proxy's address for --claims-per-address; set --trusted-proxies 1 if "
+                "one proxy of yours is in front"
+            )
+    raw = request.remote_addr or ""
+    try:
+        addr = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """Who is starting: the participant id and what proves it (see :func:`_entry`)."""
+
+    pid: str
+    proof: str | None = None  # a hashed platform session id, kept with a new claim
+    proven: bool = False  # a signed link: the link itself proves the id, in any browser
+    link: dict[str, str] | None = None  # the link's query values, carried on to POST /start
+
+
+def _refused(title: str, text: str) -> tuple[str, int]:
+    return _message(title, text, 403)
+
+
+def _entry(values: Any) -> _Entry | tuple[str, int]:
+    """The participant from the link's values (query or form), as the study's settings demand,
+    or the 403 page that refuses them."""
+    study = _study()
     settings = study.settings
+    if settings.prolific_study_id:
+        got = {k: values.get(k, "") for k in ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")}
+        if not all(PARTICIPANT_ID.match(v) for v in got.values()):
+            return _refused(
+                "Please start from Prolific",
+                "This study can only be started from its link on Prolific. Please go back to "
+                "Prolific and open the study from there.",
+            )
+        if not hmac.compare_digest(got["STUDY_ID"].encode(), settings.prolific_study_id.encode()):
+            return _refused(
+                "This link belongs to another study",
+                "The study id in this link is not this study's. Please open the study from its "
+                "link on Prolific.",
+            )
+        proof = pseudonym("prolific-session:" + got["SESSION_ID"], study.pseudonym_key)
+        return _Entry(got["PROLIFIC_PID"], proof=proof, link=got)
+    if settings.require_signed_links:
+        got = {k: values.get(k, "") for k in ("pid", "expires", "sig")}
+        assert study.link_key is not None
+        try:
+            links.verify(got["pid"], got["expires"], got["sig"], study.link_key)
+        except links.LinkError as e:
+            if e.reason == "expired":
+                return _refused(
+                    "This link has expired",
+                    "Your personal link to this study has expired. Please ask the researcher "
+                    "for a new one.",
+                )
+            return _refused(
+                "This link is not valid",
+                "This study can only be started from the personal link you were sent, exactly "
+                "as it was sent. Please open that link again, or ask the researcher for a new "
+                "one.",
+            )
+        return _Entry(got["pid"], proven=True, link=got)
+    # No link required: the id typed into (or prefilled in) the start form.
+    return _Entry(request.form.get("pid", "").strip())
 
-    @app.context_processor
-    def _globals() -> dict[str, Any]:
-        return {"csrf_token": _csrf_token, "settings": settings}
 
-    @app.before_request
-    def _check_csrf() -> None:
-        if request.method == "POST":
-            sent = request.form.get("csrf", "")
-            expected = session.get("csrf", "")
-            if not expected or not hmac.compare_digest(sent, expected):
-                abort(400, "the form has expired; reload the page and try again")
+#: The app's routes and hooks. The views are module-level functions that find the study's state in
+#: ``current_app.extensions``, so one module serves any number of apps (one per test).
+bp = Blueprint("study", __name__)
 
-    @app.after_request
-    def _headers(resp: Response) -> Response:
-        location = resp.headers.get("Location")
-        if location:
-            # Werkzeug's own redirects (e.g. "//x" -> "/") are absolute URLs built from the
-            # request's Host header; keep only path and query so no redirect names a host.
-            parts = urlsplit(location)
-            if parts.scheme or parts.netloc:
-                path = "/" + parts.path.lstrip("/")
-                resp.headers["Location"] = path + (f"?{parts.query}" if parts.query else "")
-        for name, value in _SECURITY_HEADERS.items():
-            resp.headers.setdefault(name, value)
-        return resp
 
-    @app.errorhandler(400)
-    def _bad_request(e: Exception) -> tuple[str, int]:
-        return _message("Bad request", getattr(e, "description", "bad request"), 400)
+def _study() -> _Study:
+    study: _Study = current_app.extensions["empathy_study"]
+    return study
 
-    @app.errorhandler(404)
-    def _not_found(e: Exception) -> tuple[str, int]:
-        return _message("Not found", "There is no such page.", 404)
 
-    def current() -> Assignment | None:
-        aid = session.get("aid")
-        if not isinstance(aid, int):
-            return None
-        return study.store.assignment(aid)
+def _current() -> Assignment | None:
+    """The assignment of this browser session, if any."""
+    aid = session.get("aid")
+    if not isinstance(aid, int):
+        return None
+    return _study().store.assignment(aid)
 
-    # ------------------------------------------------------------------ rater pages
 
-    @app.get("/healthz")
-    def healthz() -> str:
-        return "ok"
+def _rating_in_progress() -> Assignment | BaseResponse | tuple[str, int]:
+    """This session's assignment while its rater may still answer, else the page to show."""
+    a = _current()
+    if a is None or a.status == "released":
+        return _ended(a)
+    if a.status == "submitted":
+        return redirect(url_for("study.done"))
+    return a
 
-    @app.get("/")
-    def start() -> str:
-        pid = request.args.get("PROLIFIC_PID") or request.args.get("pid") or ""
-        if not PARTICIPANT_ID.match(pid):
-            pid = ""
-        return render_template("start.html", pid=pid, error=None)
 
-    @app.post("/start")
-    def begin() -> BaseResponse | tuple[str, int]:
-        pid = request.form.get("pid", "").strip()
-        if not PARTICIPANT_ID.match(pid):
-            error = "Please enter your participant id (3-64 letters, digits, _ or -)."
-            return render_template("start.html", pid="", error=error), 400
-        outcome, a = study.store.assign(
-            pseudonym(pid, study.pseudonym_key),
-            timeout_s=settings.timeout_minutes * 60,
-            raters_per_sheet=settings.raters_per_sheet,
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    return {"csrf_token": _csrf_token, "settings": _study().settings}
+
+
+@bp.before_app_request
+def _check_csrf() -> None:
+    if request.method == "POST":
+        sent = request.form.get("csrf", "")
+        expected = session.get("csrf", "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            abort(400, "the form has expired; reload the page and try again")
+
+
+@bp.after_app_request
+def _headers(resp: Response) -> Response:
+    location = resp.headers.get("Location")
+    if location:
+        # Werkzeug's own redirects (e.g. "//x" -> "/") are absolute URLs built from the
+        # request's Host header; keep only path and query so no redirect names a host.
+        parts = urlsplit(location)
+        if parts.scheme or parts.netloc:
+            path = "/" + parts.path.lstrip("/")
+            resp.headers["Location"] = path + (f"?{parts.query}" if parts.query else "")
+    for name, value in _SECURITY_HEADERS.items():
+        resp.headers.setdefault(name, value)
+    return resp
+
+
+@bp.app_errorhandler(400)
+def _bad_request(e: Exception) -> tuple[str, int]:
+    return _message("Bad request", getattr(e, "description", "bad request"), 400)
+
+
+@bp.app_errorhandler(404)
+def _not_found(e: Exception) -> tuple[str, int]:
+    return _message("Not found", "There is no such page.", 404)
+
+
+# --------------------------------------------------------------------------- rater pages
+
+
+@bp.get("/healthz")
+def healthz() -> str:
+    return "ok"
+
+
+@bp.get("/")
+def start() -> str | tuple[str, int]:
+    settings = _study().settings
+    if settings.prolific_study_id or settings.require_signed_links:
+        entry = _entry(request.args)
+        if not isinstance(entry, _Entry):
+            return entry
+        return render_template("start.html", pid=entry.pid, link=entry.link, error=None)
+    pid = request.args.get("PROLIFIC_PID") or request.args.get("pid") or ""
+    if not PARTICIPANT_ID.match(pid):
+        pid = ""
+    return render_template("start.html", pid=pid, link=None, error=None)
+
+
+@bp.post("/start")
+def begin() -> BaseResponse | tuple[str, int]:
+    study = _study()
+    settings = study.settings
+    # The link's values travel in the query string of the form's action (or in the form).
+    entry = _entry(request.values)
+    if not isinstance(entry, _Entry):
+        return entry
+    pid = entry.pid
+    if not PARTICIPANT_ID.match(pid):
+        error = "Please enter your participant id (3-64 letters, digits, _ or -)."
+        return render_template("start.html", pid="", link=None, error=error), 400
+    outcome, a = study.store.assign(
+        pseudonym(pid, study.pseudonym_key),
+        timeout_s=settings.timeout_minutes * 60,
+        raters_per_sheet=settings.raters_per_sheet,
+        client=pseudonym("client:" + _client_network(), study.pseudonym_key),
+        claims_per_client=settings.claims_per_address,
+        proof=entry.proof,
+    )
+    if outcome is Outcome.ALREADY_SUBMITTED:
+        return _message(
+            "You have already taken part",
+            "This participant id has already completed a batch. Each participant can "
+            "take part once. Thank you!",
+            409,
         )
-        if outcome is Outcome.ALREADY_SUBMITTED:
-            return _message(
-                "You have already taken part",
-                "This participant id has already completed a batch. Each participant can "
-                "take part once. Thank you!",
-                409,
-            )
-        if outcome is Outcome.RESUMED and a is not None and session.get("aid") != a.id:
-            # The participant id alone is no credential: only the browser session that started
-            # the batch resumes it (another one waits until the claim expires).
-            return _message(
-                "This participant id is in use",
-                "A batch for this participant id was started in another browser. Please "
-                "continue there, or start again once that session has expired.",
-                409,
-            )
-        if outcome is Outcome.FULL or a is None:
-            return _message(
-                "The study is full",
-                "All batches have been taken. Thank you for your interest; please return the "
-                "study on your platform.",
-                503,
-            )
-        _new_session()
-        session["aid"] = a.id
-        return redirect(_next_step(study, a) if outcome is Outcome.RESUMED else url_for("info"))
+    if outcome is Outcome.RESUMED and a is not None and not _may_resume(a, entry):
+        # The participant id alone is no credential: only the browser session that started
+        # the batch resumes it, or the same platform session, or a signed link (another one
+        # waits until the claim expires).
+        return _message(
+            "This participant id is in use",
+            "A batch for this participant id was started in another browser. Please "
+            "continue there, or start again once that session has expired.",
+            409,
+        )
+    if outcome is Outcome.TOO_MANY_CLAIMS:
+        return _message(
+            "Too many batches from your network",
+            f"{settings.claims_per_address} batches are already being rated from your network "
+            "(your internet connection) right now. Please try again once one of them is "
+            f"finished, or in {settings.timeout_minutes:g} minutes.",
+            429,
+        )
+    if outcome is Outcome.FULL or a is None:
+        return _message(
+            "The study is full",
+            "All batches have been taken. Thank you for your interest; please return the "
+            "study on your platform.",
+            503,
+        )
+    _new_session()
+    session["aid"] = a.id
+    return redirect(_next_step(study, a) if outcome is Outcome.RESUMED else url_for("study.info"))
 
-    @app.get("/info")
-    def info() -> str | tuple[str, int]:
-        a = current()
-        if a is None or a.status == "released":
-            return _ended(a)
-        return render_template("info.html", n_items=len(study.sheets[a.sheet_id].items))
 
-    @app.get("/tutorial")
-    def tutorial() -> str | tuple[str, int]:
-        a = current()
-        if a is None or a.status == "released":
-            return _ended(a)
-        return render_template("tutorial.html", examples=EXAMPLES, options=RATING_OPTIONS)
+def _may_resume(a: Assignment, entry: _Entry) -> bool:
+    if session.get("aid") == a.id or entry.proven:
+        return True
+    kept = _study().store.claim_proof(a.id)
+    return bool(entry.proof and kept and hmac.compare_digest(entry.proof, kept))
 
-    @app.route("/teq", methods=["GET", "POST"])
-    def questionnaire() -> BaseResponse | str | tuple[str, int]:
-        a = current()
-        if a is None or a.status == "released":
-            return _ended(a)
-        if a.status == "submitted":
-            return redirect(url_for("done"))
-        given: dict[int, int] = dict(enumerate(a.teq or (), start=1))
-        missing: list[int] = []
-        if request.method == "POST":
-            given = {}
-            for number in range(1, teq.N_ITEMS + 1):
-                value = request.form.get(f"teq_{number}", "")
-                if value in _TEQ_ANSWERS:  # exact ASCII strings: no "²", "٣" or " 2"
-                    given[number] = int(value)
-                elif value:
-                    abort(400, f"not an answer to question {number}")
-                else:
-                    missing.append(number)
-            if not missing:
-                try:
-                    study.store.save_teq(a.id, [given[i] for i in range(1, teq.N_ITEMS + 1)])
-                except SessionEnded:
-                    return _ended(study.store.assignment(a.id))
-                return redirect(url_for("rate", n=1))
-        status = 400 if missing else 200
-        return render_template(
-            "teq.html", items=teq.ITEMS, options=teq.OPTIONS, given=given, missing=missing
-        ), status
 
-    @app.route("/rate/<int:n>", methods=["GET", "POST"])
-    def rate(n: int) -> BaseResponse | str | tuple[str, int]:
-        a = current()
-        if a is None or a.status == "released":
-            return _ended(a)
-        if a.status == "submitted":
-            return redirect(url_for("done"))
-        sheet = study.sheets[a.sheet_id]
-        if not 1 <= n <= len(sheet.items):
-            abort(404)
-        if a.teq is None:
-            return redirect(url_for("questionnaire"))
-        answered = study.store.answers(a.id)
-        for earlier in sheet.items[: n - 1]:
-            if earlier.item_id not in answered:  # no skipping ahead by editing the URL
-                return redirect(url_for("rate", n=earlier.position))
-        item = sheet.items[n - 1]
-        error = None
-        if request.method == "POST":
-            if request.form.get("item_id", "") != item.item_id:
+@bp.get("/info")
+def info() -> str | tuple[str, int]:
+    study = _study()
+    a = _current()
+    if a is None or a.status == "released":
+        return _ended(a)
+    return render_template("info.html", n_items=len(study.sheets[a.sheet_id].items))
+
+
+@bp.get("/tutorial")
+def tutorial() -> str | tuple[str, int]:
+    a = _current()
+    if a is None or a.status == "released":
+        return _ended(a)
+    return render_template("tutorial.html", examples=EXAMPLES, options=RATING_OPTIONS)
+
+
+@bp.route("/teq", methods=["GET", "POST"])
+def questionnaire() -> BaseResponse | str | tuple[str, int]:
+    study = _study()
+    a = _rating_in_progress()
+    if not isinstance(a, Assignment):
+        return a
+    given: dict[int, int] = dict(enumerate(a.teq or (), start=1))
+    missing: list[int] = []
+    if request.method == "POST":
+        given = {}
+        for number in range(1, teq.N_ITEMS + 1):
+            value = request.form.get(f"teq_{number}", "")
+            if value in _TEQ_ANSWERS:  # exact ASCII strings: no "²", "٣" or " 2"
+                given[number] = int(value)
+            elif value:
+                abort(400, f"not an answer to question {number}")
+            else:
+                missing.append(number)
+        if not missing:
+            try:
+                study.store.save_teq(a.id, [given[i] for i in range(1, teq.N_ITEMS + 1)])
+            except SessionEnded:
+                return _ended(study.store.assignment(a.id))
+            return redirect(url_for("study.rate", n=1))
+    status = 400 if missing else 200
+    return render_template(
+        "teq.html", items=teq.ITEMS, options=teq.OPTIONS, given=given, missing=missing
+    ), status
+
+
+@bp.route("/rate/<int:n>", methods=["GET", "POST"])
+def rate(n: int) -> BaseResponse | str | tuple[str, int]:
+    study = _study()
+    a = _rating_in_progress()
+    if not isinstance(a, Assignment):
+        return a
+    sheet = study.sheets[a.sheet_id]
+    if not 1 <= n <= len(sheet.items):
+        abort(404)
+    if a.teq is None:
+        return redirect(url_for("study.questionnaire"))
+    answered = study.store.answers(a.id)
+    for earlier in sheet.items[: n - 1]:
+        if earlier.item_id not in answered:  # no skipping ahead by editing the URL
+            return redirect(url_for("study.rate", n=earlier.position))
+    item = sheet.items[n - 1]
+    error = None
+    if request.method == "POST":
+        if request.form.get("item_id", "") != item.item_id:
+            abort(400, "this answer does not belong to your batch")
+        value = request.form.get("rating", "")
+        if value in _RATING_ANSWERS:
+            last = n == len(sheet.items)
+            try:
+                study.store.save_answer(a.id, item.item_id, n, int(value), submit=last)
+            except SessionEnded:
+                return _ended(study.store.assignment(a.id))
+            except NotOnSheet:
                 abort(400, "this answer does not belong to your batch")
-            value = request.form.get("rating", "")
-            if value in _RATING_ANSWERS:
-                last = n == len(sheet.items)
-                try:
-                    study.store.save_answer(a.id, item.item_id, n, int(value), submit=last)
-                except SessionEnded:
-                    return _ended(study.store.assignment(a.id))
-                except NotOnSheet:
-                    abort(400, "this answer does not belong to your batch")
-                except Incomplete:
-                    return redirect(_next_step(study, a))
-                return redirect(url_for("done") if last else url_for("rate", n=n + 1))
-            if value:
-                abort(400, "not one of the answers Good, Okay or Bad")
-            error = "Please choose Good, Okay or Bad to go on."
-        return render_template(
-            "rate.html",
-            item=item,
-            n=n,
-            total=len(sheet.items),
-            chosen=answered.get(item.item_id),
-            options=RATING_OPTIONS,
-            question=RATER_QUESTION,
-            error=error,
-        ), (400 if error else 200)
+            except Incomplete:
+                return redirect(_next_step(study, a))
+            return redirect(url_for("study.done") if last else url_for("study.rate", n=n + 1))
+        if value:
+            abort(400, "not one of the answers Good, Okay or Bad")
+        error = "Please choose Good, Okay or Bad to go on."
+    return render_template(
+        "rate.html",
+        item=item,
+        n=n,
+        total=len(sheet.items),
+        chosen=answered.get(item.item_id),
+        options=RATING_OPTIONS,
+        question=RATER_QUESTION,
+        error=error,
+    ), (400 if error else 200)
 
-    @app.get("/done")
-    def done() -> str | tuple[str, int]:
-        a = current()
-        if a is None or a.status != "submitted":
-            return _ended(a)
-        return render_template("done.html", code=settings.completion_code)
 
-    # ------------------------------------------------------------------ researcher pages
+@bp.get("/done")
+def done() -> str | tuple[str, int]:
+    a = _current()
+    if a is None or a.status != "submitted":
+        return _ended(a)
+    return render_template("done.html", code=_study().settings.completion_code)
 
-    failures: dict[str, list[float]] = {}
-    failures_lock = threading.Lock()
 
-    def login_locked(client: str) -> bool:
-        now = time.monotonic()
-        with failures_lock:
-            recent = [t for t in failures.get(client, []) if now - t < _LOGIN_WINDOW_S]
-            failures[client] = recent
-            return len(recent) >= _LOGIN_FAILURES
+# --------------------------------------------------------------------------- researcher pages
 
-    def login_failed(client: str) -> None:
-        with failures_lock:
-            failures.setdefault(client, []).append(time.monotonic())
 
-    def is_admin() -> bool:
-        sid = session.get("admin")
-        if isinstance(sid, str) and study.store.admin_session_open(sid):
-            return True
-        sent = request.headers.get("X-Admin-Token") or request.args.get("token") or ""
-        return hmac.compare_digest(sent.encode(), settings.admin_token.encode())
+def _is_admin() -> bool:
+    study = _study()
+    sid = session.get("admin")
+    if isinstance(sid, str) and study.store.admin_session_open(sid):
+        return True
+    sent = request.headers.get("X-Admin-Token") or request.args.get("token") or ""
+    return hmac.compare_digest(sent.encode(), study.settings.admin_token.encode())
 
-    @app.get("/admin")
-    def admin() -> str | tuple[str, int]:
-        if not is_admin():
-            return render_template("admin_login.html", error=None), 401
-        progress = study.store.progress()
-        counts = study.store.counts()
-        return render_template("admin.html", progress=progress, counts=counts)
 
-    @app.post("/admin/login")
-    def admin_login() -> BaseResponse | tuple[str, int]:
-        client = request.remote_addr or ""
-        if login_locked(client):
-            error = "Too many wrong tokens; wait a minute and try again."
-            return render_template("admin_login.html", error=error), 429
-        sent = request.form.get("token", "")
-        if not hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
-            login_failed(client)
-            return render_template("admin_login.html", error="Wrong token."), 401
-        _new_session()
-        session["admin"] = study.store.open_admin_session()
-        return redirect(url_for("admin"))
+@bp.get("/admin")
+def admin() -> str | tuple[str, int]:
+    study = _study()
+    if not _is_admin():
+        return render_template("admin_login.html", error=None), 401
+    progress = study.store.progress()
+    counts = study.store.counts()
+    return render_template("admin.html", progress=progress, counts=counts)
 
-    @app.post("/admin/logout")
-    def admin_logout() -> BaseResponse:
-        sid = session.pop("admin", None)
-        if isinstance(sid, str):
-            study.store.close_admin_session(sid)
-        return redirect(url_for("admin"))
 
-    @app.get("/admin/returns.<fmt>")
-    def export(fmt: str) -> Response | tuple[str, int]:
-        if not is_admin():
-            return _message("Not allowed", "The admin token is needed.", 401)
-        if fmt not in ("csv", "jsonl"):
-            abort(404)
-        rows = study.store.returns()
-        if fmt == "csv":
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=list(RETURN_COLUMNS), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-            body, mimetype = buf.getvalue(), "text/csv"
-        else:
-            body = "".join(json.dumps(r) + "\n" for r in rows)
-            mimetype = "application/x-ndjson"
-        return Response(
-            body,
-            mimetype=mimetype,
-            headers={"Content-Disposition": f"attachment; filename=returns.{fmt}"},
-        )
+@bp.post("/admin/login")
+def admin_login() -> BaseResponse | tuple[str, int]:
+    study = _study()
+    client = request.remote_addr or ""
+    if study.login_locked(client):
+        error = "Too many wrong tokens; wait a minute and try again."
+        return render_template("admin_login.html", error=error), 429
+    sent = request.form.get("token", "")
+    if not hmac.compare_digest(sent.encode(), study.settings.admin_token.encode()):
+        study.login_failed(client)
+        return render_template("admin_login.html", error="Wrong token."), 401
+    _new_session()
+    session["admin"] = study.store.open_admin_session()
+    return redirect(url_for("study.admin"))
+
+
+@bp.post("/admin/logout")
+def admin_logout() -> BaseResponse:
+    study = _study()
+    sid = session.pop("admin", None)
+    if isinstance(sid, str):
+        study.store.close_admin_session(sid)
+    return redirect(url_for("study.admin"))
+
+
+@bp.get("/admin/returns.<fmt>")
+def export(fmt: str) -> Response | tuple[str, int]:
+    study = _study()
+    if not _is_admin():
+        return _message("Not allowed", "The admin token is needed.", 401)
+    if fmt not in ("csv", "jsonl"):
+        abort(404)
+    rows = study.store.returns()
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(RETURN_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        body, mimetype = buf.getvalue(), "text/csv"
+    else:
+        body = "".join(json.dumps(r) + "\n" for r in rows)
+        mimetype = "application/x-ndjson"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f"attachment; filename=returns.{fmt}"},
+    )

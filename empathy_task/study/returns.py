@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from empathy_task.ratings.files import read_table
+from empathy_task.ratings.files import read_table, table_format
 from empathy_task.ratings.table import RATING_COLUMNS, RatingTableError, validate_rating_table
 from empathy_task.study import teq
 from empathy_task.study.store import RETURN_COLUMNS, StoreError, StudyStore, is_sqlite_file
@@ -53,14 +53,9 @@ def read_returns(path: str | os.PathLike[str]) -> Returns:
             raise RatingTableError(origin, f"cannot read the rating app's database: {e}") from e
         frame = pd.DataFrame.from_records(records, columns=list(RETURN_COLUMNS))
         return Returns(frame, origin, list(range(1, len(frame) + 1)))
-    suffix = p.suffix.lower()
-    if suffix in (".csv", ".jsonl"):
-        frame, _, lines = read_table(p)
-        return Returns(frame, origin, lines if lines is not None else _csv_rows(len(frame)))
-    raise RatingTableError(
-        origin,
-        f"unknown returns format {suffix!r}; use the app's .csv/.jsonl export or its database",
-    )
+    table_format(p, ("csv", "jsonl"), "returns")  # the app's export, or its database above
+    frame, _, lines = read_table(p)
+    return Returns(frame, origin, lines if lines is not None else _csv_rows(len(frame)))
 
 
 def _csv_rows(n: int) -> list[int]:
@@ -192,7 +187,7 @@ def import_returns(
     """Read returns and the key, and give the rating table.
 
     ``pseudonym_key_path`` is the study's pseudonym key (needed only for returns holding raw
-    ids; see :mod:`empathy_task.privacy`).
+    ids; see :mod:`empathy_task.vocabulary`).
     """
     from empathy_task.study.sheets import read_key
     from empathy_task.vocabulary import read_pseudonym_key

@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from empathy_task.outputs import OutputExistsError, write_atomic, write_safe_csv
-from empathy_task.ratings.files import read_jsonl, read_text_csv
-from empathy_task.ratings.table import RatingTableError
+from empathy_task.ratings.files import read_table, table_format
+from empathy_task.ratings.table import RatingTableError, row_number, unknown_dialog
 
 #: Fields of a sheet file, in order. ``reply`` is Speaker #2's turn, the text being rated.
 SHEET_COLUMNS: tuple[str, ...] = (
@@ -121,91 +121,6 @@ def replies_from_study(source: str, study: pd.DataFrame | None = None) -> pd.Dat
     )
 
 
-def replies_from_table(path: str | os.PathLike[str], source: str | None = None) -> pd.DataFrame:
-    """Replies from a CSV or JSONL table with ``dialog_id, reply`` and optional ``source``.
-
-    Without a ``source`` column, ``source`` names the replies; with one, ``source`` (if given)
-    keeps only that source's rows.
-    """
-    p = Path(path)
-    origin = str(p)
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".csv":
-            frame = read_text_csv(p)
-            row_of = 2  # header line, then rows counted from 1
-        elif suffix == ".jsonl":
-            frame = pd.read_json(p, lines=True, dtype=False)
-            row_of = 1
-        else:
-            raise RatingTableError(origin, f"unknown replies format {suffix!r}; use .csv or .jsonl")
-    except RatingTableError:
-        raise
-    except FileNotFoundError as e:
-        raise RatingTableError(origin, "file not found") from e
-    except Exception as e:  # pandas raises many types for a malformed file
-        raise RatingTableError(origin, f"not a readable {suffix[1:]} table: {e}") from e
-    for col in ("dialog_id", "reply"):
-        if col not in frame.columns:
-            raise RatingTableError(origin, "missing column", column=col)
-    if "source" not in frame.columns:
-        if not source:
-            raise RatingTableError(
-                origin, "no source column: name the replies' source with --source"
-            )
-        frame["source"] = source
-    frame = frame.reset_index(drop=True)
-    for col in ("dialog_id", "source", "reply"):
-        bad = frame[col].isna() | frame[col].astype(str).str.strip().eq("")
-        if bad.any():
-            raise RatingTableError(origin, "empty", int(bad.to_numpy().argmax()) + row_of, col)
-        frame[col] = frame[col].astype(str)
-    if source:
-        frame = frame[frame["source"] == source]
-        if frame.empty:
-            raise RatingTableError(origin, f"no replies of source {source!r}")
-    return frame[["dialog_id", "source", "reply"]].reset_index(drop=True)
-
-
-def replies_from_logs(
-    paths: Sequence[str | os.PathLike[str]], source: str | None = None
-) -> pd.DataFrame:
-    """Model replies from ``empathy_task`` Inspect logs; ``source`` renames (one model) them."""
-    from empathy_task.ratings.logs import replies_from_logs as from_logs
-
-    frame = from_logs(list(paths))
-    if frame.empty:
-        raise RatingTableError(", ".join(map(str, paths)), "no replies in the log(s)")
-    if source:
-        models = sorted(frame["source"].unique())
-        if len(models) > 1:
-            raise ValueError(
-                f"the logs hold replies of several models ({', '.join(models)}); "
-                "--source can name only one"
-            )
-        frame = frame.assign(source=source)
-    return frame[["dialog_id", "source", "reply"]].reset_index(drop=True)
-
-
-def read_replies(
-    inputs: Sequence[str | os.PathLike[str]], source: str | None = None
-) -> pd.DataFrame:
-    """Replies from a replies table (``.csv``/``.jsonl``) or Inspect logs (``.eval``/``.json``)."""
-    if not inputs:
-        if not source:
-            raise ValueError("give an INPUT (Inspect log or replies table) or a stored --source")
-        return replies_from_study(source)
-    suffixes = {Path(p).suffix.lower() for p in inputs}
-    if suffixes <= {".eval", ".json"}:
-        return replies_from_logs(inputs, source)
-    if len(inputs) == 1 and suffixes <= {".csv", ".jsonl"}:
-        return replies_from_table(inputs[0], source)
-    raise ValueError(
-        "INPUT must be Inspect logs (.eval/.json) or one replies table (.csv/.jsonl), "
-        f"got {', '.join(map(str, inputs))}"
-    )
-
-
 def items_from_replies(
     replies: pd.DataFrame, study: pd.DataFrame | None = None, origin: str = "<replies>"
 ) -> pd.DataFrame:
@@ -222,12 +137,13 @@ def items_from_replies(
     known = out["dialog_id"].isin(set(study["dialog_id"]))
     if not known.all():
         i = int((~known).to_numpy().argmax())
-        raise RatingTableError(
-            origin,
-            f"unknown dialog id {out['dialog_id'].iloc[i]!r} (not one of the study's prompts)",
-            i + 1,
-            "dialog_id",
-        )
+        raise RatingTableError(origin, unknown_dialog(out["dialog_id"].iloc[i]), i + 1, "dialog_id")
+    empty = out["reply"].isna() | out["reply"].astype(str).str.strip().eq("")
+    if empty.any():
+        i = int(empty.to_numpy().argmax())
+        raise RatingTableError(origin, "empty reply: a rater would see nothing", i + 1, "reply")
+    # read_replies refuses a second reply to one dialog from one source; a frame made by hand
+    # is checked here, with the same words.
     dup = out.duplicated(["dialog_id", "source"])
     if dup.any():
         i = int(dup.to_numpy().argmax())
@@ -382,9 +298,7 @@ def write_sheets(
     unknown = [f for f in formats if f not in SHEET_FORMATS]
     if unknown or not formats:
         raise ValueError(f"sheet formats are {', '.join(SHEET_FORMATS)}")
-    key_fmt = key.suffix.lower().lstrip(".")
-    if key_fmt not in ("csv", "jsonl"):
-        raise ValueError(f"{key}: the key is written as .csv or .jsonl")
+    key_fmt = table_format(key, SHEET_FORMATS, "key")
     old = existing_sheet_files(out)
     if not force:
         if old:
@@ -408,32 +322,23 @@ def write_sheets(
 # --------------------------------------------------------------------------- reading back
 
 
-def _read_records(path: Path) -> pd.DataFrame:
-    fmt = path.suffix.lower().lstrip(".")
-    try:
-        if fmt == "csv":
-            return read_text_csv(path)
-        if fmt == "jsonl":
-            return read_jsonl(path)[0]
-    except RatingTableError:
-        raise
-    except FileNotFoundError as e:
-        raise RatingTableError(str(path), "file not found") from e
-    except Exception as e:  # pandas raises many types for a malformed file
-        raise RatingTableError(str(path), f"not a readable {fmt} file: {e}") from e
-    raise RatingTableError(str(path), f"unknown format {fmt!r}; use .csv or .jsonl")
+def _read_records(path: Path, columns: Sequence[str], what: str) -> pd.DataFrame:
+    """A sheet or key file's records, with every one of ``columns`` and at least one row."""
+    table_format(path, SHEET_FORMATS, what)
+    frame = read_table(path)[0]
+    for col in columns:
+        if col not in frame.columns:
+            raise RatingTableError(str(path), "missing column", column=col)
+    if frame.empty:
+        raise RatingTableError(str(path), "no items")
+    return frame
 
 
 def read_sheet(path: str | os.PathLike[str]) -> Sheet:
     """Read one sheet file (CSV or JSONL) and check its ids and positions."""
     p = Path(path)
     origin = str(p)
-    frame = _read_records(p)
-    for col in SHEET_COLUMNS:
-        if col not in frame.columns:
-            raise RatingTableError(origin, "missing column", column=col)
-    if frame.empty:
-        raise RatingTableError(origin, "no items")
+    frame = _read_records(p, SHEET_COLUMNS, "sheet")
     ids = set(frame["sheet_id"].astype(str))
     if ids != {p.stem} or not SHEET_ID.match(p.stem):
         raise RatingTableError(
@@ -486,13 +391,8 @@ def read_key(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read and check a key file: one row per item, with :data:`KEY_COLUMNS`."""
     p = Path(path)
     origin = str(p)
-    frame = _read_records(p)
-    for col in KEY_COLUMNS:
-        if col not in frame.columns:
-            raise RatingTableError(origin, "missing column", column=col)
-    if frame.empty:
-        raise RatingTableError(origin, "no items")
-    row_of = 2 if p.suffix.lower() == ".csv" else 1
+    frame = _read_records(p, KEY_COLUMNS, "key")
+    row_of = row_number(table_format(p, SHEET_FORMATS, "key"), 0)
     frame = frame[list(KEY_COLUMNS)].reset_index(drop=True)
     for col in ("sheet_id", "item_id", "dialog_id", "source"):
         frame[col] = frame[col].astype(str)

@@ -3,8 +3,10 @@
 Every answer is committed the moment it is given (WAL journal, ``synchronous=FULL``), so a crash or
 restart of the server loses nothing that a rater has sent. Writes run in ``BEGIN IMMEDIATE``
 transactions: SQLite then admits one writer at a time, which makes the assignment of batches atomic
-under concurrent requests, also across processes. Raters are stored only as pseudonyms
-(:func:`empathy_task.data.study.hash_rater`); the crowd-platform id never reaches the database.
+under concurrent requests, also across processes. Raters are stored only as keyed pseudonyms
+(:func:`empathy_task.vocabulary.pseudonym`); the crowd-platform id never reaches the database. An
+active claim also keeps a keyed hash of the client's network (for the claim limit) and of the
+platform's session id (to resume from another browser); both go when the claim ends.
 
 No Flask here: the store is also what ``import-returns`` reads a database with.
 """
@@ -76,6 +78,14 @@ CREATE TABLE IF NOT EXISTS answers (
     answered_at   REAL NOT NULL,
     PRIMARY KEY (assignment_id, item_id)
 );
+-- Who holds an active claim: a keyed hash of the client's network and of the platform's session
+-- proof. Only for active assignments: a row goes when its claim ends (data minimisation).
+CREATE TABLE IF NOT EXISTS claims (
+    assignment_id INTEGER PRIMARY KEY REFERENCES assignments(id),
+    client        TEXT,
+    proof         TEXT
+);
+CREATE INDEX IF NOT EXISTS claims_by_client ON claims(client);
 """
 
 
@@ -102,6 +112,8 @@ class Outcome(str, Enum):
     RESUMED = "resumed"
     ALREADY_SUBMITTED = "already_submitted"
     FULL = "full"
+    #: The client already holds ``claims_per_client`` active batches.
+    TOO_MANY_CLAIMS = "too_many_claims"
 
 
 @dataclass(frozen=True)
@@ -284,12 +296,19 @@ class StudyStore:
         timeout_s: float,
         raters_per_sheet: int = 1,
         now: float | None = None,
+        client: str | None = None,
+        claims_per_client: int = 0,
+        proof: str | None = None,
     ) -> tuple[Outcome, Assignment | None]:
         """Give ``rater`` (a pseudonym) a batch: the least-rated one, or the one they already have.
 
         Active assignments idle for longer than ``timeout_s`` are released first, so abandoned
         batches go back into the pool. A rater who submitted gets ``ALREADY_SUBMITTED``; when every
-        sheet has ``raters_per_sheet`` live raters, ``FULL``.
+        sheet has ``raters_per_sheet`` live raters, ``FULL``. A new batch for a ``client`` (a
+        hashed address) that already holds ``claims_per_client`` active ones (0: no limit) is
+        ``TOO_MANY_CLAIMS``; the check and the claim are one transaction, so concurrent requests
+        cannot overshoot. ``proof`` (a hashed platform session id) is kept with a new claim for
+        :meth:`claim_proof`.
         """
         now = time.time() if now is None else now
         with self._write() as conn:
@@ -297,6 +316,10 @@ class StudyStore:
                 "UPDATE assignments SET status = 'released' "
                 "WHERE status = 'active' AND last_seen < ?",
                 (now - timeout_s,),
+            )
+            conn.execute(
+                "DELETE FROM claims WHERE assignment_id IN "
+                "(SELECT id FROM assignments WHERE status != 'active')"
             )
             mine = conn.execute(
                 "SELECT * FROM assignments WHERE rater = ? AND status != 'released'", (rater,)
@@ -307,6 +330,12 @@ class StudyStore:
                 # No renewal of last_seen: only answers count as work, so a script re-posting
                 # /start cannot hold a batch past the timeout.
                 return Outcome.RESUMED, self._assignment(mine)
+            if client is not None and claims_per_client > 0:
+                held = conn.execute(
+                    "SELECT COUNT(*) FROM claims WHERE client = ?", (client,)
+                ).fetchone()[0]
+                if held >= claims_per_client:
+                    return Outcome.TOO_MANY_CLAIMS, None
             pick = conn.execute(
                 "SELECT s.sheet_id, COUNT(a.id) AS live FROM sheets s "
                 "LEFT JOIN assignments a ON a.sheet_id = s.sheet_id AND a.status != 'released' "
@@ -319,6 +348,11 @@ class StudyStore:
                 "VALUES (?, ?, 'active', ?, ?)",
                 (rater, pick["sheet_id"], now, now),
             )
+            if client is not None or proof is not None:
+                conn.execute(
+                    "INSERT INTO claims(assignment_id, client, proof) VALUES (?, ?, ?)",
+                    (cur.lastrowid, client, proof),
+                )
             row = conn.execute(
                 "SELECT * FROM assignments WHERE id = ?", (cur.lastrowid,)
             ).fetchone()
@@ -331,6 +365,16 @@ class StudyStore:
                 "SELECT * FROM assignments WHERE id = ?", (assignment_id,)
             ).fetchone()
         return self._assignment(row)
+
+    def claim_proof(self, assignment_id: int) -> str | None:
+        """The proof kept with an active claim (see :meth:`assign`), or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT proof FROM claims c JOIN assignments a ON a.id = c.assignment_id "
+                "WHERE c.assignment_id = ? AND a.status = 'active'",
+                (assignment_id,),
+            ).fetchone()
+        return None if row is None else row["proof"]
 
     def answers(self, assignment_id: int) -> dict[str, int]:
         """The ratings given so far: item id -> 1, 2 or 3."""
@@ -423,6 +467,7 @@ class StudyStore:
             "WHERE id = ?",
             (now, now, row["id"]),
         )
+        conn.execute("DELETE FROM claims WHERE assignment_id = ?", (row["id"],))
 
     # ------------------------------------------------------------------ the researcher's view
 

@@ -8,7 +8,11 @@ not fire when the task fails. The task registers the hook only when ``export`` i
 
 from __future__ import annotations
 
+import logging
+
 from inspect_ai.hooks import Hooks, TaskEnd, hooks
+
+logger = logging.getLogger(__name__)
 
 
 class EmpathyExportHook(Hooks):
@@ -32,7 +36,7 @@ class EmpathyExportHook(Hooks):
             return
         out = default_export_path(data.log.location, str(target))
         write_rating_table(rating_table_from_logs([data.log.location]), out)
-        print(f"empathy-task: wrote {out}")
+        logger.warning("empathy-task: wrote %s", out)  # Inspect shows warnings, not info
 
 
 _registered = False

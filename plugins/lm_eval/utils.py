@@ -1,16 +1,29 @@
-"""The functions the empathy_task YAML files name: the docs, the prompt, the judge-free metrics.
+"""The functions the empathy_task YAML files name: the docs, the prompt, the metrics, the judge.
 
 Everything of substance comes from the installed ``empathy_task`` package, so that lm-eval and
-Inspect run the same prompts on the same data: this module only adapts it to lm-eval's calls.
+Inspect run the same prompts on the same data and rate them with the same judge: this module
+only adapts it to lm-eval's calls.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import logging
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inspect_ai.model import Model
+
+logger = logging.getLogger(__name__)
 
 # Columns a doc keeps. The dialog id and labels let ``--log_samples`` output be joined back to the
 # study (``empathy-task judge`` reads them); the situation and Speaker #1's turn render the prompt.
-# The human reply stays out: the model never sees it, and the judge reloads it from the CSV.
+# The human reply stays out: the model never sees it, and the post-hoc judge reloads it from the
+# CSV. (The judged task's docs add it: its judge rates it in the harness.)
 DOC_COLUMNS: tuple[str, ...] = (
     "dialog_id",
     "emotion",
@@ -21,37 +34,94 @@ DOC_COLUMNS: tuple[str, ...] = (
     "speaker_turn",
 )
 
-# Selection keys load_dataset understands. lm-eval calls it with the task's ``metadata`` (plus
-# ``--metadata`` and the model args) and its ``dataset_kwargs``, so everything else is ignored.
+# Selection keys load_dataset takes from ``--metadata`` (lm-eval passes the task's ``metadata``,
+# i.e. the YAML's, ``--metadata`` and the model args merged, as keyword arguments); every other
+# metadata key is ignored.
 _SELECTION_KEYS: tuple[str, ...] = ("data", "prompt", "valence", "emotions", "sample", "seed")
+# lm-eval calls ``custom_dataset(**metadata, **dataset_kwargs)``: a key in both is a TypeError
+# ("multiple values for keyword argument"). So a task's YAML states what its name promises under
+# these names, never as ``prompt``/``valence``, and ``--metadata`` may repeat it, not contradict it.
+_FIXED_KEYS: dict[str, str] = {"fixed_prompt": "prompt", "fixed_valence": "valence"}
+
+
+class TaskOptionError(ValueError):
+    """A ``--metadata`` value this task cannot run with."""
+
+
+def _task_name(kwargs: dict[str, Any]) -> str:
+    # lm-eval records the YAML a task came from in its metadata; our files are named after tasks.
+    source = kwargs.get("config_source")
+    return Path(str(source)).stem if source and source != "inline" else "this task"
+
+
+def _selection(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The prompt selection: the task's fixed values, else ``--metadata``'s, else the defaults."""
+    options = {k: kwargs[k] for k in _SELECTION_KEYS if kwargs.get(k) is not None}
+    for fixed_key, key in _FIXED_KEYS.items():
+        fixed = kwargs.get(fixed_key)
+        if fixed is None:
+            continue
+        given = options.get(key)
+        if given is not None and str(given).lower() != str(fixed):
+            raise TaskOptionError(
+                f"{_task_name(kwargs)}: --metadata {key}={given!r} contradicts the task, whose "
+                f"{key} is {fixed!r}. --metadata applies to every task of the run; pick the task "
+                f"for that {key} instead (empathy_task takes any {key} from --metadata)."
+            )
+        options[key] = fixed
+    if "valence" in options:
+        options["valence"] = str(options["valence"]).lower()
+    for key in ("sample", "seed"):
+        if key in options:
+            try:
+                options[key] = int(options[key])
+            except (TypeError, ValueError):
+                raise TaskOptionError(
+                    f"{_task_name(kwargs)}: --metadata {key} must be a whole number, got "
+                    f"{options[key]!r}."
+                ) from None
+    return options
 
 
 def load_dataset(**kwargs: Any) -> dict[str, Any]:
     """The selected study prompts as ``{"test": datasets.Dataset}``, one doc per dialog.
 
-    Keys (from ``dataset_kwargs`` in the YAML, or ``--metadata '{"sample": 320}'``):
-    ``prompt`` (``empathy`` or ``vanilla``), ``valence``, ``emotions``, ``sample`` (an
-    emotion-stratified subsample), ``seed`` and ``data`` (path of the authors' CSV; default
-    ``EMPATHY_TASK_DATA``, the user cache, or the pinned download).
+    Keys, from ``--metadata '{"sample": 320}'``: ``prompt`` (``empathy`` or ``vanilla``),
+    ``valence`` (``positive``, ``negative`` or ``all``), ``emotions``, ``sample`` (an
+    emotion-stratified subsample), ``seed``, ``data`` (path of the authors' CSV; default
+    ``EMPATHY_TASK_DATA``, the user cache, or the pinned download) and, for the judged task,
+    ``judge`` (an Inspect model name). From the YAML's ``dataset_kwargs``: ``fixed_prompt`` and
+    ``fixed_valence`` (what the task's name promises) and ``judged``.
+
+    Raises:
+        TaskOptionError: ``--metadata`` contradicts the task, or the judge cannot be created.
     """
     from empathy_task.task.dataset import hf_dataset, prompt_set
 
-    options = {k: kwargs[k] for k in _SELECTION_KEYS if kwargs.get(k) is not None}
+    options = _selection(kwargs)
     variant = str(options.pop("prompt", "empathy"))
     valence = options.pop("valence", None)
     sample = options.pop("sample", None)
+    judged = bool(kwargs.get("judged", False))
+    # The judge first: a run that cannot be judged should fail before any reply is generated.
+    judge = str(kwargs.get("judge") or default_judge_name()) if judged else None
+    if judge is not None:
+        grader(judge)
     frame = prompt_set(
         options.pop("data", None),
         emotions=options.pop("emotions", None),
         valence=None if valence in (None, "all") else str(valence),
-        sample=int(sample) if sample is not None else None,
-        seed=int(options.pop("seed", 42)),
+        sample=sample,
+        seed=options.pop("seed", 42),
         prompt=variant,
     )
-    docs = frame[list(DOC_COLUMNS)].copy()
+    docs = frame[[*DOC_COLUMNS, "human_reply"] if judged else list(DOC_COLUMNS)].copy()
     docs["part_no"] = docs["part_no"].astype(int)
     # Recorded in every doc so that a samples file says which prompt its replies answer.
     docs["prompt_variant"] = variant
+    if judge is not None:
+        # ...and which judge rated them; process_results reads it from here.
+        docs["judge"] = judge
     return {"test": hf_dataset(docs)}
 
 
@@ -68,7 +138,7 @@ def reply_words(reply: str) -> int:
 
 
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, int]:
-    """Length metrics of one reply; the empathy rating is the post-hoc judge's job.
+    """Length metrics of one reply; the empathy rating is the judge's job.
 
     ``within_length_limit`` is 1 for a non-empty reply of at most the study's maximum length
     (97 words, the longest human reply): an empty reply is not a reply within the limit.
@@ -77,3 +147,167 @@ def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, int]:
 
     n = reply_words(results[0])
     return {"reply_words": n, "within_length_limit": int(0 < n <= MAX_WORDS)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The judged task (empathy_task_judged): the Inspect task's judge, inside the harness.
+
+NAN = float("nan")
+# Ratings made in this process, by (judge, dialog id, reply): the filter rates a task's replies
+# all at once and process_results, called per doc, reads them here. Inspect's cache keeps them
+# across runs.
+_RATINGS: dict[tuple[str, str, str], int | None] = {}
+
+
+def default_judge_name() -> str:
+    """The Inspect task's default judge (``openai/gpt-4o-mini``)."""
+    from empathy_task.task.empathy_task import DEFAULT_GRADER
+
+    return DEFAULT_GRADER
+
+
+def grader(name: str) -> Model:
+    """The judge as an Inspect model, at temperature 0 as the Inspect task's default judge.
+
+    Inspect memoizes the model, so every call with a name gives the same one.
+
+    Raises:
+        TaskOptionError: the model cannot be created (no API key, a missing provider package).
+    """
+    from inspect_ai.model import GenerateConfig, get_model
+
+    try:
+        # Inspect may print a banner on stdout when it first makes a model: stdout is lm-eval's
+        # results table.
+        with contextlib.redirect_stdout(sys.stderr):
+            return get_model(name, config=GenerateConfig(temperature=0))
+    except Exception as e:
+        raise TaskOptionError(
+            f"empathy_task_judged: the judge {name!r} could not be created "
+            f"({type(e).__name__}: {_plain(str(e))}). The default judge is "
+            f"{default_judge_name()} (set OPENAI_API_KEY and install openai), or name an Inspect "
+            'model with --metadata \'{"judge": "<provider/model>"}\'.'
+        ) from e
+
+
+def _plain(message: str) -> str:
+    """A message without the console markup Inspect's errors carry (``[bold]...``)."""
+    from rich.errors import MarkupError
+    from rich.text import Text
+
+    try:
+        message = Text.from_markup(message).plain
+    except MarkupError:  # brackets that only look like markup
+        pass
+    return " ".join(message.split())
+
+
+def _jobs(docs: Sequence[dict[str, Any]], replies: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(judge, dialog id, text) of each reply and human reply not rated yet in this process."""
+    todo: dict[tuple[str, str, str], None] = {}
+    for doc, reply in zip(docs, replies, strict=True):
+        for text in (reply.strip(), str(doc["human_reply"]).strip()):
+            key = (str(doc["judge"]), str(doc["dialog_id"]), text)
+            # An empty reply is not asked about: unrated, as the Inspect scorer leaves it.
+            if text and key not in _RATINGS:
+                todo[key] = None
+    return list(todo)
+
+
+def _judge(docs: Sequence[dict[str, Any]], replies: Sequence[str]) -> None:
+    """Rate the replies and the human replies of ``docs`` into ``_RATINGS``.
+
+    Through the post-hoc judge's own loop (:mod:`empathy_task.ratings.posthoc`): the Inspect scorer's
+    judge prompt and parser, Inspect's cache keyed as in an Inspect run, as many calls at once
+    as the judge's provider allows, and at a failure the calls in flight finish into the cache.
+    """
+    import asyncio
+
+    import pandas as pd
+
+    from empathy_task.ratings.posthoc import _Job, _judge_jobs, _progress
+
+    todo = _jobs(docs, replies)
+    if not todo:
+        return
+    by_doc = {str(d["dialog_id"]): d for d in docs}
+    prompts = pd.DataFrame.from_dict(
+        {
+            i: {k: by_doc[i][k] for k in ("emotion", "situation", "speaker_turn")}
+            for i in dict.fromkeys(i for _, i, _ in todo)
+        },
+        orient="index",
+    )
+    for name in dict.fromkeys(j for j, _, _ in todo):
+        model = grader(name)
+        jobs = [_Job(i, "", text) for j, i, text in todo if j == name]
+        workers = model.config.max_connections or model.api.max_connections()
+        logger.info("judging %d replies with %s", len(jobs), name)
+        with _progress(len(jobs), name, enabled=len(jobs) > 1) as advance:
+            ratings = asyncio.run(_judge_jobs(model, jobs, prompts, workers, advance))
+        for job, rating in ratings.items():
+            _RATINGS[(name, job.dialog_id, job.reply)] = rating
+
+
+def judge_filter(replies: Iterable[str], docs: Sequence[dict[str, Any]]) -> list[str]:
+    """lm-eval filter: judge every reply of the task at once; the replies pass unchanged.
+
+    lm-eval calls ``process_results`` once per doc, one after the other; rating all replies
+    here lets the judge's calls run concurrently. What a samples file logs as the filtered reply
+    stays the reply, so ``empathy-task judge`` can rate it again with another judge.
+    """
+    replies = ["" if r is None else str(r) for r in replies]
+    _judge(docs, replies)
+    return replies
+
+
+def _rating(doc: dict[str, Any], text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    key = (str(doc["judge"]), str(doc["dialog_id"]), text)
+    if key not in _RATINGS:
+        # Not rated by the filter (process_results called on its own): rate it now.
+        _judge([doc], [text])
+    return _RATINGS[key]
+
+
+def process_results_judged(doc: dict[str, Any], results: list[str]) -> dict[str, Any]:
+    """The length metrics and the judge's ratings of one reply and of the human reply.
+
+    Per sample: ``good_rate`` (1 Good, 0 Okay or Bad) and ``mean_rating`` (1-3) when the judge
+    rated the reply, ``human_good_rate`` when it rated the human reply: an unrated reply (empty,
+    or an unparsable answer) gives no value, so lm-eval's ``mean`` and its standard error are
+    over the rated replies, as the Inspect metrics are. ``parse_rate`` is 1 when the reply was
+    rated; ``relative_increase_good`` carries both Good indicators (null when unrated) for
+    :func:`relative_increase_good`.
+    """
+    rating = _rating(doc, results[0])
+    human = _rating(doc, str(doc["human_reply"]))
+    out: dict[str, Any] = process_results(doc, results)
+    if rating is not None:
+        out["good_rate"] = int(rating == 3)
+        out["mean_rating"] = rating
+    if human is not None:
+        out["human_good_rate"] = int(human == 3)
+    out["relative_increase_good"] = [None if r is None else int(r == 3) for r in (rating, human)]
+    out["parse_rate"] = int(rating is not None)
+    return out
+
+
+def _mean(values: Iterable[int | None]) -> float:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else NAN
+
+
+def relative_increase_good(items: Sequence[Sequence[int | None]]) -> float:
+    """lm-eval aggregation: ``(Good rate - human Good rate) / human Good rate``, in percent.
+
+    Each rate over the rated replies of the run's prompts, judge against judge, as the Inspect
+    metric ``relative_increase_good``; NaN when either rate is undefined or the human rate is 0.
+    """
+    model = _mean(m for m, _ in items)
+    human = _mean(h for _, h in items)
+    if math.isnan(model) or math.isnan(human) or human == 0:
+        return NAN
+    return (model - human) / human * 100.0
