@@ -213,6 +213,7 @@ def _manager(**metadata: Any) -> TaskManager:
     return TaskManager(include_path=str(PLUGIN), include_defaults=False, metadata=metadata)
 
 
+@pytest.mark.dataset_download
 def test_metadata_selects_the_prompt_and_the_valence() -> None:
     """``--metadata '{"prompt": "vanilla"}'`` used to be a TypeError (a second ``prompt``)."""
     lm = FixedLM()
@@ -262,6 +263,7 @@ def test_metadata_that_contradicts_a_task_is_a_clear_error(
 # --- metric directions, versions, README ---------------------------------------------------------
 
 
+@pytest.mark.dataset_download
 def test_reply_words_has_no_better_direction(task_manager) -> None:
     from lm_eval.utils import make_table
 
@@ -394,6 +396,7 @@ def test_judged_task_reports_the_inspect_tasks_numbers_from_the_same_judge_and_c
         assert sample["relative_increase_good"] == [score["good"], score["human_good"]]
 
 
+@pytest.mark.dataset_download
 def test_judged_task_judges_each_reply_once_and_leaves_empty_replies_unrated(
     judge_calls,
 ) -> None:
@@ -444,6 +447,7 @@ def _lm_eval(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.dataset_download
 def test_lm_eval_command_prints_the_judged_rates_in_its_table(tmp_path: Path) -> None:
     """`lm_eval --tasks empathy_task_judged --metadata '{"judge": ..., "prompt": "vanilla"}'`,
     for real: the Good rates and the relative increase in the harness' results table and file,
