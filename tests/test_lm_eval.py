@@ -241,10 +241,12 @@ def test_metadata_selects_the_prompt_and_the_valence() -> None:
             "^empathy_task_vanilla: .*prompt.*contradicts the task",
         ),
         # --metadata reaches every subtask of the group: the negative one cannot be positive.
-        (
+        # (The positive subtask loads its prompts first, from the authors' CSV.)
+        pytest.param(
             ["empathy_task_valence"],
             {"valence": "positive"},
             "^empathy_task_negative: .*valence.*contradicts the task",
+            marks=pytest.mark.dataset_download,
         ),
         (["empathy_task"], {"sample": "abc"}, "empathy_task: --metadata sample must be a whole"),
     ],
