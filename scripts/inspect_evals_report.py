@@ -1,4 +1,4 @@
-"""Measure the evaluation-report section of plugins/inspect_evals/README.md.
+"""Measure the listing's evaluation report: ``evaluation_report`` in plugins/inspect_evals/eval.yaml.
 
 Usage:
     python scripts/inspect_evals_report.py --run [--log-dir DIR] [--grader MODEL] [--write]
@@ -8,8 +8,9 @@ With ``--run`` it evaluates the three replayed sources of the authors' CSV (``em
 ``empathy/chatgpt``, ``empathy/chatgpt_empathy``) on all 2,000 prompts, offline, judged by
 ``--grader`` (default ``empathy/mock-judge``), one model after another so that the human
 replies are judged once and then read from the cache. Otherwise it reads the given logs.
-It prints the Markdown section; ``--write`` also puts it into the README between the
-``evaluation-report`` markers. Set ``EMPATHY_TASK_DATA`` to read the CSV without a download.
+It prints the Markdown section; ``--write`` puts the block into the listing (the register
+generates the README from it) and the section rendered from the block into the README between
+the ``evaluation-report`` markers. Set ``EMPATHY_TASK_DATA`` to read the CSV without a download.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import platform
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
 
 from empathy_task.analysis.stats import (
     good_test,
@@ -34,19 +37,37 @@ from empathy_task.ratings.table import study_rating_table
 from empathy_task.resources import registry
 from empathy_task.vocabulary import STORED_SOURCES
 
-README = Path(__file__).resolve().parent.parent / "plugins" / "inspect_evals" / "README.md"
+LISTING = Path(__file__).resolve().parent.parent / "plugins" / "inspect_evals" / "eval.yaml"
+README = LISTING.with_name("README.md")
 START, END = "<!-- evaluation-report:start -->", "<!-- evaluation-report:end -->"
 MODELS = [f"empathy/{s}" for s in STORED_SOURCES]
+MOCK_JUDGE = "empathy/mock-judge"
+#: What each replayed model is, for the report's labels.
+REPLAYED = {
+    "empathy/human": "replays the human replies of the authors' CSV",
+    "empathy/chatgpt": "replays the authors' stored ChatGPT replies",
+    "empathy/chatgpt_empathy": "replays the authors' stored GPT-4 replies (empathy prompt)",
+}
+IMPLEMENTATION_DETAILS = """\
+The prompts, the generation prompt (with the study's definition of empathy) and the rater's
+question are the paper's. The crowd rated each reply once; here an LLM judge (the grader role,
+default openai/gpt-4o-mini at temperature 0) answers the rater's question blind to the reply's
+author, and also rates the human reply to the same prompt, so the headline compares judge with
+judge, never judge with crowd. Generation is greedy with at most 512 new tokens. An unparsable
+judge answer is unscored (parse_rate), never Bad.
+These runs replay the authors' stored replies (the empathy/... models) and are judged by
+empathy/mock-judge, an offline stand-in that derives a rating from a hash of the reply: they
+check the pipeline end to end (every sample generated, judged, parsed and exported) and need no
+API key; they say nothing about empathy. A real judge's numbers go here once measured."""
 
 
 def run_evals(log_dir: str, grader: str) -> list[str]:
     """Evaluate the replayed sources one after another; return the log locations."""
     from inspect_ai import eval as inspect_eval
 
-    from empathy_task.task.empathy_task import empathy_task
-
     logs = inspect_eval(
-        [empathy_task()],
+        # By name: Inspect then sets the grader role before the task creates its judge.
+        "empathy_task/empathy_task",
         model=MODELS,
         model_roles={"grader": grader},
         log_dir=log_dir,
@@ -59,18 +80,6 @@ def run_evals(log_dir: str, grader: str) -> list[str]:
     if failed:
         sys.exit(f"evaluation failed: {', '.join(failed)}")
     return [log.location for log in logs]
-
-
-def _row(name: str, counts: np.ndarray, human: np.ndarray | None) -> str:
-    n, good = int(counts.sum()), int(counts[2])
-    if human is None:
-        return f"| {name} | {n} | {good} | {good / n:.1%} | (baseline) | |"
-    test = good_test(human, counts)
-    rel = relative_increase(human[2], counts[2])
-    return (
-        f"| {name} | {n} | {good} | {good / n:.1%} | {rel:+.1f}% | "
-        f"{test.pvalue:.2g}{significance_marker(test.pvalue)} |"
-    )
 
 
 def _counts(table, source: str) -> np.ndarray:  # noqa: ANN001 - a rating table
@@ -86,81 +95,225 @@ def _minutes(location: str) -> float:
     return (end - start).total_seconds() / 60
 
 
-def report(logs: list[str], grader: str | None = None) -> str:
-    """The Markdown section: judge ratings of the logs, and the crowd's of the same sources."""
+def _log_metrics(location: str) -> dict[str, float]:
+    from inspect_ai.log import read_eval_log
+
+    log = read_eval_log(location, header_only=True)
+    [score] = log.results.scores
+    return {k: float(m.value) for k, m in score.metrics.items()}
+
+
+def _comparison(counts: np.ndarray, baseline: np.ndarray) -> dict[str, float]:
+    test = good_test(baseline, counts)
+    return {
+        "relative_increase_good_percent": round(
+            float(relative_increase(baseline[2], counts[2])), 1
+        ),
+        "p": float(f"{test.pvalue:.2g}"),
+    }
+
+
+def _row(source: str, counts: np.ndarray, baseline: np.ndarray | None) -> dict[str, Any]:
+    n, good = int(counts.sum()), int(counts[2])
+    row: dict[str, Any] = {
+        "source": source,
+        "rated": n,
+        "good": good,
+        "good_rate": round(good / n, 3),
+    }
+    if baseline is not None:
+        row |= _comparison(counts, baseline)
+    return row
+
+
+def report(logs: list[str], grader: str | None = None) -> dict[str, Any]:
+    """The listing's ``evaluation_report`` block: judge ratings of the logs, and the crowd's.
+
+    Every number is computed here from the logs and the authors' CSV; each result says what
+    produced it (replayed replies, the mock judge).
+    """
     import inspect_ai
+    from inspect_ai.log import read_eval_log
 
     judged = rating_table_from_logs(logs)
     raters = sorted(judged["rater"].unique())
     judge = grader or ", ".join(raters)
+    mock = all(r == MOCK_JUDGE for r in raters)
     crowd = study_rating_table(load_study())
-    # The replayed sources in the order they ran, then any other model.
-    present = [s for s in judged["source"].unique() if s != "human"]
-    sources = [m for m in MODELS if m in present] + sorted(set(present) - set(MODELS))
+    reg = registry()
+    human = _counts(judged, "human")
+    results = []
+    # The replayed sources in the study's order, then any other model.
+    order = {m: i for i, m in enumerate(MODELS)}
 
+    def model_of(location: str) -> str:
+        return read_eval_log(location, header_only=True).eval.model
+
+    for location in sorted(logs, key=lambda loc: (order.get(model_of(loc), len(order)), loc)):
+        header = read_eval_log(location, header_only=True)
+        model = header.eval.model
+        metrics = _log_metrics(location)
+        counts = _counts(judged, model)
+        what = REPLAYED.get(model, "a model's own replies")
+        results.append(
+            {
+                "model": model,
+                "label": f"{what}; judge {judge}"
+                + (
+                    " (an offline stand-in: a pipeline check, not a measurement of empathy)"
+                    if mock
+                    else ""
+                ),
+                "metric": "good_rate",
+                "score": round(metrics["good_rate"], 3),
+                "stderr": round(metrics["good_rate_stderr"], 3),
+                "human_good_rate": round(metrics["human_good_rate"], 3),
+                "relative_increase_good_percent": round(metrics["relative_increase_good"], 1),
+                "p": _comparison(counts, human)["p"],
+                "parse_rate": round(metrics["parse_rate"], 3),
+                "samples": header.results.completed_samples,
+                "total_samples": reg["data"]["rows"],
+                "time_minutes": round(_minutes(location), 1),
+                "version": str(header.eval.task_version),
+            }
+        )
+    published = reg["reference_results"]
+    crowd_human = _counts(crowd, "human")
+    return {
+        "timestamp": f"{datetime.now(timezone.utc):%Y-%m-%d}",
+        "produced_by": "scripts/inspect_evals_report.py --run --write",
+        "implementation_details": IMPLEMENTATION_DETAILS,
+        "judge": judge,
+        "results": results,
+        "judged_human": _row("human (judged beside each model)", human, None),
+        "reference": {
+            "source": reg["paper"]["url"],
+            "description": (
+                "Crowd ratings of the same three response groups in the authors' CSV (one "
+                "rating per reply; the paper's GPT-4 group is chatgpt_empathy). The paper "
+                f"publishes Good counts of {published['good']['human']} (human) and "
+                f"{published['good']['GPT-4']} (GPT-4) of {published['n']}."
+            ),
+            "results": [_row("human", crowd_human, None)]
+            + [_row(s, _counts(crowd, s), crowd_human) for s in STORED_SOURCES[1:]],
+        },
+        "reproducibility": {
+            "samples": f"{reg['data']['rows']} / {reg['data']['rows']} per model, one epoch",
+            "versions": {
+                "empathy_task": str(reg["version"]),
+                "prompts": f"{reg['prompt']['generation_version']} / {reg['prompt']['judge_version']}",
+                "inspect_ai": inspect_ai.__version__,
+                "python": platform.python_version(),
+            },
+            "commands": [
+                "inspect eval empathy_task/empathy_task "
+                f"--model {','.join(r['model'] for r in results)} "
+                f"--model-role grader={judge} --max-tasks 1"
+            ],
+            "parameters": "the task's defaults (all prompts, the empathy prompt, the human "
+            "replies judged too); --max-tasks 1 so the human replies are judged once, then cached",
+            "machine": "2 cores, no accelerator, shared with other jobs",
+        },
+    }
+
+
+def _fmt_row(r: dict[str, Any]) -> str:
+    rel = (
+        f"{r['relative_increase_good_percent']:+.1f}%"
+        if "relative_increase_good_percent" in r
+        else "(baseline)"
+    )
+    p = f"{r['p']:.2g}{significance_marker(r['p'])}" if "p" in r else ""
+    return f"| {r['source']} | {r['rated']} | {r['good']} | {r['good_rate']:.1%} | {rel} | {p} |"
+
+
+def render_markdown(block: dict[str, Any]) -> str:
+    """The README's evaluation-report section, rendered from the listing's block alone."""
+    repro = block["reproducibility"]
+    versions = ", ".join(f"{k} {v}" for k, v in repro["versions"].items())
     lines = [
         START,
         "## Evaluation report",
         "",
-        f"Measured by `scripts/inspect_evals_report.py` on "
-        f"{datetime.now(timezone.utc):%Y-%m-%d}: empathy_task {registry()['version']} "
-        f"(prompts {registry()['prompt']['generation_version']} / "
-        f"{registry()['prompt']['judge_version']}), inspect_ai {inspect_ai.__version__}, "
-        f"Python {platform.python_version()}, all 2,000 prompts, one epoch.",
+        f"Rendered from `evaluation_report` in `eval.yaml` ({block['produced_by']}, "
+        f"{block['timestamp']}).",
         "",
-        "The run is `inspect_ai.eval()` with the same settings as:",
+        "### Implementation details",
+        "",
+        block["implementation_details"].strip(),
+        "",
+        "### Results",
+        "",
+        "| model | what it is | Good rate | stderr | judge-rated human Good rate "
+        "| relative increase in Good | p | parsed | samples | time |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for r in block["results"]:
+        lines.append(
+            f"| `{r['model']}` | {r['label']} | {r['score']:.3f} | {r['stderr']:.3f} "
+            f"| {r['human_good_rate']:.3f} | {r['relative_increase_good_percent']:+.1f}% "
+            f"| {r['p']:.2g}{significance_marker(r['p'])} | {r['parse_rate']:.0%} "
+            f"| {r['samples']}/{r['total_samples']} | {r['time_minutes']:.1f} min |"
+        )
+    ref = block["reference"]
+    lines += [
+        "",
+        "p is the paper's 2x2 chi-squared test (Yates) of Good against the judge-rated human "
+        "replies of the same run.",
+        "",
+        f"Reference ([paper]({ref['source']})): {ref['description']}",
+        "",
+        "| source | rated | Good | Good rate | relative increase in Good | p |",
+        "|---|---:|---:|---:|---:|---|",
+        *[_fmt_row(r) for r in ref["results"]],
+        "",
+        "### Reproducibility",
+        "",
+        f"- Samples: {repro['samples']}",
+        f"- Date: {block['timestamp']}",
+        f"- Versions: {versions}",
+        f"- Parameters: {repro['parameters']}",
+        f"- Machine: {repro['machine']}",
         "",
         "```bash",
-        "inspect eval empathy_task/empathy_task \\",
-        "  --model empathy/human,empathy/chatgpt,empathy/chatgpt_empathy \\",
-        f"  --model-role grader={judge} --max-tasks 1",
+        *repro["commands"],
         "```",
-        "",
-        "The models replay the stored replies of the authors' three response groups, so the run",
-        "needs no API key. **The judge here is `empathy/mock-judge`, an offline stand-in that",
-        "derives a rating from a hash of the reply: these numbers check the pipeline (every",
-        "sample generated, judged, parsed and exported), not empathy.** A real judge goes in",
-        "`--model-role grader=...`; its numbers belong in this table once measured.",
-        "",
-        f"Judge ratings ({judge}); each run also judged the human replies, and p is the paper's",
-        "2x2 chi-squared test (Yates) of Good against the judge-rated human replies:",
-        "",
-        "| source | rated | Good | Good rate | relative increase in Good | p |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    human = _counts(judged, "human")
-    lines.append(_row("human (judged beside each model)", human, None))
-    for s in sources:
-        lines.append(_row(f"`{s}`", _counts(judged, s), human))
-    minutes = sum(_minutes(log) for log in logs)
-    lines += [
-        "",
-        "`rated` counts the judge answers that parsed, out of 2,000 per source. `empathy/human`",
-        "replays the human replies as a model: it must match the judge-rated human row exactly",
-        "(same replies, same judge, read from the cache), a check that model and baseline go",
-        f"through the same path. The three evaluations took {minutes:.0f} minutes together, on a",
-        "2-core machine shared with other jobs.",
-        "",
-        "The reference: the crowd ratings of the same three groups in the authors' CSV (one",
-        "rating per reply, 2,000 per group; the paper's GPT-4 group is `chatgpt_empathy`):",
-        "",
-        "| source | rated | Good | Good rate | relative increase in Good | p |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    crowd_human = _counts(crowd, "human")
-    lines.append(_row("human", crowd_human, None))
-    for s in STORED_SOURCES[1:]:
-        lines.append(_row(s, _counts(crowd, s), crowd_human))
-    published = registry()["reference_results"]["good"]
-    lines += [
-        "",
-        f"The paper publishes Good counts of {published['human']} (human) and "
-        f"{published['GPT-4']} (GPT-4) out of 2,000; the crowd rows above reproduce them from",
-        "the CSV. A mock judge cannot: matching them is the job of a real judge, and the",
-        "comparison that counts is judge against judge (model vs judge-rated human replies).",
         END,
     ]
     return "\n".join(lines) + "\n"
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings as ``|`` blocks, as the listing's other text is written."""
+
+
+_BlockDumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+    ),
+)
+
+
+def write_block(block: dict[str, Any], listing: Path = LISTING) -> None:
+    """Replace the listing's ``evaluation_report`` (its last key), keeping the rest as written."""
+    text = listing.read_text(encoding="utf-8")
+    key = "\nevaluation_report:"
+    if key not in text:
+        raise SystemExit(f"{listing} has no top-level evaluation_report key")
+    head = text[: text.index(key) + 1]
+    body = yaml.dump(
+        {"evaluation_report": block},
+        Dumper=_BlockDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
+    listing.write_text(head + body, encoding="utf-8")
+
+
+def read_block(listing: Path = LISTING) -> dict[str, Any] | None:
+    return yaml.safe_load(listing.read_text(encoding="utf-8")).get("evaluation_report")
 
 
 def write_section(section: str, readme: Path = README) -> None:
@@ -178,7 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", action="store_true", help="run the evaluation first")
     parser.add_argument("--log-dir", default="logs/inspect_evals_report")
     parser.add_argument("--grader", default="empathy/mock-judge")
-    parser.add_argument("--write", action="store_true", help=f"update {README.name}")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="write the block into eval.yaml and the README section rendered from it",
+    )
     args = parser.parse_args(argv)
     if args.run:
         logs = run_evals(args.log_dir, args.grader)
@@ -186,10 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         logs = args.logs
     else:
         parser.error("give logs, or --run")
-    section = report(logs, args.grader if args.run else None)
+    block = report(logs, args.grader if args.run else None)
+    section = render_markdown(block)
     print(section)
     if args.write:
-        write_section(section)
+        write_block(block)
+        write_section(render_markdown(read_block()))
     return 0
 
 

@@ -53,6 +53,7 @@ def _sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
+@pytest.mark.dataset_download
 def test_shared_copy_is_the_pinned_file() -> None:
     assert data.sha256_of(STUDY_CSV) == data_pin().sha256
     assert STUDY_CSV.stat().st_size == data_pin().bytes
@@ -74,6 +75,7 @@ def test_load_study_validates_and_pseudonymises(study: pd.DataFrame) -> None:
     assert len(study["teq_human"].iloc[0]) == 16
 
 
+@pytest.mark.dataset_download
 def test_explicit_path_and_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert resolve_data_file(STUDY_CSV) == STUDY_CSV
     monkeypatch.setenv("EMPATHY_TASK_DATA", str(STUDY_CSV))
@@ -126,6 +128,7 @@ def test_download_refused(tmp_path: Path) -> None:
     assert not dest.exists()
 
 
+@pytest.mark.dataset_download
 def test_cache_fill_from_file_url_then_reuse(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EMPATHY_TASK_DATA")
     pin = data_pin()
@@ -174,6 +177,7 @@ def _rewrite(tmp_path: Path, edit) -> Path:
         (lambda d: d.drop(columns=["plutchik"], inplace=True), "missing column"),
     ],
 )
+@pytest.mark.dataset_download
 def test_manifest_check_names_row_and_column(tmp_path: Path, edit, message: str) -> None:
     with pytest.raises(DataError, match=message):
         load_study(_rewrite(tmp_path, edit))

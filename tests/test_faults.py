@@ -34,6 +34,10 @@ INSPECT = str(Path(sys.executable).with_name("inspect"))
 SAMPLES = 16  # an emotion-stratified subsample: 32 judge calls per run with the human replies
 
 
+# Every fault is staged on the authors' CSV (a run of the task, a download of the file).
+pytestmark = pytest.mark.dataset_download
+
+
 @pytest.fixture(autouse=True)
 def _empty_inspect_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test here starts from an empty Inspect cache, even when ``INSPECT_CACHE_DIR`` is set

@@ -91,6 +91,7 @@ def test_the_measurement_script_reports_no_changed_rating() -> None:
     assert result["judge-2"]["flagged"] == len(ADVERSARIAL_REPLIES)
 
 
+@pytest.mark.dataset_download
 def test_inspect_run_counts_flagged_replies_and_keeps_the_judges_verdict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

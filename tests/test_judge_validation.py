@@ -348,16 +348,17 @@ def test_task_reports_the_crowd_equivalent_good_rate_with_a_calibration(
 def test_repeatability_from_epochs_and_not_from_cache_hits(tmp_path: Path) -> None:
     from empathy_task.ratings.judge_runs import judge_run_stats, repeated_ratings
 
+    # The judge cache is shared across epochs (a cached answer would only repeat itself), so a
+    # repeatability run asks afresh: without the cache, each epoch is its own judge call.
     [log] = inspect_eval(
-        judge_validation(sources="human", sample=12),
+        judge_validation(sources="human", sample=12, judge_cache=False),
         model="empathy/mock-judge",
         epochs=2,
         display="none",
         log_dir=str(tmp_path),
     )
     pairs = repeated_ratings([log.location])
-    # Each epoch is its own judge call (Inspect caches epochs apart): 12 repeats, and the
-    # deterministic mock judge agrees with itself.
+    # 12 repeats, and the deterministic mock judge agrees with itself.
     assert len(pairs) == 12 and (pairs["first"] == pairs["second"]).all()
     # A second run is served from the cache: no new repeats.
     [again] = inspect_eval(

@@ -116,6 +116,7 @@ def test_task_uses_the_inspect_prompt_and_keeps_replies_whole(study, task_manage
     assert out["versions"]["empathy_task_vanilla"] == 1.0
 
 
+@pytest.mark.dataset_download
 def test_length_limit_metric_counts_words(task_manager) -> None:
     too_long = " ".join(["word"] * (MAX_WORDS + 1))
     out = _evaluate(["empathy_task"], FixedLM(too_long), task_manager, limit=2)
@@ -126,6 +127,7 @@ def test_length_limit_metric_counts_words(task_manager) -> None:
     assert out["results"]["empathy_task"]["within_length_limit,none"] == 0.0
 
 
+@pytest.mark.dataset_download
 def test_all_prompts_and_the_valence_group(task_manager) -> None:
     out = _evaluate(["empathy_task", "empathy_task_valence"], FixedLM(), task_manager, limit=None)
     ids = [s["doc"]["dialog_id"] for s in out["samples"]["empathy_task"]]
@@ -141,6 +143,7 @@ def test_all_prompts_and_the_valence_group(task_manager) -> None:
     assert out["versions"]["empathy_task_valence"] == "1.0"
 
 
+@pytest.mark.dataset_download
 def test_lm_eval_command_then_post_hoc_judge(tmp_path: Path) -> None:
     """The documented workflow: lm_eval --log_samples, then empathy-task judge, offline."""
     from empathy_task.ratings.files import read_rating_table
@@ -210,6 +213,7 @@ def _manager(**metadata: Any) -> TaskManager:
     return TaskManager(include_path=str(PLUGIN), include_defaults=False, metadata=metadata)
 
 
+@pytest.mark.dataset_download
 def test_metadata_selects_the_prompt_and_the_valence() -> None:
     """``--metadata '{"prompt": "vanilla"}'`` used to be a TypeError (a second ``prompt``)."""
     lm = FixedLM()
@@ -237,10 +241,12 @@ def test_metadata_selects_the_prompt_and_the_valence() -> None:
             "^empathy_task_vanilla: .*prompt.*contradicts the task",
         ),
         # --metadata reaches every subtask of the group: the negative one cannot be positive.
-        (
+        # (The positive subtask loads its prompts first, from the authors' CSV.)
+        pytest.param(
             ["empathy_task_valence"],
             {"valence": "positive"},
             "^empathy_task_negative: .*valence.*contradicts the task",
+            marks=pytest.mark.dataset_download,
         ),
         (["empathy_task"], {"sample": "abc"}, "empathy_task: --metadata sample must be a whole"),
     ],
@@ -259,6 +265,7 @@ def test_metadata_that_contradicts_a_task_is_a_clear_error(
 # --- metric directions, versions, README ---------------------------------------------------------
 
 
+@pytest.mark.dataset_download
 def test_reply_words_has_no_better_direction(task_manager) -> None:
     from lm_eval.utils import make_table
 
@@ -391,6 +398,7 @@ def test_judged_task_reports_the_inspect_tasks_numbers_from_the_same_judge_and_c
         assert sample["relative_increase_good"] == [score["good"], score["human_good"]]
 
 
+@pytest.mark.dataset_download
 def test_judged_task_judges_each_reply_once_and_leaves_empty_replies_unrated(
     judge_calls,
 ) -> None:
@@ -441,6 +449,7 @@ def _lm_eval(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.dataset_download
 def test_lm_eval_command_prints_the_judged_rates_in_its_table(tmp_path: Path) -> None:
     """`lm_eval --tasks empathy_task_judged --metadata '{"judge": ..., "prompt": "vanilla"}'`,
     for real: the Good rates and the relative increase in the harness' results table and file,

@@ -81,6 +81,7 @@ def test_stratified_sample(study: pd.DataFrame) -> None:
         select_prompts(study, sample=0)
 
 
+@pytest.mark.dataset_download
 def test_prompt_set_views() -> None:
     frame = prompt_set(sample=64, seed=0)
     assert len(frame) == 64

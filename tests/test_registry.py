@@ -75,6 +75,7 @@ def test_lm_eval_tasks_agree_with_the_registry() -> None:
     assert not (LM_EVAL / "registry.yaml").exists()
 
 
+@pytest.mark.dataset_download
 def test_inspect_task_agrees_with_the_registry() -> None:
     from empathy_task.task.empathy_task import empathy_task
 
@@ -100,7 +101,6 @@ def test_inspect_evals_listing_agrees_with_the_registry() -> None:
     [asset] = listing["external_assets"]
     assert asset["source"] == reg["data"]["url"]
     assert reg["data"]["sha256"] in asset["comment"]
-    assert listing["metadata"]["model_roles"] == reg["frameworks"]["inspect"]["model_roles"]
     readme = (listing_path.parent / "README.md").read_text(encoding="utf-8")
     assert "<!-- evaluation-report:start -->" in readme
     assert "<!-- evaluation-report:end -->" in readme

@@ -24,6 +24,9 @@ from empathy_task.report import figures as plots
 from empathy_task.report import sections
 from empathy_task.vocabulary import STORED_SOURCES
 
+# Every report here is built on the authors' CSV (its crowd ratings, or tables cut from it).
+pytestmark = pytest.mark.dataset_download
+
 STUDY_CSV = os.environ["EMPATHY_TASK_DATA"]
 FAST = ["--resamples", "200"]  # the bootstrap's default 10,000 is for real reports
 PNG = b"\x89PNG\r\n\x1a\n"

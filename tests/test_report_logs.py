@@ -22,6 +22,7 @@ def _strict_json(text: str) -> dict:
     return json.loads(text, parse_constant=reject)
 
 
+@pytest.mark.dataset_download
 def test_report_from_an_inspect_log(tmp_path: Path) -> None:
     from inspect_ai import eval as inspect_eval
 

@@ -146,6 +146,7 @@ def test_unknown_stored_source_is_refused() -> None:
         replies_from_study("gpt-5")
 
 
+@pytest.mark.dataset_download
 def test_inspect_log_input(tmp_path: Path) -> None:
     pytest.importorskip("inspect_ai", reason="needs inspect_ai")
     from inspect_ai import eval as inspect_eval

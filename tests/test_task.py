@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.model import GenerateConfig, ModelOutput, ModelUsage, get_model
 
@@ -78,6 +79,7 @@ def test_replay_provider_answers_with_the_stored_reply(study: pd.DataFrame) -> N
     )
 
 
+@pytest.mark.dataset_download
 def test_export_is_a_valid_rating_table(tmp_path: Path) -> None:
     log = _run("empathy/human", "empathy/mock-judge", sample=32, export=str(tmp_path / "auto"))
     table = rating_table_from_logs([log.location])
@@ -102,6 +104,7 @@ def test_export_is_a_valid_rating_table(tmp_path: Path) -> None:
     assert len(replies) == 32 and set(replies["source"]) == {"empathy/human"}
 
 
+@pytest.mark.dataset_download
 def test_unparsable_judge_answers_are_never_ratings() -> None:
     answers = ["RATING: Good", "I cannot rate this.", "RATING: Bad", "", "Okay"]
     log = _run("empathy/chatgpt", _judge(answers), sample=32, judge_cache=False)
@@ -122,6 +125,7 @@ def test_unparsable_judge_answers_are_never_ratings() -> None:
     )
 
 
+@pytest.mark.dataset_download
 def test_human_judgements_are_cached_across_models() -> None:
     calls: list[str] = []
     grader = _judge(["RATING: Good", "RATING: Okay"], calls)
@@ -131,6 +135,7 @@ def test_human_judgements_are_cached_across_models() -> None:
     assert len(calls) == 48  # the human replies were not judged again
 
 
+@pytest.mark.dataset_download
 def test_judge_human_off() -> None:
     log = _run("empathy/human", "empathy/mock-judge", sample=8, judge_human=False)
     table = rating_table_from_logs([log.location])
@@ -148,6 +153,7 @@ def _inspect_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.dataset_download
 def test_cli_from_repo_root_and_from_anywhere(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     root = _inspect_cli(
@@ -243,6 +249,7 @@ def test_without_a_judge_the_run_fails_before_any_reply(tmp_path: Path) -> None:
     assert not list(logs.rglob("*.eval"))
 
 
+@pytest.mark.dataset_download
 def test_log_records_judge_and_generation_settings() -> None:
     log = _run("empathy/human", "empathy/mock-judge", sample=2)
     assert log.eval.model_roles["grader"].model == "empathy/mock-judge"
@@ -250,6 +257,7 @@ def test_log_records_judge_and_generation_settings() -> None:
     assert (config.temperature, config.max_tokens) == (0, 512)
 
 
+@pytest.mark.dataset_download
 def test_task_parameters_are_checked() -> None:
     import pytest
     from inspect_ai._util.error import PrerequisiteError
@@ -280,6 +288,7 @@ def test_unknown_parameter_fails_the_cli_run(tmp_path: Path) -> None:
     assert not list((tmp_path / "logs").rglob("*.eval"))
 
 
+@pytest.mark.dataset_download
 def test_metrics_carry_standard_errors() -> None:
     import math
 

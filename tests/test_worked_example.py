@@ -86,7 +86,12 @@ def test_the_worked_example_reports_every_model_on_shared_prompts(example: Path)
     assert human["rel_increase_good"] == 0.0
     assert "| empathy/human | judge empathy/mock-judge (judge's scale) | 24 |" in md
     assert doc["groups"]["human"]["n"] == 40 and human["n_a"] == human["n_b"] == 24
-    assert "+0.0% [" in md.split("| empathy/human | judge empathy/mock-judge (judge's scale) |")[1].split("\n")[0]
+    assert (
+        "+0.0% ["
+        in md.split("| empathy/human | judge empathy/mock-judge (judge's scale) |")[1].split("\n")[
+            0
+        ]
+    )
 
     # Every comparison, in every scope: n on both sides is the count of shared prompts.
     assert len(doc["comparisons"]) > 100

@@ -75,6 +75,19 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (DataError, RatingTableError, OutputExistsError, OSError, ValueError)
 
 
+def one_line(error: BaseException) -> str:
+    """An error's message as one line of plain text: Inspect's errors carry rich markup
+    (``[bold]``) and line breaks meant for its own console."""
+    text = str(error)
+    try:
+        from rich.text import Text
+
+        text = Text.from_markup(text).plain
+    except Exception:  # not valid markup: keep the text as it is
+        pass
+    return " ".join(text.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="empathy-task", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -91,8 +91,14 @@ def run(args: argparse.Namespace) -> int:
     )
     # Inspect prints its banner (enabled hooks) on stdout when it first makes a model: keep
     # stdout for this command's summary.
+    model_args = _model_args(args.model_arg)
     with contextlib.redirect_stdout(sys.stderr):
-        grader = get_model(args.grader, config=config, memoize=False, **_model_args(args.model_arg))
+        try:
+            grader = get_model(args.grader, config=config, memoize=False, **model_args)
+        except Exception as e:  # a missing provider package or API key: one line, no traceback
+            from empathy_task.cli import one_line
+
+            raise ValueError(f"the judge {args.grader} could not be created: {one_line(e)}") from e
     try:
         table, summary = judge_replies(
             replies,

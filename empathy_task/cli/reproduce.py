@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,7 +22,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--data", default=None, help="path of the authors' CSV")
     parser.add_argument(
-        "--out", default="empathy-report", help="output folder (default ./empathy-report)"
+        "--out",
+        default=None,
+        help="output folder (default: the user data folder, e.g. "
+        "~/.local/share/empathy-task/report, replaced on every run; never the current folder)",
     )
     add_analysis_options(parser)
 
@@ -61,8 +65,6 @@ def headline(analysis: Analysis) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from empathy_task.analysis.steps import analyse
     from empathy_task.cli.report import analysis_options, parse_formats
     from empathy_task.data.fetch import resolve_data_file
@@ -78,8 +80,22 @@ def run(args: argparse.Namespace) -> int:
     analysis = analyse(table, options)
     loaded = [LoadedInput(str(path), "study", len(table), tuple(analysis.sources["crowd"]))]
     report = render_report(analysis, formats, loaded, title="Are LLMs more empathetic than humans?")
-    write_report(report, Path(args.out), force=args.force)
+    # The default folder belongs to this command, so a second run replaces the first; a folder
+    # the user names is replaced only with --force.
+    out = Path(args.out) if args.out else default_report_dir()
+    write_report(report, out, force=args.force or args.out is None)
     print("\n".join(headline(analysis)))
     main = next(FILE_NAMES[f] for f in ("html", "md", "json") if f in formats)
-    print(f"Report: {(Path(args.out) / main).resolve()}")
+    print(f"Report: {(out / main).resolve()}")
     return 0
+
+
+def default_report_dir() -> Path:
+    """Where ``reproduce`` writes without ``--out``: ``EMPATHY_TASK_REPORT_DIR``, else the user
+    data folder. Not the current folder: run from a checkout, git would show it as untracked."""
+    import os
+
+    from platformdirs import user_data_path
+
+    env = os.environ.get("EMPATHY_TASK_REPORT_DIR")
+    return Path(env) if env else user_data_path("empathy-task") / "report"

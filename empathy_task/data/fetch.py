@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -102,11 +103,52 @@ def download(url: str, dest: Path, sha256: str, *, timeout: float = 60.0) -> Pat
         tmp.unlink(missing_ok=True)
 
 
+#: How the command line takes the file; the Inspect task says ``-T data=`` in its place.
+CLI_DATA_OPTION = "pass its path with --data"
+
+
 def _how_to_get(url: str) -> str:
     return (
-        f"To run offline, download {url} yourself and point {DATA_ENV} at it "
-        f"(or pass its path with --data)."
+        f"To run offline, download {url} yourself and install it with `empathy-task data "
+        f"--install FILE`, or point {DATA_ENV} at it (or {CLI_DATA_OPTION})."
     )
+
+
+def install_data_file(source: str | os.PathLike[str], *, pin: DataPin | None = None) -> Path:
+    """Copy a local copy of the authors' CSV into the cache, if its sha256 is the pinned one.
+
+    Afterwards :func:`resolve_data_file` finds it without a download or ``EMPATHY_TASK_DATA``.
+    The copy goes through a temporary file, so a failure leaves the cache as it was.
+
+    Raises:
+        DataError: the file is missing, is not the pinned file, or the cache is not writable.
+    """
+    pin = pin or data_pin()
+    src = Path(source).expanduser()
+    if not src.is_file():
+        raise DataError(f"study data file not found: {src}")
+    actual = sha256_of(src)
+    if actual != pin.sha256:
+        raise DataError(
+            f"{src} is not the pinned study data: expected sha256 {pin.sha256}, got {actual}; "
+            "nothing was installed"
+        )
+    dest = cache_dir() / FILE_NAME
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            shutil.copyfile(src, tmp)
+            if sha256_of(tmp) != pin.sha256:  # changed while copying
+                raise DataError(f"{src} changed while it was copied; nothing was installed")
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as e:
+        raise DataError(f"could not install the study data into {dest.parent}: {e}") from e
+    return dest
 
 
 def resolve_data_file(

@@ -121,13 +121,11 @@ def _log_paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
 
 def judge_run_stats(paths: Sequence[str | os.PathLike[str]]) -> dict[str, JudgeRunStats]:
     """Per judge, over the validation and ``empathy_task`` logs among ``paths``."""
-    from inspect_ai.log import read_eval_log
-
-    from empathy_task.ratings.logs import is_empathy_log
+    from empathy_task.ratings.logs import is_empathy_log, read_log
 
     acc: dict[str, dict[str, Any]] = {}
     for path in _log_paths(paths):
-        log = read_eval_log(path)
+        log = read_log(path)
         task = log.eval.task
         if is_validation_log(task):
             judge, scorer, keys = log.eval.model, VALIDATION_SCORER, ("rated",)
@@ -190,11 +188,12 @@ def repeated_ratings(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
     nothing about the judge). Columns ``judge, source, dialog_id, first, second``.
     """
     from inspect_ai.event import ModelEvent
-    from inspect_ai.log import read_eval_log
+
+    from empathy_task.ratings.logs import read_log
 
     rows = []
     for run, path in enumerate(_log_paths(paths)):
-        log = read_eval_log(path)
+        log = read_log(path)
         if not is_validation_log(log.eval.task):
             continue
         for sample in log.samples or []:

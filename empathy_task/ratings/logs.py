@@ -91,10 +91,22 @@ class IncompleteLogError(RatingTableError):
     """A log whose run did not finish: refused unless the caller allows incomplete logs."""
 
 
-def _read_log(path: str | os.PathLike[str], allow_incomplete: bool) -> tuple[Any, LogSummary]:
+def read_log(path: str | os.PathLike[str], header_only: bool = False) -> Any:
+    """An Inspect log, read once; a file that is not one is an error that names it."""
     from inspect_ai.log import read_eval_log
 
-    log = read_eval_log(str(path))
+    try:
+        return read_eval_log(str(path), header_only=header_only)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # a truncated or foreign file: Inspect says only "EOCD not found"
+        raise RatingTableError(
+            str(path), f"not a readable Inspect log ({type(e).__name__}: {e})"
+        ) from e
+
+
+def _read_log(path: str | os.PathLike[str], allow_incomplete: bool) -> tuple[Any, LogSummary]:
+    log = read_log(path)
     if not is_empathy_log(log.eval.task):
         raise RatingTableError(str(path), f"not an empathy_task log (task {log.eval.task!r})")
     summary = log_summary(path, log)
@@ -172,14 +184,12 @@ def rating_rows(
     epoch and scorer). ``flagged`` collects the dialog ids of replies the scorer flagged for
     addressing the judge (``reply_flags``, :func:`empathy_task.task.verdict.injection_flags`).
     """
-    from inspect_ai.log import read_eval_log
-
     from empathy_task.ratings.judge_runs import is_validation_log, validation_rating_rows
 
-    header = read_eval_log(str(path), header_only=True)
+    header = read_log(path, header_only=True)
     if is_validation_log(header.eval.task):
         # The judge validation task: its model is the judge, its sources the stored ones.
-        return validation_rating_rows(read_eval_log(str(path)), epoch)
+        return validation_rating_rows(read_log(path), epoch)
     rows: list[dict[str, Any]] = []
     origin = str(path)
     log, summary = _read_log(path, allow_incomplete)

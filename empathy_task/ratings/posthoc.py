@@ -8,7 +8,7 @@ judge-rated baseline, and writes the same rating table as ``empathy-task export`
 
 Judge calls go through Inspect's cache: an interrupted run, re-run with the same arguments, pays
 only for the calls it had not made. Under the same judge the cache is shared with Inspect runs
-of ``empathy_task`` too (see :func:`_as_first_epoch`), so the human replies are paid for once.
+of ``empathy_task`` too (the policy is not per epoch), so the human replies are paid for once.
 """
 
 from __future__ import annotations
@@ -63,27 +63,6 @@ class _Job:
     reply: str
 
 
-@contextmanager
-def _as_first_epoch() -> Iterator[None]:
-    """Key judge calls in Inspect's cache as an ``empathy_task`` eval's scorer does.
-
-    Inspect adds the sample's epoch to a cache key (``CachePolicy.per_epoch``); a scorer runs in
-    epoch 1. Setting the same value here lets this command and Inspect runs of the task reuse
-    each other's judgements of the same reply by the same judge. The epoch lives in a private
-    module: if it moves, the caches are simply not shared.
-    """
-    try:
-        from inspect_ai.model._cache import epoch
-    except ImportError:  # pragma: no cover - a future Inspect
-        yield
-        return
-    token = epoch.set(1)
-    try:
-        yield
-    finally:
-        epoch.reset(token)
-
-
 async def _judge_jobs(
     grader: Model,
     jobs: list[_Job],
@@ -118,8 +97,7 @@ async def _judge_jobs(
             results[job] = rating
             on_done()
 
-    with _as_first_epoch():
-        await asyncio.gather(*(worker() for _ in range(max(1, workers))))
+    await asyncio.gather(*(worker() for _ in range(max(1, workers))))
     if errors:
         raise JudgeRunError(
             f"the judge failed after {len(results)} of {len(jobs)} ratings: {errors[0]}"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from inspect_ai import Task, task
 
-# Inspect ends a run on a PrerequisiteError with its message and no traceback; it offers no public
-# exception class that does so (checked on inspect-ai 0.3.285).
-from inspect_ai._util.error import PrerequisiteError
+# Inspect prints a PrerequisiteError as one line and exits non-zero, not as a traceback; it has no
+# public import.
+from inspect_ai._util.error import (
+    PrerequisiteError,
+)  # inspect-evals-lint: ignore[private_api_imports] -- no public equivalent
 from inspect_ai.model import GenerateConfig, Model, get_model, model_roles
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
@@ -69,18 +71,30 @@ def empathy_task(
     # Imported here: Inspect imports the package's entry point on every run, for every task.
     from empathy_task.task.dataset import inspect_dataset, prompt_set
 
-    frame = prompt_set(
-        data,
-        emotions=_emotions(emotions),
-        valence=str(valence).lower(),
-        sample=_optional_int(sample, "sample"),
-        seed=_int(seed, "seed"),
-        prompt=prompt,
-    )
     if export:
-        from empathy_task.task.export_hook import check_export_target
+        from empathy_task.task.export_hook import check_export_target, register_export_hook
 
         check_export_target(str(export))
+        # Registered only now, so that runs of other tasks never see (or announce) the hook.
+        register_export_hook()
+
+    from empathy_task.data.fetch import CLI_DATA_OPTION, DataError
+
+    try:
+        frame = prompt_set(
+            data,
+            emotions=_emotions(emotions),
+            valence=str(valence).lower(),
+            sample=_optional_int(sample, "sample"),
+            seed=_int(seed, "seed"),
+            prompt=prompt,
+        )
+    except DataError as e:
+        # The data error names the command line's option; in Inspect the parameter is -T data=.
+        # A PrerequisiteError: Inspect prints it as a message, not a traceback.
+        raise PrerequisiteError(
+            f"empathy_task: {str(e).replace(CLI_DATA_OPTION, 'pass its path with -T data=')}"
+        ) from e
     roles = _named_grader()
     metrics = None
     if calibration:

@@ -2,7 +2,8 @@
 
 A convenience over ``empathy-task export`` (the dependable path): Inspect's hooks are global to
 every task in the process, so this acts only for this package's task and only when asked; it does
-not fire when the task fails.
+not fire when the task fails. The task registers the hook only when ``export`` is set
+(:func:`register_export_hook`), so other runs in the environment neither load nor announce it.
 
 A table is never lost. In a folder each log gets its own file, named by the log. A file target
 that already exists, or that two tasks of one run would both write (an eval-set, several
@@ -67,7 +68,6 @@ def check_export_target(target: str) -> None:
         _claims.add(path)
 
 
-@hooks(name="empathy_task_export", description="Writes the empathy_task rating table at task end.")
 class EmpathyExportHook(Hooks):
     async def on_task_end(self, data: TaskEnd) -> None:
         spec = data.log.eval
@@ -117,3 +117,16 @@ class EmpathyExportHook(Hooks):
             raise ExportClashError(message)
         write_rating_table(rating_table_from_logs([location]), out)
         logger.warning("empathy-task: wrote %s", out)  # Inspect shows warnings, not info
+
+
+_registered = False
+
+
+def register_export_hook() -> None:
+    """Register :class:`EmpathyExportHook` with Inspect, once per process."""
+    global _registered
+    if not _registered:
+        hooks(name="empathy_task_export", description="Writes the empathy_task rating table.")(
+            EmpathyExportHook
+        )
+        _registered = True

@@ -62,8 +62,10 @@ def grader_model() -> Model:
         ) from e
 
 
-# Judge answers do not go stale: the prompt version in the text keys a new wording apart.
-JUDGE_CACHE = CachePolicy(expiry=None)
+# Judge answers do not go stale: the prompt version in the text keys a new wording apart. Not per
+# epoch: the judge's whole input (prompt and reply) is in the key, so a repeated epoch or the
+# post-hoc `empathy-task judge` (which runs outside any epoch) reuses the same judgement.
+JUDGE_CACHE = CachePolicy(expiry=None, per_epoch=False)
 
 
 TIMEOUT_NOTE = "The judge timed out on every attempt Inspect allowed; nothing was rated."
