@@ -1,0 +1,175 @@
+"""Importers and outputs (issue 14, continued): bounded CSV and JSONL inputs, short excerpts in
+the authors' CSV's errors, one whole report per folder, flagged replies counted in the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from empathy_task.data.fetch import DataError
+from empathy_task.ratings.files import read_rating_table, read_table
+from empathy_task.ratings.table import RatingTableError, study_rating_table
+from tests.conftest import STUDY_CSV
+
+
+@pytest.fixture
+def table(study: pd.DataFrame) -> pd.DataFrame:
+    return study_rating_table(study.head(40)).drop(columns="teq")
+
+
+# --- bounded CSV and JSONL -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_an_input_with_more_rows_than_the_bound_is_a_located_error(
+    table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    path = tmp_path / f"t.{suffix}"
+    if suffix == "csv":
+        table.to_csv(path, index=False)
+    else:
+        table.to_json(path, orient="records", lines=True)
+    monkeypatch.setenv("EMPATHY_TASK_MAX_ROWS", str(len(table)))
+    assert len(read_rating_table(path)) == len(table)  # exactly the bound: read
+    monkeypatch.setenv("EMPATHY_TASK_MAX_ROWS", str(len(table) - 1))
+    # The first row beyond the bound: CSV counts its header line, JSONL counts lines from 1.
+    row = len(table) + 1 if suffix == "csv" else len(table)
+    with pytest.raises(
+        RatingTableError, match=rf"t.{suffix}: row {row}: more than the {len(table) - 1} rows"
+    ):
+        read_rating_table(path)
+
+
+def test_the_csv_row_bound_counts_rows_not_line_breaks(
+    table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Line breaks inside cells (and CRLF line ends) are more line ends than rows: the rows are
+    # counted as the reader reads them, and the table reads the same as without a bound.
+    path = tmp_path / "t.csv"
+    frame = table.assign(note=[f"a\nb\r\nc {i}" for i in range(len(table))])
+    frame.to_csv(path, index=False, lineterminator="\r\n")
+    unbounded = read_table(path)[0]
+    monkeypatch.setenv("EMPATHY_TASK_MAX_ROWS", str(len(table)))
+    bounded = read_table(path)[0]
+    pd.testing.assert_frame_equal(bounded, unbounded)
+    assert len(bounded) == len(table)
+    monkeypatch.setenv("EMPATHY_TASK_MAX_ROWS", str(len(table) - 1))
+    with pytest.raises(
+        RatingTableError, match=f"row {len(table) + 1}: more than the {len(table) - 1} rows"
+    ):
+        read_table(path)
+
+
+def test_a_large_csv_is_read_in_batches_and_stopped_at_the_bound(
+    table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import empathy_task.ratings.files as files
+
+    # 300 rows in batches of 64 (the real batch is 65,536): the reader stops at the batch that
+    # crosses the bound instead of reading the rest of the file.
+    monkeypatch.setattr(files, "BATCH_ROWS", 64)
+    big = pd.concat([table] * 8, ignore_index=True).assign(n=range(len(table) * 8))
+    path = tmp_path / "big.csv"
+    big.to_csv(path, index=False)
+    monkeypatch.setenv("EMPATHY_TASK_MAX_ROWS", "100")
+    seen: list[int] = []
+    real = pd.read_csv
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        reader = real(*args, **kwargs)
+        assert kwargs.get("chunksize") == 64
+        next_chunk = reader.get_chunk
+
+        def get_chunk(size=None):  # noqa: ANN001, ANN202
+            part = next_chunk(size)
+            seen.append(len(part))
+            return part
+
+        reader.get_chunk = get_chunk
+        return reader
+
+    monkeypatch.setattr(files.pd, "read_csv", spy)
+    with pytest.raises(RatingTableError, match=r"big.csv: row 102: more than the 100 rows"):
+        read_table(path)
+    assert seen == [64, 64]  # two batches read of five
+
+
+def test_a_jsonl_file_stops_at_the_first_record_beyond_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from empathy_task.ratings.files import iter_jsonl
+
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": 2}\n{"a": 3}\n' + "not json\n" * 10, encoding="utf-8")
+    monkeypatch.setenv("EMPATHY_TASK_MAX_ROWS", "2")
+    got = []
+    with pytest.raises(RatingTableError, match=r"t.jsonl: row 4: more than the 2 rows"):
+        for n, rec in iter_jsonl(path):
+            got.append((n, rec["a"]))
+    assert got == [(1, 1), (3, 2)]  # a blank line is no record; the bad lines are never parsed
+
+
+def test_jsonl_batches_give_the_same_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import empathy_task.ratings.files as files
+
+    path = tmp_path / "t.jsonl"
+    recs = [{"a": i, "b": f"x{i}"} if i % 3 else {"a": i, "c": [i]} for i in range(50)]
+    path.write_text("\n".join(json.dumps(r) for r in recs) + "\n\n", encoding="utf-8")
+    whole, lines = files.read_jsonl(path)
+    monkeypatch.setattr(files, "BATCH_ROWS", 7)
+    batched, batched_lines = files.read_jsonl(path)
+    pd.testing.assert_frame_equal(batched, whole)
+    assert batched_lines == lines == list(range(1, 51))
+
+
+# --- the authors' CSV: short excerpts in its errors ------------------------------------------
+
+MEGA = "x" * 1_000_000
+
+
+@pytest.fixture(scope="module")
+def raw_study() -> pd.DataFrame:
+    return pd.read_csv(STUDY_CSV, dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize(
+    ("column", "what"),
+    [
+        ("dialog_id", "dialog id not in the study's manifest"),
+        ("emotion", "does not match the manifest's emotion"),
+        ("empathy_arr_human", "not a TEQ answer list"),
+    ],
+)
+def test_an_error_in_the_authors_csv_quotes_a_short_excerpt_of_a_1_mb_cell(
+    raw_study: pd.DataFrame, tmp_path: Path, column: str, what: str
+) -> None:
+    from empathy_task.data.study import load_study
+
+    frame = raw_study.copy()
+    frame.loc[6, column] = "9" + MEGA
+    path = tmp_path / "study.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError) as e:
+        load_study(path)
+    message = str(e.value)
+    assert message.startswith(f"{path}: row 8, column {column!r}: {what}"), message[:300]
+    assert len(message) < 400
+    assert "1,000,001 characters" in message
+    # Nothing chained to it carries the cell either (a traceback would print it).
+    cause = e.value.__cause__ or e.value.__context__
+    assert cause is None or len(str(cause)) < 1_000
+
+
+def test_a_non_utf8_authors_csv_names_its_line(raw_study: pd.DataFrame, tmp_path: Path) -> None:
+    from empathy_task.data.study import load_study
+
+    path = tmp_path / "study.csv"
+    raw_study.head(20).to_csv(path, index=False)
+    lines = path.read_bytes().split(b"\n")
+    lines[5] = b"\xff" + lines[5]
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError, match=rf"{path.name}: row 6: not UTF-8 text"):
+        load_study(path)
