@@ -4,6 +4,7 @@ the authors' CSV's errors, one whole report per folder, flagged replies counted 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -173,3 +174,92 @@ def test_a_non_utf8_authors_csv_names_its_line(raw_study: pd.DataFrame, tmp_path
     path.write_bytes(b"\n".join(lines))
     with pytest.raises(DataError, match=rf"{path.name}: row 6: not UTF-8 text"):
         load_study(path)
+
+
+# --- one whole report per folder -------------------------------------------------------------
+
+
+def _report(*pngs: str, text: bytes = b"new"):  # noqa: ANN202
+    from empathy_task.report.document import RenderedReport
+
+    return RenderedReport({n: text for n in ["report.md", "report.html", "report.json", *pngs]})
+
+
+def _folder(path: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+OLD = {"report.md", "report.html", "report.json", "a.png", "b.png"}
+NEW = {"report.md", "report.html", "report.json", "a.png", "c.png"}
+MINE = {"notes.txt": b"mine", "data/raw.csv": b"1,2"}
+
+
+@pytest.mark.parametrize("fail_at", range(1, 6))
+def test_a_failure_while_moving_the_report_in_leaves_one_whole_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int
+) -> None:
+    from empathy_task.report.render import write_report
+
+    out = tmp_path / "r"
+    write_report(_report("a.png", "b.png", text=b"old"), out)
+    (out / "notes.txt").write_bytes(MINE["notes.txt"])
+    (out / "data").mkdir()
+    (out / "data" / "raw.csv").write_bytes(MINE["data/raw.csv"])
+
+    # The fail_at-th rename or replace of the write fails (a full disk, a file in use).
+    calls = {"n": 0}
+
+    def failing(real):  # noqa: ANN001, ANN202
+        def move(src, dst, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            calls["n"] += 1
+            if calls["n"] == fail_at:
+                raise OSError(f"injected failure at move {fail_at}")
+            return real(src, dst, *args, **kwargs)
+
+        return move
+
+    monkeypatch.setattr(os, "rename", failing(os.rename))
+    monkeypatch.setattr(os, "replace", failing(os.replace))
+    try:
+        write_report(_report("a.png", "c.png"), out, force=True)
+        failed = False
+    except OSError as e:
+        assert "injected" in str(e)
+        failed = True
+    monkeypatch.undo()
+    files = _folder(out)
+    mine = {k: files.pop(k) for k in MINE}
+    assert mine == MINE  # files of your own are never lost, whatever failed
+    contents = set(files.values())
+    assert len(contents) == 1, files  # one report: all old or all new
+    if contents == {b"old"}:
+        assert failed and set(files) == OLD
+    else:
+        assert contents == {b"new"} and set(files) == NEW  # no stale b.png
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no temporary folder left
+
+
+def test_force_swaps_the_folder_keeping_its_mode_your_files_and_a_link_to_it(
+    tmp_path: Path,
+) -> None:
+    from empathy_task.report.render import write_report
+
+    real = tmp_path / "real"
+    write_report(_report("a.png", "b.png", text=b"old"), real)
+    real.chmod(0o750)
+    (real / "notes.txt").write_bytes(MINE["notes.txt"])
+    (real / "data").mkdir()
+    (real / "data" / "raw.csv").write_bytes(MINE["data/raw.csv"])
+    (real / "link.png").symlink_to(real / "notes.txt")  # a symlink is never a report file
+    link = tmp_path / "r"
+    link.symlink_to(real)
+    written = write_report(_report("a.png", "c.png"), link, force=True)
+    assert link.is_symlink() and link.resolve() == real
+    assert {p.name for p in written} == NEW
+    files = _folder(real)
+    assert {k: files.pop(k) for k in (*MINE, "link.png")} == {**MINE, "link.png": b"mine"}
+    assert files == {n: b"new" for n in NEW}
+    assert (real.stat().st_mode & 0o777) == 0o750
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "real"]
