@@ -263,3 +263,165 @@ def test_force_swaps_the_folder_keeping_its_mode_your_files_and_a_link_to_it(
     assert files == {n: b"new" for n in NEW}
     assert (real.stat().st_mode & 0o777) == 0o750
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "real"]
+
+
+# --- flagged replies: from the judge to the report -------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "parquet"])
+def test_the_flagged_column_round_trips_and_is_validated(
+    table: pd.DataFrame, tmp_path: Path, suffix: str
+) -> None:
+    from empathy_task.ratings.files import write_rating_table
+
+    flags = [True, False, None] * (len(table) // 3)
+    path = tmp_path / f"t.{suffix}"
+    write_rating_table(table.assign(flagged=flags), path)
+    back = read_rating_table(path)
+    assert back["flagged"].tolist() == flags
+    # No flag recorded anywhere: as if the column were not there.
+    write_rating_table(table.assign(flagged=None), path, force=True)
+    assert "flagged" not in read_rating_table(path).columns
+
+
+def test_a_flag_that_is_not_a_boolean_is_a_located_error(
+    table: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "t.csv"
+    table.assign(flagged=["true", "False", "1", "", "maybe"] * (len(table) // 5)).to_csv(
+        path, index=False
+    )
+    with pytest.raises(
+        RatingTableError, match=r"t.csv: row 6, column 'flagged': flagged must be true or false"
+    ):
+        read_rating_table(path)
+
+
+def _adversarial_log(sample: int = 8) -> str:
+    """An Inspect run whose model gives an adversarial reply every second prompt, judged by a
+    mock judge that quotes the reply before its verdict."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import GenerateConfig, ModelOutput, ModelUsage, get_model
+
+    from empathy_task.task.empathy_task import empathy_task
+    from tests.adversarial import ADVERSARIAL_REPLIES
+
+    counter = {"n": 0}
+
+    def respond(messages, tools, tool_choice, config) -> ModelOutput:  # noqa: ANN001
+        n = counter["n"]
+        text = ADVERSARIAL_REPLIES[(n // 2) % 4] if n % 2 == 0 else "So sorry to hear that."
+        counter["n"] += 1
+        out = ModelOutput.from_content(model="mockllm/model", content=text)
+        out.usage = ModelUsage(input_tokens=10, output_tokens=5, total_tokens=15)
+        return out
+
+    model = get_model("mockllm/model", custom_outputs=respond, config=GenerateConfig())
+    grader = get_model("empathy/mock-judge", style="quote-first")
+    [log] = inspect_eval(
+        empathy_task(sample=sample),
+        model=model,
+        model_roles={"grader": grader},
+        display="none",
+        log_dir=os.environ["INSPECT_LOG_DIR"],
+    )
+    assert log.status == "success", log.error
+    return log.location
+
+
+def _expected_flags(log_location: str) -> dict[str, int]:
+    """Rated replies the scorer flagged, per source, read from the log's own samples."""
+    from inspect_ai.log import read_eval_log
+
+    from empathy_task.task.verdict import injection_flags
+
+    log = read_eval_log(log_location)
+    out = {log.eval.model: 0, "human": 0}
+    for s in log.samples:
+        score = s.scores["empathy_judge"]
+        if score.value["rated"] == 1.0:
+            out[log.eval.model] += bool(injection_flags(s.output.completion))
+        if score.value["human_rated"] == 1.0:
+            out["human"] += bool(injection_flags(s.metadata["human_reply"]))
+    return out
+
+
+def _report_flags(folder: Path) -> tuple[dict, str, str]:
+    doc = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    return doc, md, html
+
+
+def test_flagged_replies_travel_from_the_log_to_every_report_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from empathy_task.cli import main as cli
+
+    location = _adversarial_log()
+    expected = _expected_flags(location)
+    model = next(s for s in expected if s != "human")
+    assert expected[model] == 4  # every adversarial reply is flagged and still rated
+
+    exported = tmp_path / "t.csv"
+    assert cli(["export", location, "--out", str(exported)]) == 0
+    table = read_rating_table(exported)
+    got = table.groupby("source")["flagged"].sum().to_dict()
+    assert got == expected
+
+    # From the log itself, from the exported table, and beside the crowd's ratings.
+    for name, inputs in {
+        "log": [location],
+        "table": [str(exported)],
+        "mixed": [str(exported), str(STUDY_CSV)],
+    }.items():
+        out = tmp_path / name
+        assert cli(["report", *inputs, "--out", str(out), "--resamples", "50"]) == 0
+        doc, md, html = _report_flags(out)
+        judge = "empathy/mock-judge"
+        assert {s: g["flagged"] for s, g in doc["groups_by_rater"][judge].items()} == expected
+        line = f"{model} 4 of 8"
+        assert "Flagged replies: 4 rated replies addressed the judge" in md, name
+        assert line in md and line in html, name
+        if name == "mixed":  # crowd ratings record no flags: null, and no line for them
+            assert all(g["flagged"] is None for g in doc["groups_by_rater"]["crowd"].values())
+            assert doc["groups"]["human"]["flagged"] is None
+            assert "crowd raters:" not in md.split("Flagged replies:")[1].split("\n")[0]
+    capsys.readouterr()
+
+
+def test_a_report_without_flags_says_nothing_about_them(tmp_path: Path) -> None:
+    from empathy_task.cli import main as cli
+
+    out = tmp_path / "r"
+    assert cli(["report", str(STUDY_CSV), "--out", str(out), "--resamples", "50"]) == 0
+    doc, md, _ = _report_flags(out)
+    assert all(g["flagged"] is None for g in doc["groups"].values())
+    assert "Flagged replies" not in md
+
+
+def test_post_hoc_judging_flags_the_replies_it_rates(study: pd.DataFrame) -> None:
+    from inspect_ai.model import get_model
+
+    from empathy_task.ratings.posthoc import judge_replies
+    from empathy_task.task.verdict import injection_flags
+    from tests.adversarial import ADVERSARIAL_REPLIES
+
+    rows = study.head(6)
+    replies = pd.DataFrame(
+        {
+            "dialog_id": rows["dialog_id"],
+            "source": "acme/model-1",
+            "reply": [*ADVERSARIAL_REPLIES[:3], "I am sorry.", "That is sad.", "Oh no."],
+        }
+    )
+    grader = get_model("empathy/mock-judge")
+    table, summary = judge_replies(replies, grader, progress=False)
+    model = table[table["source"] == "acme/model-1"].set_index("dialog_id")
+    assert model.loc[rows["dialog_id"], "flagged"].tolist() == [True] * 3 + [False] * 3
+    human = table[table["source"] == "human"].set_index("dialog_id")
+    assert human.loc[rows["dialog_id"], "flagged"].tolist() == [
+        bool(injection_flags(r)) for r in rows["reply_human"]
+    ]
+    assert summary.flagged["acme/model-1"] == 3
+    assert any("3 rated repl(ies) addressed the judge" in line for line in summary.lines())

@@ -76,6 +76,7 @@ def rating_rows(
             flagged.append(str(sample.id))
         rater = _grader(log, origin)
         labels = {k: sample.metadata[k] for k in ("emotion", "sentiment", "plutchik", "part_no")}
+        flags = _reply_flags(score.metadata)
         for source, key in ((log.eval.model, "rating"), (HUMAN, "human_rating")):
             rating = _rating(score.value.get(key))
             if rating is not None:
@@ -86,9 +87,22 @@ def rating_rows(
                         "source": source,
                         "rater": rater,
                         "rating": rating,
+                        "flagged": flags[key],
                     }
                 )
     return rows
+
+
+def _reply_flags(metadata: dict[str, Any] | None) -> dict[str, bool | None]:
+    """Whether the scorer flagged the model's and the human reply (None: not recorded, as in
+    logs written before the scorer checked them)."""
+    md = metadata or {}
+
+    def flagged(key: str) -> bool | None:
+        value = md.get(key)
+        return None if value is None else bool(value)
+
+    return {"rating": flagged("reply_flags"), "human_rating": flagged("human_reply_flags")}
 
 
 def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int = 1) -> pd.DataFrame:
@@ -102,8 +116,9 @@ def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int =
     rows = [row for p in paths for row in rating_rows(p, epoch, flagged)]
     if not rows:
         raise RatingTableError(", ".join(map(str, paths)), "no rated samples in the log(s)")
-    frame = pd.DataFrame(rows, columns=list(RATING_COLUMNS))
-    frame = frame.drop_duplicates()
+    frame = pd.DataFrame(rows, columns=[*RATING_COLUMNS, "flagged"])
+    # The same rating in two logs is one, whether or not both logs recorded its flag.
+    frame = frame.drop_duplicates(subset=list(RATING_COLUMNS))
     key = ["dialog_id", "source", "rater"]
     conflicts = frame.duplicated(key)
     if conflicts.any():

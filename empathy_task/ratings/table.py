@@ -2,7 +2,9 @@
 
 Columns (docs/design.md, "The rating table"): ``dialog_id, emotion, sentiment, plutchik, part_no,
 source, rater, rating`` with rating 1 = Bad, 2 = Okay, 3 = Good. An optional ``teq`` column holds
-the rater's 16 Toronto Empathy Questionnaire answers (0-4) as a JSON list, for rater quality.
+the rater's 16 Toronto Empathy Questionnaire answers (0-4) as a JSON list, for rater quality; an
+optional ``flagged`` column says whether the rated reply addressed the judge
+(:func:`empathy_task.task.verdict.injection_flags`): true, false, or empty where it was not checked.
 Stored as CSV, JSONL or Parquet, chosen by the file's suffix.
 """
 
@@ -33,7 +35,7 @@ RATING_COLUMNS: tuple[str, ...] = (
 LABEL_COLUMNS: tuple[str, ...] = ("emotion", "sentiment", "plutchik", "part_no")
 
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("teq",)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("teq", "flagged")
 
 
 # C0 and C1 control characters and DEL: never part of an id, a source or a rater.
@@ -213,6 +215,10 @@ def validate_rating_table(
         )
     if "teq" in out.columns:
         out["teq"] = _canonical_teq(out["teq"], fail)
+    if "flagged" in out.columns:
+        out["flagged"] = canonical_flags(out["flagged"], fail)
+        if out["flagged"].isna().all():  # nothing was checked: as if the column were absent
+            out = out.drop(columns="flagged")
     keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
     return out[keep]
 
@@ -265,6 +271,45 @@ def _canonical_teq(cells: pd.Series, fail: Callable[..., RatingTableError]) -> p
                 canonical[key] = answers
         values.append(canonical[key] if key is not None else answers)
     return pd.Series(values, index=cells.index, dtype=object)
+
+
+_FLAG_TEXT: dict[str, bool] = {"true": True, "false": False, "1": True, "0": False}
+
+
+def canonical_flags(cells: pd.Series, fail: Callable[..., RatingTableError]) -> pd.Series:
+    """``flagged`` cells as True, False or None (not checked): booleans, ``true``/``false`` in
+    any case, 1/0; an empty cell is None. Anything else is an error naming the row."""
+
+    def flag(value: object) -> bool | None:
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return None
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if not text:
+                return None
+            if text in _FLAG_TEXT:
+                return _FLAG_TEXT[text]
+        elif isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
+            return bool(value)
+        raise ValueError(value)
+
+    try:  # each distinct cell once
+        codes, values = pd.factorize(cells)
+        distinct = list(values)
+    except TypeError:  # a list in a JSONL or Parquet cell: unhashable
+        codes, distinct = np.arange(len(cells)), cells.tolist()
+    canonical: list[bool | None] = []
+    for i, value in enumerate(distinct):
+        try:
+            canonical.append(flag(value))
+        except ValueError:
+            raise fail(
+                int(np.flatnonzero(codes == i)[0]), "flagged", "flagged must be true or false"
+            ) from None
+    canonical.append(None)  # code -1: a missing cell
+    return pd.Series(np.array(canonical, dtype=object)[codes], index=cells.index, dtype=object)
 
 
 def study_rating_table(study: pd.DataFrame) -> pd.DataFrame:
