@@ -265,6 +265,22 @@ def test_force_swaps_the_folder_keeping_its_mode_your_files_and_a_link_to_it(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "real"]
 
 
+def test_a_report_into_the_working_folder_swaps_it_and_follows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from empathy_task.report.render import write_report
+
+    out = tmp_path / "r"
+    write_report(_report("a.png", "b.png", text=b"old"), out)
+    (out / "sub").mkdir()
+    monkeypatch.chdir(out / "sub")
+    written = write_report(_report("a.png", "c.png"), Path(".."), force=True)
+    assert [p.read_bytes() for p in written] == [b"new"] * 5
+    assert Path.cwd() == (out / "sub").resolve() and Path("../report.md").read_bytes() == b"new"
+    assert sorted(p.name for p in out.iterdir()) == sorted([*NEW, "sub"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
 # --- flagged replies: from the judge to the report -------------------------------------------
 
 

@@ -164,26 +164,39 @@ def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = F
             "remove it first (nothing was written)"
         )
     kept = [p.name for p in present if not _is_report_file(p)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    new = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    # The swap renames the folder itself: "." or "x/.." must name it, not stand for it.
+    place = Path(os.path.abspath(out))
+    place.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=f".{place.name}.new-", dir=place.parent))
     try:
         for name, data in report.files.items():
             (new / name).write_bytes(data)
         # mkdtemp's folder is private (0700): give it the old folder's mode, or a new one's.
-        new.chmod(stat.S_IMODE(out.stat().st_mode) if out.is_dir() else 0o777 & ~_UMASK)
-        if out.is_dir():
-            _swap_in(new, out, kept)
+        new.chmod(stat.S_IMODE(place.stat().st_mode) if place.is_dir() else 0o777 & ~_UMASK)
+        if place.is_dir():
+            inside = _working_folder_inside(place)
+            _swap_in(new, place, kept)
+            if inside is not None:  # follow the folder: the old one is gone
+                os.chdir(place / inside)
         else:
-            os.rename(new, out)
+            os.rename(new, place)
     except BaseException:
         # Never delete a file of the user's: if one could not be moved back, keep the folder.
         stranded = [k for k in kept if os.path.lexists(new / k)]
         if stranded:
-            logger.error("files of yours from %s are in %s: %s", out, new, ", ".join(stranded))
+            logger.error("files of yours from %s are in %s: %s", place, new, ", ".join(stranded))
         else:
             shutil.rmtree(new, ignore_errors=True)
         raise
     return [out / name for name in report.files]
+
+
+def _working_folder_inside(folder: Path) -> Path | None:
+    """The process's working folder relative to ``folder`` if it is inside it, else None."""
+    try:
+        return Path(os.getcwd()).relative_to(folder.resolve())
+    except (ValueError, OSError):
+        return None
 
 
 def _swap_in(new: Path, out: Path, kept: Sequence[str]) -> None:
