@@ -4,7 +4,7 @@
     python benchmarks/run.py --quick    # smaller inputs, for a look (does not touch the README)
     python benchmarks/run.py --real-model   # also the SmolLM2-135M run (needs the `smollm2` extra)
     python benchmarks/run.py --only-report  # rerun the reporter's rows only, in place
-    python benchmarks/run.py --only-coverage  # rerun coverage.py's section of results.md
+    python benchmarks/run.py --only-coverage  # rerun interval_coverage.py's section of results.md
     python benchmarks/run.py --only-study-load  # rerun the study app's load row (1,000 participants)
 
 Each speed is a ratio to a baseline measured in the same run, on the same machine:
@@ -24,7 +24,7 @@ Each speed is a ratio to a baseline measured in the same run, on the same machin
 - **Study app under load**: ``study_load.py``'s simulated participants against the real ``serve``
   (1,000; 100 with ``--quick``): lost, duplicated and over-assigned answers (all must be 0) and
   the 95th percentile page time against one participant alone. ``--no-study-load`` skips it.
-- **Coverage** (not a speed): ``coverage.py``'s simulation of the reporter's intervals and tests.
+- **Coverage** (not a speed): ``interval_coverage.py``'s simulation of the reporter's intervals and tests.
 - **A real model, small**: ``real_model.py``'s end-to-end run with SmolLM2-135M-Instruct on CPU.
 """
 
@@ -171,7 +171,7 @@ import dataclasses, sys, time
 from pathlib import Path
 import pandas as pd
 import empathy_task.data as d
-from empathy_task.registry import data_pin
+from empathy_task.resources import data_pin
 kind, source = sys.argv[1], sys.argv[2]
 pin = dataclasses.replace(data_pin(), url=Path(source).resolve().as_uri())
 t = time.perf_counter()
@@ -365,14 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--only-coverage",
         action="store_true",
-        help="rerun only the coverage simulation (coverage.py) and replace its section",
+        help="rerun only the coverage simulation (interval_coverage.py) and replace its section",
     )
     args = ap.parse_args(argv)
     if args.only_coverage:
-        import coverage
+        import interval_coverage
 
-        section = coverage.run()
-        coverage.write_section(section, RESULTS)
+        section = interval_coverage.run()
+        interval_coverage.write_section(section, RESULTS)
         print(section)
         return 0
     if args.only_study_load:
@@ -423,12 +423,14 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(res, args.quick)
     print(table)
     if not args.quick:
-        import coverage
+        import interval_coverage
 
-        kept = coverage.saved_section(RESULTS)  # the coverage table is rerun with --only-coverage
+        kept = interval_coverage.saved_section(
+            RESULTS
+        )  # the coverage table is rerun with --only-coverage
         RESULTS.write_text(table, encoding="utf-8")
         if kept:
-            coverage.write_section(kept, RESULTS)
+            interval_coverage.write_section(kept, RESULTS)
         update_readme(table)
     load = res.get("study_load")
     if load is not None and not load["ok"]:

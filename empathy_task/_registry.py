@@ -4,11 +4,17 @@ Inspect imports this module at the start of every run of every task, so it stays
 provider's heavy imports happen only when an ``empathy/...`` model is created.
 """
 
+from inspect_ai import task
 from inspect_ai.model import modelapi
 
 from empathy_task.task.empathy_task import empathy_task
 from empathy_task.task.export_hook import EmpathyExportHook
+from empathy_task.task.judge_validation import TASK_NAME, judge_validation
 from empathy_task.task.scorer import empathy_judge
+
+# Registered by a call, not a decorator: `inspect eval empathy_task` from the repo root scans the
+# folder for decorated tasks and would run this one too (docs/design.md, "Offline facts").
+empathy_judge_validation = task(name=TASK_NAME)(judge_validation)
 
 
 @modelapi(name="empathy")
@@ -18,4 +24,10 @@ def empathy():  # noqa: ANN201 - Inspect's provider factory protocol
     return EmpathyProvider
 
 
-__all__ = ["EmpathyExportHook", "empathy", "empathy_judge", "empathy_task"]
+__all__ = [
+    "EmpathyExportHook",
+    "empathy",
+    "empathy_judge",
+    "empathy_judge_validation",
+    "empathy_task",
+]

@@ -56,3 +56,8 @@ def data_pin() -> DataPin:
 def published_good_counts() -> dict[str, int]:
     """The paper's Good counts out of ``n`` crowd ratings per source (reference rows)."""
     return dict(registry()["reference_results"]["good"])
+
+
+def human_ceiling_kappa() -> float:
+    """The study pilot's weighted kappa between two crowd raters (a published figure)."""
+    return float(registry()["reference_results"]["pilot_weighted_kappa"])

@@ -8,18 +8,18 @@ the ``RATING:`` format; such answers must stay unscored and out of the rating ta
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def test_smollm2_end_to_end(tmp_path: Path) -> None:
+def test_smollm2_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("llama_cpp.server.app", reason="needs the smollm2 extra")
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
     import real_model
 
     if real_model.gguf_path() is None:

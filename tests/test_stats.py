@@ -1,4 +1,4 @@
-"""empathy_task.stats against independent computations on small hand-made tables."""
+"""empathy_task.analysis.stats against independent computations on small hand-made tables."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def test_bootstrap_relative_increase_ci() -> None:
 
 
 def test_bootstrap_is_vectorised() -> None:
-    # Its speed is measured in benchmarks/coverage.py; here: a stack equals its elements one by one.
+    # Its speed is measured in benchmarks/interval_coverage.py; here: a stack equals its elements one by one.
     stacked = stats.bootstrap_good_rate_ci([986, 1295], [2000, 2000], resamples=2000, seed=5)
     for i, (good, n) in enumerate([(986, 2000), (1295, 2000)]):
         one = stats.bootstrap_good_rate_ci(good, n, resamples=2000, seed=5)

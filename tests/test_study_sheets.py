@@ -147,7 +147,7 @@ def test_unknown_stored_source_is_refused() -> None:
 
 
 def test_inspect_log_input(tmp_path: Path) -> None:
-    pytest.importorskip("empathy_task.export", reason="needs empathy_task.export")
+    pytest.importorskip("inspect_ai", reason="needs inspect_ai")
     from inspect_ai import eval as inspect_eval
 
     from empathy_task.task.empathy_task import empathy_task

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
-from empathy_task.analysis import stats
+from empathy_task.analysis import ppi, stats
 from empathy_task.vocabulary import HUMAN
 
 OVERALL = "overall"
@@ -71,6 +72,23 @@ class KindAgreement:
 
 
 @dataclass(frozen=True)
+class PPIRow:
+    """The crowd's Good rate of one source from a few crowd ratings plus a judge's ratings of all
+    its replies, by prediction-powered inference (:func:`empathy_task.analysis.ppi.ppi_mean`).
+
+    ``prediction`` says what stood for the judge's prediction of a crowd Good: ``P(Good)`` (its
+    answer probabilities), ``Good label``, or ``mixed`` (probabilities where it gave them).
+    ``crowd_unjudged`` counts crowd-rated replies the judge did not rate (not used).
+    """
+
+    source: str
+    judge: str
+    prediction: str
+    result: ppi.PPIResult
+    crowd_unjudged: int = 0
+
+
+@dataclass(frozen=True)
 class Analysis:
     """Everything the reporter renders. Tables are pandas frames with one row per item.
 
@@ -112,6 +130,13 @@ class Analysis:
     rater_quality: pd.DataFrame
     published: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
+    ppi: tuple[PPIRow, ...] = field(
+        default=()
+    )  # crowd sample + judge (analysis/steps.py, ppi_rows)
+    # Added by empathy_task.analysis.crowd_equivalent.with_calibrations: the judges' calibrations
+    # to the crowd (JudgeCalibration) and the judge-rated sources in crowd units (dicts).
+    calibrations: tuple[Any, ...] = field(default=())
+    crowd_equivalent: tuple[dict[str, Any], ...] = field(default=())
     # One row per (rater_kind, source) whose input recorded flags (the rating table's optional
     # ``flagged`` column): ``checked`` ratings with a flag, ``flagged`` ratings of a reply that
     # addressed the judge (its answer format or instructions to it; the rating stands).

@@ -349,7 +349,7 @@ def bootstrap_good_rate_ci(
     """Seeded percentile bootstrap interval of the Good rate ``good / n`` (element-wise).
 
     The report uses :func:`wilson_interval` (closed form, sound at small counts); this is the
-    reference it was chosen against, in ``benchmarks/coverage.py``.
+    reference it was chosen against, in ``benchmarks/interval_coverage.py``.
     """
     size = np.asarray(n, dtype=float)
     draws = bootstrap_good_counts(good, n, resamples=resamples, seed=seed)
@@ -391,7 +391,7 @@ def bootstrap_relative_increase_ci(
     """Seeded percentile bootstrap interval of the relative increase in Good, in percent.
 
     The report uses :func:`relative_increase_ci` (closed form); this is its reference in
-    ``benchmarks/coverage.py``.
+    ``benchmarks/interval_coverage.py``.
 
     The two groups are resampled independently (the study is between-subjects).
     """

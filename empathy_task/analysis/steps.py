@@ -8,13 +8,14 @@ measured instead.
 
 Everything is computed from one count array ``[kind, source, scope, Bad/Okay/Good]`` built in a
 single pass over the ratings, and every table test of every pair and scope runs in one vectorised
-call (:func:`empathy_task.stats.chi2_tests`), so that a million ratings take about a second.
+call (:func:`empathy_task.analysis.stats.chi2_tests`), so that a million ratings take about a second.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,9 +30,10 @@ from empathy_task.analysis.results import (
     AnalysisOptions,
     Family,
     KindAgreement,
+    PPIRow,
 )
 from empathy_task.study import teq
-from empathy_task.vocabulary import CROWD, VALENCES, rater_kinds
+from empathy_task.vocabulary import CROWD, GOOD, VALENCES, rater_kinds
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,8 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         dialog_codes, source_codes, kind_codes, rating + 1, kind_names, source_names
     )
     quality = _rater_quality(table, kind_of_rater[rater_codes])
-    notes = []
+    ppi, ppi_notes = ppi_rows(table, opts.confidence, raters=(rater_codes, raters))
+    notes = list(ppi_notes)
     if (comparisons["n_a"] != comparisons["n_b"]).any():
         notes.append(
             "Some compared groups differ in size: rel_increase_good follows the paper and compares "
@@ -202,6 +205,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         rater_quality=quality,
         published=published_rows(),
         notes=tuple(notes),
+        ppi=ppi,
         flagged=flagged_counts(table, kind_of_rater[rater_codes]),
     )
 
@@ -564,3 +568,117 @@ def published_rows() -> pd.DataFrame:
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: Fewest crowd-rated replies (also judged) for which the report gives a PPI estimate: three of
+#: the study's batches; the interval is a normal one and needs some dozens.
+PPI_MIN_LABELLED = 30
+
+
+def ppi_rows(
+    table: pd.DataFrame,
+    confidence: float = 0.95,
+    *,
+    raters: tuple[np.ndarray, Any] | None = None,
+) -> tuple[tuple[PPIRow, ...], tuple[str, ...]]:
+    """Prediction-powered Good rates: for every (source, judge) where the crowd rated some, but
+    not all, of the replies the judge rated (the study kit's returns for some batches).
+
+    A reply's crowd outcome is its Good indicator (the mean of them where several crowd raters
+    rated it); the judge's prediction is its P(Good) where the table has ``p_good``, else its Good
+    label. The crowd's terms are cluster-robust over the study's batches (``part_no``): one
+    rater rates a whole batch. Returns the rows and notes for the report (a source too thinly
+    crowd-rated, or ``ppi-python`` missing). Sources the crowd rated on every prompt (the stored
+    ones) need no PPI. ``raters``: ``pd.factorize(table["rater"])`` where the caller has it.
+    """
+    from empathy_task.analysis.ppi import ppi_mean
+    from empathy_task.data.study import manifest
+
+    rater_codes, rater_names = raters if raters is not None else pd.factorize(table["rater"])
+    # Per distinct rater (one regex each), then per row. A judge's kind is its name.
+    crowd = (rater_kinds(rater_names) == CROWD)[rater_codes]
+    if not crowd.any() or crowd.all():
+        return (), ()
+    source_codes, source_names = pd.factorize(table["source"])
+    crowd_rows = np.flatnonzero(crowd)
+    crowd_dialog_codes, _ = pd.factorize(table["dialog_id"].to_numpy()[crowd_rows])
+    pairs = np.unique(
+        source_codes[crowd_rows].astype(np.int64) * len(crowd_rows) + crowd_dialog_codes
+    )
+    crowd_per_source = np.bincount(pairs // len(crowd_rows), minlength=len(source_names))
+    # A source the crowd rated on every prompt (a stored one) has no reply to predict.
+    partial = (crowd_per_source > 0) & (crowd_per_source < len(manifest()))
+    keep = np.flatnonzero(partial[source_codes])
+    if crowd[keep].all():
+        return (), ()
+    # Integer keys (source, dialog) over the rows kept: no string comparison per row.
+    dialog_codes, dialogs = pd.factorize(table["dialog_id"].to_numpy()[keep])
+    key = source_codes[keep].astype(np.int64) * len(dialogs) + dialog_codes
+    good = (table["rating"].to_numpy()[keep] == GOOD).astype(float)
+    is_crowd = crowd[keep]
+    crowd_keys, at = np.unique(key[is_crowd], return_inverse=True)
+    crowd_y = np.bincount(at, weights=good[is_crowd]) / np.bincount(at)  # mean per reply
+    judge_rows = ~is_crowd
+    p_good = (
+        table["p_good"].to_numpy(dtype=float)[keep][judge_rows]
+        if "p_good" in table.columns
+        else np.full(int(judge_rows.sum()), np.nan)
+    )
+    f = np.where(np.isnan(p_good), good[judge_rows], p_good)
+    has_p = ~np.isnan(p_good)
+    judge_key = key[judge_rows]
+    batch = table["part_no"].to_numpy()[keep][judge_rows]
+    n_judges = len(rater_names)
+    group = (
+        source_codes[keep][judge_rows].astype(np.int64) * n_judges + rater_codes[keep][judge_rows]
+    )
+    pos = np.minimum(np.searchsorted(crowd_keys, judge_key), len(crowd_keys) - 1)
+    is_labelled = crowd_keys[pos] == judge_key
+    rows: list[PPIRow] = []
+    notes: list[str] = []
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0, True])
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        members = order[lo:hi]
+        code = int(group[members[0]])
+        source = str(source_names[code // n_judges])
+        judge = str(rater_names[code % n_judges])
+        labelled = is_labelled[members]
+        n_labelled, n_unlabelled = int(labelled.sum()), int((~labelled).sum())
+        if n_unlabelled == 0:
+            continue  # the crowd rated every reply the judge did: its own Good rate is the answer
+        if n_labelled < PPI_MIN_LABELLED:
+            notes.append(
+                f"{source}: {n_labelled} crowd-rated repl{'y' if n_labelled == 1 else 'ies'} "
+                f"judged by {judge}; prediction-powered inference needs at least "
+                f"{PPI_MIN_LABELLED}."
+            )
+            continue
+        rated, unrated = members[labelled], members[~labelled]
+        try:
+            result = ppi_mean(
+                crowd_y[pos[rated]],
+                f[rated],
+                f[unrated],
+                confidence=confidence,
+                # A crowd rater rates one batch: the crowd's terms are clustered by batch.
+                clusters=batch[rated],
+            )
+        except ImportError:
+            return (), (
+                "Crowd ratings of part of a source's replies and a judge's ratings of all of "
+                "them were found, but prediction-powered inference needs the ppi-python package: "
+                "pip install 'empathy-task[ppi]'.",
+            )
+        given = has_p[members]
+        prediction = "P(Good)" if given.all() else "Good label" if not given.any() else "mixed"
+        rows.append(
+            PPIRow(
+                source=source,
+                judge=judge,
+                prediction=prediction,
+                result=result,
+                crowd_unjudged=int(crowd_per_source[code // n_judges] - n_labelled),
+            )
+        )
+    return tuple(rows), tuple(notes)

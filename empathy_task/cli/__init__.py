@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "report",
         "Run the study's statistics over rating tables, Inspect logs or the authors' CSV.",
     ),
+    "calibrate": (
+        "calibrate",
+        "Calibrate a judge to the crowd from its ratings of the stored replies.",
+    ),
     "power": ("power", "Total sample size a chi-squared test needs (G*Power's method)."),
     "export": ("export", "Write the rating table from Inspect logs."),
     "data": ("data", "Fetch, verify and locate the authors' CSV."),

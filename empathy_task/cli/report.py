@@ -65,7 +65,39 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--sources", default=None, help="comma-separated sources to keep (default all)"
     )
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--calibration",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a judge's calibration to the crowd (from `empathy-task calibrate`): the judge's "
+        "sources are also reported in crowd units (repeatable; without it a judge whose ratings "
+        "of the stored sources are among the inputs is calibrated from them)",
+    )
+    parser.add_argument(
+        "--price-per-mtok",
+        default=None,
+        metavar="IN,OUT",
+        help="the judge's price per million input and output tokens, for the report card's "
+        "price per 1,000 ratings (e.g. 0.15,0.60)",
+    )
     add_analysis_options(parser)
+
+
+def parse_prices(text: str | None) -> tuple[float, float] | None:
+    """``IN,OUT`` prices per million tokens, or None."""
+    if text is None:
+        return None
+    try:
+        a, b = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--price-per-mtok {text!r}: give two numbers, input and output price per million "
+            "tokens, e.g. 0.15,0.60"
+        ) from None
+    if a < 0 or b < 0:
+        raise ValueError("--price-per-mtok: prices must be non-negative")
+    return a, b
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -103,14 +135,25 @@ def analysis_options(
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from empathy_task.analysis.crowd_equivalent import with_calibrations
     from empathy_task.analysis.steps import analyse
     from empathy_task.ratings.inputs import load_inputs
     from empathy_task.report.render import render_report, write_report
 
     formats = parse_formats(args.format)
     options = analysis_options(args, args.baseline, args.sources)
+    prices = parse_prices(args.price_per_mtok)
     table, loaded = load_inputs(args.inputs, kind=args.kind)
     analysis = analyse(table, options)
+    study = [i.path for i in loaded if i.kind == "study"]
+    analysis = with_calibrations(
+        analysis,
+        table,
+        args.inputs if args.kind in (None, "log") else [],
+        args.calibration,
+        data=study[0] if study else None,
+        prices=prices,
+    )
     report = render_report(analysis, formats, loaded)
     written = write_report(report, Path(args.out), force=args.force)
     for p in written:

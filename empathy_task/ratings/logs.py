@@ -3,7 +3,8 @@
 Model replies become rows with ``source`` = the model's name; the judge-rated human replies become
 rows with ``source = human``; ``rater`` is the judge model's name in both. Unrated replies (an
 unparsable judge answer, an empty reply, an errored sample) give no row: a failure is never a
-rating.
+rating. A run with ``-T judge_logprobs=true`` also gives the judge's answer probabilities
+(``p_bad, p_okay, p_good``), empty in rows whose provider returned none.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from typing import Any
 import pandas as pd
 
 from empathy_task.ratings.files import FORMATS
-from empathy_task.ratings.table import RATING_COLUMNS, RatingTableError, validate_rating_table
+from empathy_task.ratings.table import (
+    PROBABILITY_COLUMNS,
+    RATING_COLUMNS,
+    RatingTableError,
+    validate_rating_table,
+)
 from empathy_task.vocabulary import HUMAN
 
 logger = logging.getLogger(__name__)
@@ -66,6 +72,14 @@ def rating_rows(
     ``flagged`` collects the dialog ids of replies the scorer flagged for addressing the judge
     (``reply_flags``, :func:`empathy_task.task.verdict.injection_flags`).
     """
+    from inspect_ai.log import read_eval_log
+
+    from empathy_task.ratings.judge_runs import is_validation_log, validation_rating_rows
+
+    header = read_eval_log(str(path), header_only=True)
+    if is_validation_log(header.eval.task):
+        # The judge validation task: its model is the judge, its sources the stored ones.
+        return validation_rating_rows(read_eval_log(str(path)), epoch)
     rows: list[dict[str, Any]] = []
     origin = str(path)
     for log, sample in _samples(path, epoch):
@@ -77,8 +91,8 @@ def rating_rows(
         rater = _grader(log, origin)
         labels = {k: sample.metadata[k] for k in ("emotion", "sentiment", "plutchik", "part_no")}
         flags = _reply_flags(score.metadata)
-        for source, key in ((log.eval.model, "rating"), (HUMAN, "human_rating")):
-            rating = _rating(score.value.get(key))
+        for source, prefix in ((log.eval.model, ""), (HUMAN, "human_")):
+            rating = _rating(score.value.get(f"{prefix}rating"))
             if rating is not None:
                 rows.append(
                     {
@@ -87,7 +101,8 @@ def rating_rows(
                         "source": source,
                         "rater": rater,
                         "rating": rating,
-                        "flagged": flags[key],
+                        **_probabilities(score.value, prefix),
+                        "flagged": flags[prefix],
                     }
                 )
     return rows
@@ -102,7 +117,14 @@ def _reply_flags(metadata: dict[str, Any] | None) -> dict[str, bool | None]:
         value = md.get(key)
         return None if value is None else bool(value)
 
-    return {"rating": flagged("reply_flags"), "human_rating": flagged("human_reply_flags")}
+    return {"": flagged("reply_flags"), "human_": flagged("human_reply_flags")}
+
+
+def _probabilities(value: dict[str, Any], prefix: str) -> dict[str, float]:
+    """The score's answer probabilities under ``prefix`` (the scorer's ``p_*`` keys), if any."""
+    if not any(f"{prefix}{c}" in value for c in PROBABILITY_COLUMNS):
+        return {}
+    return {c: value.get(f"{prefix}{c}", math.nan) for c in PROBABILITY_COLUMNS}
 
 
 def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int = 1) -> pd.DataFrame:
@@ -116,10 +138,17 @@ def rating_table_from_logs(paths: Sequence[str | os.PathLike[str]], epoch: int =
     rows = [row for p in paths for row in rating_rows(p, epoch, flagged)]
     if not rows:
         raise RatingTableError(", ".join(map(str, paths)), "no rated samples in the log(s)")
-    frame = pd.DataFrame(rows, columns=[*RATING_COLUMNS, "flagged"])
+    with_probabilities = any(PROBABILITY_COLUMNS[0] in row for row in rows)
+    columns = [*RATING_COLUMNS, *(PROBABILITY_COLUMNS if with_probabilities else ()), "flagged"]
+    frame = pd.DataFrame(rows, columns=columns)
     # The same rating in two logs is one, whether or not both logs recorded its flag.
-    frame = frame.drop_duplicates(subset=list(RATING_COLUMNS))
+    frame = frame.drop_duplicates(subset=[c for c in columns if c != "flagged"])
     key = ["dialog_id", "source", "rater"]
+    if with_probabilities:
+        # The same rating from a run with probabilities and one without is one rating: keep the
+        # row that has them (and the first of rows that differ in their probabilities only).
+        first = frame[PROBABILITY_COLUMNS[0]].notna().sort_values(ascending=False, kind="stable")
+        frame = frame.loc[first.index].drop_duplicates([*key, "rating"]).sort_index()
     conflicts = frame.duplicated(key)
     if conflicts.any():
         logger.warning(

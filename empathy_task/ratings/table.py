@@ -2,8 +2,11 @@
 
 Columns (docs/design.md, "The rating table"): ``dialog_id, emotion, sentiment, plutchik, part_no,
 source, rater, rating`` with rating 1 = Bad, 2 = Okay, 3 = Good. An optional ``teq`` column holds
-the rater's 16 Toronto Empathy Questionnaire answers (0-4) as a JSON list, for rater quality; an
-optional ``flagged`` column says whether the rated reply addressed the judge
+the rater's 16 Toronto Empathy Questionnaire answers (0-4) as a JSON list, for rater quality.
+Optional ``p_bad, p_okay, p_good`` hold a judge's answer probabilities for the rating (its
+log-probabilities at the verdict, renormalised over the three labels): all three or none in each
+row, each in [0, 1], adding up to 1 within :data:`PROBABILITY_TOLERANCE`. An optional ``flagged``
+column says whether the rated reply addressed the judge
 (:func:`empathy_task.task.verdict.injection_flags`): true, false, or empty where it was not checked.
 Stored as CSV, JSONL or Parquet, chosen by the file's suffix.
 """
@@ -35,7 +38,14 @@ RATING_COLUMNS: tuple[str, ...] = (
 LABEL_COLUMNS: tuple[str, ...] = ("emotion", "sentiment", "plutchik", "part_no")
 
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("teq", "flagged")
+#: A judge's P(Bad), P(Okay), P(Good) for the rating (docs/design.md, "The rating table").
+PROBABILITY_COLUMNS: tuple[str, ...] = ("p_bad", "p_okay", "p_good")
+
+#: How far three probabilities may miss adding up to 1: rounding to three decimals misses by
+#: at most 0.0015; a row that misses by more is not a distribution.
+PROBABILITY_TOLERANCE = 0.01
+
+OPTIONAL_COLUMNS: tuple[str, ...] = ("teq", *PROBABILITY_COLUMNS, "flagged")
 
 
 # C0 and C1 control characters and DEL: never part of an id, a source or a rater.
@@ -86,6 +96,30 @@ def dialog_positions(ids: pd.Index | pd.Series | Sequence[object]) -> np.ndarray
     return manifest_index().get_indexer(pd.Index(ids))
 
 
+class _Rows:
+    """Names the first bad row of a mask in the file's own numbering, and factorises columns."""
+
+    def __init__(self, out: pd.DataFrame, origin: str, fmt: str, rows: Sequence[int] | None):
+        self.out, self.origin, self.fmt, self.rows = out, origin, fmt, rows
+
+    def row(self, i: int) -> int:
+        return self.rows[i] if self.rows is not None else row_number(self.fmt, i)
+
+    def fail(self, at: pd.Series | np.ndarray | int, column: str, what: str) -> RatingTableError:
+        """The error for the first row of a mask (or row ``at``), naming the row's value."""
+        i = at if isinstance(at, int) else int(np.asarray(at).nonzero()[0][0])
+        value = excerpt(self.out[column].iloc[i])
+        return RatingTableError(self.origin, f"{what} (value {value})", self.row(i), column)
+
+    def factorize(self, column: str) -> tuple[np.ndarray, Any]:
+        try:
+            return pd.factorize(self.out[column])
+        except TypeError:  # a list or an object in a JSONL or Parquet cell: unhashable
+            cells = self.out[column].tolist()
+            i = next(i for i, v in enumerate(cells) if not isinstance(v, Hashable))
+            raise self.fail(i, column, "not a single value") from None
+
+
 def validate_rating_table(
     frame: pd.DataFrame,
     origin: str = "<table>",
@@ -96,40 +130,52 @@ def validate_rating_table(
 
     Raises :class:`RatingTableError` naming the first bad row and column. ``rows`` gives each
     frame row's number in the file where it is not the position (a JSONL file with blank lines).
-    """
-    from empathy_task.data.study import manifest
 
+    Each check runs on a column's distinct values (a million ratings hold a few thousand) and is
+    mapped back to rows through the factorised codes, to name the first bad row.
+    """
     for col in ("dialog_id", "source", "rater", "rating"):
         if col not in frame.columns:
             raise RatingTableError(origin, "missing column", column=col)
     if frame.empty:
         raise RatingTableError(origin, "no ratings")
     out = frame.reset_index(drop=True)
+    at = _Rows(out, origin, fmt, rows)
+    fail = at.fail
+    codes, uniques = _check_ids(at)
+    _check_ratings(at)
+    dialog_code, dialogs = _fill_labels(at, codes["dialog_id"], uniques["dialog_id"])
 
-    def fail(at: pd.Series | np.ndarray | int, column: str, what: str) -> RatingTableError:
-        """The error for the first row of a mask (or row ``at``), naming the row's value."""
-        i = at if isinstance(at, int) else int(np.asarray(at).nonzero()[0][0])
-        row = rows[i] if rows is not None else row_number(fmt, i)
-        return RatingTableError(
-            origin, f"{what} (value {excerpt(out[column].iloc[i])})", row, column
+    # (dialog, source, rater) as one integer per row: duplicates hash fast.
+    n_dialog, n_source = len(dialogs), int(codes["source"].max()) + 1
+    key = dialog_code.astype(np.int64) + n_dialog * (
+        codes["source"].astype(np.int64) + n_source * codes["rater"].astype(np.int64)
+    )
+    dup = pd.Series(key).duplicated().to_numpy()
+    if dup.any():
+        raise fail(
+            dup, "dialog_id", "duplicate rating of the same dialog and source by the same rater"
         )
+    if "teq" in out.columns:
+        out["teq"] = _canonical_teq(out["teq"], fail)
+    _check_probabilities(out, origin, fail)
+    if "flagged" in out.columns:
+        out["flagged"] = canonical_flags(out["flagged"], fail)
+        if out["flagged"].isna().all():  # nothing was checked: as if the column were absent
+            out = out.drop(columns="flagged")
+    keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
+    return out[keep]
 
-    def factorize(column: str) -> tuple[np.ndarray, Any]:
-        try:
-            return pd.factorize(out[column])
-        except TypeError:  # a list or an object in a JSONL or Parquet cell: unhashable
-            cells = out[column].tolist()
-            i = next(i for i, v in enumerate(cells) if not isinstance(v, Hashable))
-            raise fail(i, column, "not a single value") from None
 
-    # Each check runs on a column's distinct values (a million ratings hold a few thousand) and
-    # is mapped back to rows through the factorised codes, to name the first bad row. Code -1 is
-    # a missing cell: every per-value array gets one more entry at the end for it.
+def _check_ids(at: _Rows) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Dialog, source and rater: present, one visible name each, as text; their codes and values."""
+    out, fail = at.out, at.fail
     codes: dict[str, np.ndarray] = {}
     uniques: dict[str, Any] = {}
     for col in ("dialog_id", "source", "rater"):
-        code, values = factorize(col)
+        code, values = at.factorize(col)
         text = _is_text(values)
+        # Code -1 is a missing cell: every per-value array gets one more entry at the end for it.
         if text and len(values):
             blank = pd.Series(values).str.strip().eq("").to_numpy(dtype=bool)
         else:
@@ -148,37 +194,48 @@ def validate_rating_table(
             out[col] = out[col].astype(str)
             code, values = pd.factorize(out[col])
         codes[col], uniques[col] = code, values
+    return codes, uniques
 
-    code, values = factorize("rating")
+
+def _check_ratings(at: _Rows) -> None:
+    """Each rating is 1, 2 or 3 (a number or its digits; never a boolean)."""
+    code, values = at.factorize("rating")
     numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy()
     valid = np.isin(numeric, RATINGS) & np.array(
         [not isinstance(v, bool | np.bool_) for v in values], dtype=bool
     )
     bad = ~np.append(valid, False)[code]
     if bad.any():
-        raise fail(bad, "rating", "rating must be 1 (Bad), 2 (Okay) or 3 (Good)")
-    out["rating"] = numeric[code].astype("int64")
+        raise at.fail(bad, "rating", "rating must be 1 (Bad), 2 (Okay) or 3 (Good)")
+    at.out["rating"] = numeric[code].astype("int64")
 
-    ref = manifest()
-    dialog_code, dialogs = codes["dialog_id"], uniques["dialog_id"]
-    at = dialog_positions(dialogs)  # one lookup per dialog, not per rating
-    known = at >= 0
+
+def _fill_labels(at: _Rows, dialog_code: np.ndarray, dialogs: Any) -> tuple[np.ndarray, Any]:
+    """Look each dialog up in the manifest (once per dialog), check the labels a table gives
+    against it and fill the rest; returns the dialog codes and ids."""
+    from empathy_task.data.study import manifest
+
+    out, fail = at.out, at.fail
+    where = dialog_positions(dialogs)
+    known = where >= 0
     if not known.all():
         i = int(np.asarray(~known[dialog_code]).nonzero()[0][0])
-        row = rows[i] if rows is not None else row_number(fmt, i)
-        raise RatingTableError(origin, unknown_dialog(out["dialog_id"].iloc[i]), row, "dialog_id")
-    study_labels = ref.iloc[at]
+        raise RatingTableError(
+            at.origin, unknown_dialog(out["dialog_id"].iloc[i]), at.row(i), "dialog_id"
+        )
+    ref = manifest()
+    study_labels = ref.iloc[where]
     emotions = set(ref["emotion"])
     for col in LABEL_COLUMNS:
         expected = study_labels[col].to_numpy()
         if col in out.columns:
-            given_code, given = factorize(col)
+            given_code, given = at.factorize(col)
             if col == "part_no":
                 # A whole number as its digits (3, 3.0 and "3" alike); anything else as written.
                 numbers = pd.to_numeric(pd.Series(given, dtype=object), errors="coerce")
                 text = [
                     str(int(x)) if np.isfinite(x) and float(x).is_integer() else str(v).strip()
-                    for x, v in zip(numbers.to_numpy(dtype=float), given)
+                    for x, v in zip(numbers.to_numpy(dtype=float), given, strict=True)
                 ]
             else:
                 text = [str(v).strip() for v in given]
@@ -202,25 +259,61 @@ def validate_rating_table(
         else:
             # A take on the distinct labels: no Python string per row.
             out[col] = pd.array(expected.astype(str).tolist(), dtype="str").take(dialog_code)
+    return dialog_code, dialogs
 
-    # (dialog, source, rater) as one integer per row: duplicates hash fast.
-    n_dialog, n_source = len(dialogs), int(codes["source"].max()) + 1
-    key = dialog_code.astype(np.int64) + n_dialog * (
-        codes["source"].astype(np.int64) + n_source * codes["rater"].astype(np.int64)
-    )
-    dup = pd.Series(key).duplicated().to_numpy()
-    if dup.any():
-        raise fail(
-            dup, "dialog_id", "duplicate rating of the same dialog and source by the same rater"
+
+def _check_probabilities(
+    out: pd.DataFrame, origin: str, fail: Callable[..., RatingTableError]
+) -> None:
+    """Check and convert ``p_bad, p_okay, p_good`` in place (floats, NaN where a row has none).
+
+    Columns that hold no value at all are dropped: a table without probabilities has none.
+    """
+    present = [c for c in PROBABILITY_COLUMNS if c in out.columns]
+    if not present:
+        return
+    if len(present) < len(PROBABILITY_COLUMNS):
+        missing = next(c for c in PROBABILITY_COLUMNS if c not in out.columns)
+        raise RatingTableError(
+            origin,
+            f"missing column: the answer probabilities {', '.join(PROBABILITY_COLUMNS)} come "
+            "all three or not at all",
+            column=missing,
         )
-    if "teq" in out.columns:
-        out["teq"] = _canonical_teq(out["teq"], fail)
-    if "flagged" in out.columns:
-        out["flagged"] = canonical_flags(out["flagged"], fail)
-        if out["flagged"].isna().all():  # nothing was checked: as if the column were absent
-            out = out.drop(columns="flagged")
-    keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
-    return out[keep]
+    values = {}
+    for col in PROBABILITY_COLUMNS:
+        cells = out[col]
+        blank = cells.isna().to_numpy() | cells.astype(str).str.strip().eq("").to_numpy()
+        number = pd.to_numeric(cells.where(~blank), errors="coerce").to_numpy(dtype=float)
+        is_bool = np.array([isinstance(v, bool | np.bool_) for v in cells.tolist()], dtype=bool)
+        bad = (~blank & np.isnan(number)) | is_bool
+        if bad.any():
+            raise fail(bad, col, "not a probability (a number from 0 to 1)")
+        outside = ~np.isnan(number) & ((number < 0) | (number > 1))
+        if outside.any():
+            raise fail(outside, col, "a probability must lie between 0 and 1")
+        values[col] = number
+    given = np.stack([~np.isnan(values[c]) for c in PROBABILITY_COLUMNS])
+    partial = given.any(axis=0) & ~given.all(axis=0)
+    if partial.any():
+        col = PROBABILITY_COLUMNS[int(np.argmin(given[:, partial.nonzero()[0][0]]))]
+        raise fail(
+            partial, col, f"empty, but the row has other of {', '.join(PROBABILITY_COLUMNS)}"
+        )
+    total = sum(values[c] for c in PROBABILITY_COLUMNS)
+    off = given.all(axis=0) & (np.abs(total - 1) > PROBABILITY_TOLERANCE)
+    if off.any():
+        i = int(off.nonzero()[0][0])
+        raise fail(
+            off,
+            PROBABILITY_COLUMNS[-1],
+            f"p_bad + p_okay + p_good = {total[i]:.4g}, not 1 (tolerance {PROBABILITY_TOLERANCE})",
+        )
+    if not given.any():
+        out.drop(columns=list(PROBABILITY_COLUMNS), inplace=True)
+        return
+    for col in PROBABILITY_COLUMNS:
+        out[col] = values[col]
 
 
 def _is_text(values: Any) -> bool:

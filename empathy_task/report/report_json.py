@@ -140,6 +140,66 @@ def _agreement_json(ag: KindAgreement) -> dict[str, Any]:
     }
 
 
+def ppi_json(a: Analysis) -> list[dict[str, Any]]:
+    """``ppi``: one object per (source, judge) with a prediction-powered Good rate.
+
+    ``good_rate`` and ``good_rate_ci`` (the crowd's Good rate over all the source's replies, by
+    PPI++), ``n_labelled`` (replies both the crowd and the judge rated), ``n_unlabelled`` (judged
+    only), ``classical_good_rate`` / ``classical_good_rate_ci`` (the crowd-rated replies alone,
+    normal interval), ``effective_n`` (crowd ratings alone for the same width), ``lam`` (the
+    judge's weight), ``prediction`` (``P(Good)``, ``Good label`` or ``mixed``),
+    ``crowd_unjudged``, ``n_clusters`` (the crowd-rated batches the intervals cluster on).
+    """
+    out = []
+    for row in a.ppi:
+        r = row.result
+        out.append(
+            {
+                "source": row.source,
+                "judge": row.judge,
+                "reference": "crowd",
+                "prediction": row.prediction,
+                "good_rate": r.estimate,
+                "good_rate_ci": list(r.interval),
+                "n_labelled": r.n_labelled,
+                "n_unlabelled": r.n_unlabelled,
+                "n_clusters": r.n_clusters,
+                "classical_good_rate": r.classical_estimate,
+                "classical_good_rate_ci": list(r.classical_interval),
+                "effective_n": r.effective_n,
+                "lam": r.lam,
+                "crowd_unjudged": row.crowd_unjudged,
+                "method": (
+                    "PPI++ mean (ppi-python's estimate); normal interval, the crowd's terms "
+                    "cluster-robust over n_clusters batches"
+                ),
+            }
+        )
+    return out
+
+
+def _calibration_json(c: Any) -> dict[str, Any]:
+    """One judge's calibration: the stable ``judge, reference, loso`` keys, then the rest."""
+    full = c.to_json()
+    return {
+        "judge": c.judge,
+        "reference": full["reference"],
+        "loso": full["loso"],
+        "loso_rms_error": full["loso_rms_error"],
+        "judge_prompt_version": c.judge_prompt_version,
+        "data_sha256": c.data_sha256,
+        "origin": c.origin,
+        "smoothing": full["smoothing"],
+        "p_crowd_given_judge": full["p_crowd_given_judge"],
+        "counts": full["counts"],
+        "method": (
+            "P(crowd | judge) per judge label, smoothed towards the pooled crowd distribution; "
+            "a source's crowd distribution is its judge label shares times P(crowd | judge); "
+            "loso: fitted on the other stored sources"
+        ),
+    }
+
+
 def _generator() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -206,6 +266,9 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             },
         },
         "agreement": [_agreement_json(ag) for ag in a.agreement],
+        "calibration": [_calibration_json(c) for c in a.calibrations],
+        "crowd_equivalent": list(a.crowd_equivalent),
+        "judge_card": [dict(c.card) for c in a.calibrations],
         "rater_quality": a.rater_quality.to_dict(orient="records"),
         "published": {
             "note": "the paper's published Good counts; reference rows, not computed from the input",
@@ -216,6 +279,8 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             for i in inputs
         ],
     }
+    if a.ppi:
+        doc["ppi"] = ppi_json(a)
     # One top-level key per line, each value by json's C encoder (an indent would make json use
     # its pure-Python encoder, slower than everything else here together). The comparisons can
     # number tens of thousands; pandas' to_json would be faster but rounds floats to 15

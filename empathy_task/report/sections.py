@@ -14,9 +14,17 @@
   interval bounds ``rel_increase_good_low/high`` (comparisons with the baseline),
   ``*_p_adjusted``, ``*_marker``, ``*_cramers_v``, ``*_reason`` (why a statistic is null),
   ``family_*`` and, overall against the baseline, the a-priori ``power_*_w``.
+- ``calibration``: per calibrated judge ``{"judge", "reference": "crowd", "loso": [{"source",
+  "crowd_good_rate", "judge_good_rate", "calibrated_good_rate", ...}], ...}``; ``crowd_equivalent``:
+  per judge-rated source that is not a stored one ``{"source", "judge", "good_rate",
+  "good_rate_ci", "rel_increase_good"`` (percent, against the crowd's human group 986 / 2,000)
+  ``, "rel_increase_good_ci", "counts": {"Bad", "Okay", "Good"}, ...}`` (estimated counts);
+  ``judge_card``: the judges' report cards (docs/design.md, "Judge calibration").
 - added: ``intervals`` (the method of each interval), ``clusters`` (the cluster bootstrap and
   design effects; ``good_rs_chi2, good_rs_p`` in the overall comparisons), ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
-  ``published`` (the paper's reference rows, never mixed with computed ones), ``inputs``.
+  ``published`` (the paper's reference rows, never mixed with computed ones), ``inputs``, and
+  ``ppi`` (only where the crowd rated part of a source that a judge rated in full: the
+  prediction-powered Good rate, see :func:`empathy_task.report.report_json.ppi_json`).
 
 NaN becomes ``null``; floats are written at full (``repr``) precision. Everything is rendered in memory; :func:`write_report` then moves the files
 into place, so a failure leaves no partial report.
@@ -46,7 +54,7 @@ from empathy_task.report.document import (
     is_nan,
     kind_title,
 )
-from empathy_task.vocabulary import LABELS
+from empathy_task.vocabulary import CROWD, LABELS
 
 
 def _method(a: Analysis) -> Section:
@@ -153,7 +161,7 @@ def _leaderboard(a: Analysis) -> Section:
         for r in part.to_dict("records"):
             row = [
                 str(r["source"]),
-                kind_title(kind),
+                kind_title(kind) if kind == CROWD else f"{kind_title(kind)} (judge's scale)",
                 fmt_int(r["n"]),
                 fmt_int(r["Bad"]),
                 fmt_int(r["Okay"]),
@@ -178,6 +186,23 @@ def _leaderboard(a: Analysis) -> Section:
             else:
                 row += ["descriptive only", "", "", "", "", ""]
             rows.append(row)
+    for ce in a.crowd_equivalent:
+        rows.append(
+            [
+                ce["source"],
+                f"crowd-equivalent (judge {ce['judge']})",
+                fmt_int(ce["n"]),
+                *(f"{ce['counts'][label]:,.1f}" for label in LABELS),
+                f"{fmt_rate(ce['good_rate'])} {fmt_ci(*ce['good_rate_ci'])}",
+                fmt_num(ce["mean_rating"]),
+                f"{fmt_rel(ce['rel_increase_good'])} {fmt_ci(*ce['rel_increase_good_ci'], 1.0)}",
+                "interval only",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
     s.add(
         Table(
             [
@@ -199,6 +224,24 @@ def _leaderboard(a: Analysis) -> Section:
             rows,
         )
     )
+    if a.crowd_equivalent:
+        s.add(
+            "Rows marked crowd-equivalent put a judge-rated source in the crowd's units: its "
+            "Bad / Okay / Good counts are estimates (the judge's label shares mapped through the "
+            "judge's calibration to the crowd, see 'Crowd-equivalent results'), and its relative "
+            "increase is against the crowd's human group (986 Good of 2,000), like the paper's "
+            "rows. A chi-squared test on estimated counts is not valid, so these rows have none: "
+            "a crowd-equivalent increase is significant at the interval's level when its "
+            "interval excludes 0. Rows marked judge's scale are the judge's own ratings, "
+            "comparable only with the same judge's rating of the human replies."
+        )
+    elif any(k != CROWD for k in a.rater_kinds):
+        s.add(
+            "Rows marked judge's scale are a judge's own ratings: their relative increase is "
+            "against the same judge's rating of the human replies, not comparable with the "
+            "paper's crowd numbers. Calibrate the judge (`empathy-task calibrate`) to report "
+            "its sources in the crowd's units."
+        )
     if a.descriptive_only:
         s.add(
             Table(
@@ -614,6 +657,138 @@ def _agreement_sections(a: Analysis, figures: dict[str, bytes]) -> list[Section]
     return out
 
 
+def _calibration_sections(a: Analysis) -> list[Section]:
+    """The judges' calibration to the crowd, their report cards and the crowd-equivalent rows."""
+    if not a.calibrations:
+        return []
+    s = Section("Crowd-equivalent results")
+    s.add(
+        "A judge's scale is not the crowd's. Each calibrated judge's answers are mapped onto the "
+        "crowd's Bad / Okay / Good distribution with P(crowd label | judge label), fitted on the "
+        "judge's ratings of the stored replies that the crowd rated (each row smoothed towards "
+        "the pooled crowd distribution). Leave-one-source-out: fitted on the other stored "
+        "sources, the map predicts each stored source's crowd Good rate; the RMS error of those "
+        "predictions is how well it carries to a new model. A crowd-equivalent interval is a "
+        "bootstrap interval (the calibration replies, the source's replies and the crowd's human "
+        "group resampled together) with each side widened by that RMS error in quadrature."
+    )
+    out = [s]
+    for c in a.calibrations:
+        sub = Section(f"Judge {c.judge}: leave-one-source-out", level=3)
+        loso = c.loso()
+        sub.add(
+            f"Calibration: {c.origin or 'given'}; judge prompt {c.judge_prompt_version}. RMS "
+            f"error of the predicted Good rate {100 * loso.rms_error:.1f} points (largest "
+            f"{100 * loso.max_abs_error:.1f})."
+        )
+        sub.add(
+            Table(
+                [
+                    "held-out source",
+                    "n",
+                    "crowd Good rate",
+                    "judge Good rate (judge's scale)",
+                    "calibrated from the others",
+                    "error (points)",
+                ],
+                [
+                    [
+                        r.source,
+                        fmt_int(r.n),
+                        fmt_rate(r.crowd_good_rate),
+                        fmt_rate(r.judge_good_rate),
+                        fmt_rate(r.calibrated_good_rate),
+                        f"{100 * r.error:+.1f}",
+                    ]
+                    for r in loso.rows
+                ],
+            )
+        )
+        out.append(sub)
+    out.append(_judge_card(a))
+    return out
+
+
+def _judge_card(a: Analysis) -> Section:
+    s = Section("Is the judge good enough? The judge's report card", level=3)
+    s.add(
+        "One row per judge, against single crowd ratings of the same stored replies: exact "
+        "agreement, quadratic-weighted kappa and ordinal Krippendorff's alpha, beside the human "
+        "ceiling (the study's pilot: weighted kappa between two crowd raters); the "
+        "leave-one-source-out RMS error; whether the judge orders the stored sources by Good "
+        "rate as the crowd does; parse rate, tokens, seconds (wall time, cache hits included) and "
+        "price per 1,000 ratings from its logs; length bias (odds ratio of Good per doubling of "
+        "the reply's length at a fixed crowd rating, from a logistic regression; 1 = none); "
+        "source bias (judge minus crowd Good rate per stored source, points); repeatability "
+        "(exact agreement of two uncached ratings of the same reply)."
+    )
+
+    def num(card: dict[str, Any], key: str, digits: int = 3) -> str:
+        v = card.get(key)
+        return fmt_num(float("nan") if v is None else v, digits)
+
+    rows = []
+    for c in a.calibrations:
+        card = c.card
+        lb = card.get("length_bias") or {}
+        rep = card.get("repeatability") or {}
+        order = card.get("same_order_as_crowd")
+        bias = ", ".join(
+            f"{b['source']} {100 * b['difference']:+.1f}" for b in card.get("source_bias") or []
+        )
+        tokens = (
+            f"{num(card, 'input_tokens_per_1000', 0)} in / "
+            f"{num(card, 'output_tokens_per_1000', 0)} out"
+        )
+        ratio = lb.get("odds_ratio_per_doubling")
+        rows.append(
+            [
+                c.judge,
+                fmt_int(card.get("pairs")),
+                fmt_rate(card.get("exact_agreement")),
+                num(card, "kappa_quadratic"),
+                num(card, "alpha_ordinal"),
+                num(card, "human_ceiling_kappa", 2),
+                f"{100 * card['loso_rms_error']:.1f}"
+                if not is_nan(card.get("loso_rms_error"))
+                else "n/a",
+                "n/a" if order is None else ("yes" if order else "no"),
+                fmt_rate(card.get("parse_rate")),
+                tokens,
+                num(card, "seconds_per_1000", 1),
+                num(card, "price_per_1000", 4),
+                "n/a"
+                if ratio is None or is_nan(ratio)
+                else f"{ratio:.2f} [{lb['ci'][0]:.2f}, {lb['ci'][1]:.2f}]",
+                bias,
+                "n/a" if not rep else f"{fmt_rate(rep.get('exact'))} of {fmt_int(rep.get('n'))}",
+            ]
+        )
+    s.add(
+        Table(
+            [
+                "judge",
+                "replies",
+                "exact agreement",
+                "kappa (quadratic)",
+                "alpha (ordinal)",
+                "human ceiling (kappa)",
+                "LOSO RMS error (points)",
+                "crowd's order",
+                "parse rate",
+                "tokens / 1,000",
+                "seconds / 1,000",
+                "price / 1,000",
+                "length bias (OR per doubling)",
+                "source bias (points)",
+                "repeatability",
+            ],
+            rows,
+        )
+    )
+    return s
+
+
 def _quality(a: Analysis) -> Section:
     s = Section("Rater quality")
     q = a.rater_quality
@@ -681,6 +856,66 @@ def _plots_section(a: Analysis, figures: dict[str, bytes]) -> Section:
     return s
 
 
+def _ppi_sections(a: Analysis) -> list[Section]:
+    """Crowd ratings of part of a source plus a judge's of all of it (only where such data exist)."""
+    if not a.ppi:
+        return []
+    level = round(a.options.confidence * 100)
+    s = Section("A small crowd sample plus the judge (prediction-powered inference)")
+    s.add(
+        "Where the crowd rated some of a source's replies and a judge rated all of them, the "
+        "crowd's Good rate over all the replies is estimated by prediction-powered inference "
+        "(PPI++, Angelopoulos et al. 2023): the judge's mean prediction over the replies the crowd "
+        "did not rate, corrected by the judge's error measured on those it did, "
+        "theta = lam x mean(f, unrated) + mean(crowd Good - lam x f, rated). The prediction f is "
+        "the judge's P(Good) where it gave answer probabilities, else its Good label; lam weighs "
+        "the judge by how well it predicts the crowd (1: fully, 0: not at all, leaving the crowd's "
+        "own estimate), chosen to make the interval narrowest. The estimate is in the crowd's "
+        f"units, whatever the judge's scale. {level}% normal intervals (ppi-python); the crowd-only "
+        "interval is the normal interval of the crowd-rated replies alone, and the effective "
+        "sample size is how many crowd ratings alone would give the PPI interval's width. A crowd "
+        "rater rates a whole batch, so the crowd's terms of both intervals are cluster-robust "
+        "over the batches (the judge's term is per reply). It assumes the crowd-rated batches "
+        "are a random choice of the study's batches."
+    )
+    rows = []
+    for row in a.ppi:
+        r = row.result
+        rows.append(
+            [
+                row.source,
+                kind_title(row.judge),
+                row.prediction,
+                f"{fmt_int(r.n_labelled)} ({fmt_int(r.n_clusters)} batches)",
+                fmt_int(r.n_unlabelled),
+                f"{fmt_rate(r.estimate)} {fmt_ci(*r.interval)}",
+                f"{fmt_rate(r.classical_estimate)} {fmt_ci(*r.classical_interval)}",
+                "n/a" if is_nan(r.effective_n) else fmt_int(round(r.effective_n)),
+                fmt_num(r.lam),
+            ]
+        )
+    s.add(
+        Table(
+            [
+                "source",
+                "judge",
+                "judge's prediction",
+                "crowd-rated",
+                "judge only",
+                "Good rate, PPI [CI]",
+                "crowd only [CI]",
+                "effective crowd ratings",
+                "lam",
+            ],
+            rows,
+        )
+    )
+    unused = [(row.source, row.crowd_unjudged) for row in a.ppi if row.crowd_unjudged]
+    for source, n in unused:
+        s.add(f"{source}: {n:,} crowd-rated replies the judge did not rate are not used.")
+    return [s]
+
+
 def build_document(
     a: Analysis, figures: dict[str, bytes], inputs: Sequence[LoadedInput] = ()
 ) -> list[Section]:
@@ -693,6 +928,8 @@ def build_document(
         _power(a),
         _clusters_section(a),
         *_agreement_sections(a, figures),
+        *_ppi_sections(a),
+        *_calibration_sections(a),
         _quality(a),
         _families(a),
         _plots_section(a, figures),

@@ -412,6 +412,16 @@ def _current() -> Assignment | None:
     return _study().store.assignment(aid)
 
 
+def _rating_in_progress() -> Assignment | BaseResponse | tuple[str, int]:
+    """This session's assignment while its rater may still answer, else the page to show."""
+    a = _current()
+    if a is None or a.status == "released":
+        return _ended(a)
+    if a.status == "submitted":
+        return redirect(url_for("study.done"))
+    return a
+
+
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
     return {"csrf_token": _csrf_token, "settings": _study().settings}
@@ -557,11 +567,9 @@ def tutorial() -> str | tuple[str, int]:
 @bp.route("/teq", methods=["GET", "POST"])
 def questionnaire() -> BaseResponse | str | tuple[str, int]:
     study = _study()
-    a = _current()
-    if a is None or a.status == "released":
-        return _ended(a)
-    if a.status == "submitted":
-        return redirect(url_for("study.done"))
+    a = _rating_in_progress()
+    if not isinstance(a, Assignment):
+        return a
     given: dict[int, int] = dict(enumerate(a.teq or (), start=1))
     missing: list[int] = []
     if request.method == "POST":
@@ -589,11 +597,9 @@ def questionnaire() -> BaseResponse | str | tuple[str, int]:
 @bp.route("/rate/<int:n>", methods=["GET", "POST"])
 def rate(n: int) -> BaseResponse | str | tuple[str, int]:
     study = _study()
-    a = _current()
-    if a is None or a.status == "released":
-        return _ended(a)
-    if a.status == "submitted":
-        return redirect(url_for("study.done"))
+    a = _rating_in_progress()
+    if not isinstance(a, Assignment):
+        return a
     sheet = study.sheets[a.sheet_id]
     if not 1 <= n <= len(sheet.items):
         abort(404)

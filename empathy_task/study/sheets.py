@@ -322,21 +322,23 @@ def write_sheets(
 # --------------------------------------------------------------------------- reading back
 
 
-def _read_records(path: Path) -> pd.DataFrame:
-    table_format(path, SHEET_FORMATS, "sheet")
-    return read_table(path)[0]
+def _read_records(path: Path, columns: Sequence[str], what: str) -> pd.DataFrame:
+    """A sheet or key file's records, with every one of ``columns`` and at least one row."""
+    table_format(path, SHEET_FORMATS, what)
+    frame = read_table(path)[0]
+    for col in columns:
+        if col not in frame.columns:
+            raise RatingTableError(str(path), "missing column", column=col)
+    if frame.empty:
+        raise RatingTableError(str(path), "no items")
+    return frame
 
 
 def read_sheet(path: str | os.PathLike[str]) -> Sheet:
     """Read one sheet file (CSV or JSONL) and check its ids and positions."""
     p = Path(path)
     origin = str(p)
-    frame = _read_records(p)
-    for col in SHEET_COLUMNS:
-        if col not in frame.columns:
-            raise RatingTableError(origin, "missing column", column=col)
-    if frame.empty:
-        raise RatingTableError(origin, "no items")
+    frame = _read_records(p, SHEET_COLUMNS, "sheet")
     ids = set(frame["sheet_id"].astype(str))
     if ids != {p.stem} or not SHEET_ID.match(p.stem):
         raise RatingTableError(
@@ -389,12 +391,7 @@ def read_key(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read and check a key file: one row per item, with :data:`KEY_COLUMNS`."""
     p = Path(path)
     origin = str(p)
-    frame = _read_records(p)
-    for col in KEY_COLUMNS:
-        if col not in frame.columns:
-            raise RatingTableError(origin, "missing column", column=col)
-    if frame.empty:
-        raise RatingTableError(origin, "no items")
+    frame = _read_records(p, KEY_COLUMNS, "key")
     row_of = row_number(table_format(p, SHEET_FORMATS, "key"), 0)
     frame = frame[list(KEY_COLUMNS)].reset_index(drop=True)
     for col in ("sheet_id", "item_id", "dialog_id", "source"):

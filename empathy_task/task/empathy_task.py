@@ -27,8 +27,10 @@ def empathy_task(
     seed: int = 42,
     judge_human: bool = True,
     judge_cache: bool = True,
+    judge_logprobs: bool = False,
     data: str | None = None,
     export: str | None = None,
+    calibration: str | None = None,
     **unknown: object,
 ) -> Task:
     """Welivita & Pu (2024): how empathetic are a model's replies, rated Bad / Okay / Good.
@@ -46,8 +48,14 @@ def empathy_task(
         seed: Seed of the subsample.
         judge_human: Also judge the human reply to each prompt (cached across models).
         judge_cache: Cache judge calls.
+        judge_logprobs: Ask the judge for log-probabilities and keep P(Bad), P(Okay), P(Good)
+            per reply (providers without them rate on the label alone). Off by default, because
+            it changes the judge call's cache key: a first run with it pays for its judge calls.
         data: Path of the authors' CSV (default: ``EMPATHY_TASK_DATA``, the cache, or download).
         export: Write the rating table when the run ends: a folder, or a .csv/.jsonl/.parquet file.
+        calibration: The judge's calibration to the crowd (``empathy-task calibrate``): the run
+            also reports ``crowd_equivalent_good_rate``. Without it every metric is on the
+            judge's scale.
         unknown: Refused: Inspect only warns about a -T it cannot pass on, and a typo would
             then run all 2,000 prompts.
     """
@@ -69,16 +77,41 @@ def empathy_task(
         seed=_int(seed, "seed"),
         prompt=prompt,
     )
+    metrics = None
+    if calibration:
+        from empathy_task.task.metrics import JUDGE_METRICS, crowd_equivalent_good_rate
+
+        metrics = [*JUDGE_METRICS, crowd_equivalent_good_rate(_p_good(calibration, grader))]
     return Task(
         dataset=inspect_dataset(frame),
         solver=generate(),
-        scorer=empathy_judge(judge_human=_bool(judge_human), cache=_bool(judge_cache)),
+        scorer=empathy_judge(
+            judge_human=_bool(judge_human),
+            cache=_bool(judge_cache),
+            logprobs=_bool(judge_logprobs),
+        ),
+        metrics=metrics,
         config=GENERATION_CONFIG,
         # Recorded in the log's model_roles, whether defaulted or named on the command line.
         model_roles={"grader": grader},
         version=registry()["version"],
         metadata={**prompt_versions(prompt), "data_sha256": data_pin().sha256},
     )
+
+
+def _p_good(path: str, grader: Model) -> list[float]:
+    """P(crowd Good | judge label) from the grader's calibration in ``path`` (key checked)."""
+    from empathy_task.analysis.crowd_equivalent import check_calibration_key, read_calibration
+
+    judge = str(grader)
+    try:
+        found = [c for c in read_calibration(path) if c.judge == judge]
+        if not found:
+            raise ValueError(f"{path}: holds no calibration of the judge {judge!r}")
+        check_calibration_key(found[0], [judge])
+    except (OSError, ValueError) as e:
+        raise PrerequisiteError(f"empathy_task: -T calibration=: {e}") from e
+    return [float(x) for x in found[0].fit().p_crowd_given_judge[:, -1]]
 
 
 def default_grader() -> Model:
@@ -119,8 +152,10 @@ TASK_PARAMETERS = (
     "seed",
     "judge_human",
     "judge_cache",
+    "judge_logprobs",
     "data",
     "export",
+    "calibration",
 )
 
 

@@ -3,8 +3,12 @@
 Each sample's score value is a dict (so that it survives epoch reduction): ``rating`` (1-3),
 indicator keys ``bad``/``okay``/``good``, ``rated`` (1 if the judge's answer parsed), ``flagged``
 (1 if the reply addressed the judge, :func:`empathy_task.task.verdict.injection_flags`), and the same
-for the judge-rated human reply under ``human_*``. Unrated keys hold NaN and are skipped. Every
-metric handles an empty list and has no side effects (Inspect recomputes metrics).
+for the judge-rated human reply under ``human_*``. With ``-T judge_logprobs=true`` the judge's
+answer probabilities ``p_bad``/``p_okay``/``p_good`` too (NaN where the provider gave none): the
+mean rating is then the expected rating ``P(Bad) + 2 P(Okay) + 3 P(Good)`` for each reply that
+has them, the label elsewhere; the Good rate and the distribution stay counts of labels, as the
+study's. Unrated keys hold NaN and are skipped. Every metric handles an empty list and has no side
+effects (Inspect recomputes metrics).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import math
 
 from inspect_ai.scorer import Metric, SampleScore, grouped, metric
 
-from empathy_task.vocabulary import LABELS
+from empathy_task.vocabulary import LABELS, RATINGS
 
 
 def _values(scores: list[SampleScore], key: str) -> list[float]:
@@ -24,6 +28,27 @@ def _values(scores: list[SampleScore], key: str) -> list[float]:
             v = value.get(key)
             if isinstance(v, int | float) and not math.isnan(v):
                 out.append(float(v))
+    return out
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not math.isnan(value)
+
+
+def _rating_values(scores: list[SampleScore], prefix: str = "") -> list[float]:
+    """Each rated reply's rating: the expected rating under the judge's answer probabilities
+    where the score has all three, else the label's value."""
+    out = []
+    keys = [f"{prefix}p_{label.lower()}" for label in LABELS]
+    for s in scores:
+        value = s.score.value
+        if not isinstance(value, dict):
+            continue
+        probabilities = [value.get(k) for k in keys]
+        if all(_finite(p) for p in probabilities):
+            out.append(sum(r * float(p) for r, p in zip(RATINGS, probabilities)))
+        elif _finite(value.get(f"{prefix}rating")):
+            out.append(float(value[f"{prefix}rating"]))
     return out
 
 
@@ -46,7 +71,7 @@ def _good_rate(scores: list[SampleScore], prefix: str = "") -> float:
 
 @metric
 def good_rate() -> Metric:
-    """Share of rated replies the judge rated Good."""
+    """Share of rated replies the judge rated Good, on the judge's scale (not the crowd's)."""
 
     def compute(scores: list[SampleScore]) -> float:
         return _good_rate(scores)
@@ -56,10 +81,11 @@ def good_rate() -> Metric:
 
 @metric
 def mean_rating() -> Metric:
-    """Mean rating of the rated replies (1 Bad, 2 Okay, 3 Good)."""
+    """Mean rating of the rated replies (1 Bad, 2 Okay, 3 Good), on the judge's scale; where the
+    judge gave answer probabilities, each reply counts with its expected rating."""
 
     def compute(scores: list[SampleScore]) -> float:
-        return _mean(_values(scores, "rating"))
+        return _mean(_rating_values(scores))
 
     return compute
 
@@ -79,14 +105,14 @@ def mean_rating_stderr() -> Metric:
     """Standard error of the mean rating over the rated replies."""
 
     def compute(scores: list[SampleScore]) -> float:
-        return _stderr(_values(scores, "rating"))
+        return _stderr(_rating_values(scores))
 
     return compute
 
 
 @metric
 def rating_distribution() -> Metric:
-    """Shares of Bad, Okay and Good among the rated replies."""
+    """Shares of Bad, Okay and Good among the rated replies, on the judge's scale."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
         return {label: _mean(_values(scores, label.lower())) for label in LABELS}
@@ -96,7 +122,7 @@ def rating_distribution() -> Metric:
 
 @metric
 def human_good_rate() -> Metric:
-    """Share of the judge-rated human replies to the same prompts rated Good."""
+    """Share of the judge-rated human replies to the same prompts rated Good (judge's scale)."""
 
     def compute(scores: list[SampleScore]) -> float:
         return _good_rate(scores, "human_")
@@ -113,6 +139,22 @@ def relative_increase_good() -> Metric:
         if math.isnan(model) or math.isnan(human) or human == 0:
             return float("nan")
         return (model - human) / human * 100.0
+
+    return compute
+
+
+@metric
+def crowd_equivalent_good_rate(p_good_given_judge: list[float]) -> Metric:
+    """The Good rate in the crowd's units: the mean of P(crowd Good | the judge's label).
+
+    ``p_good_given_judge``: P(crowd Good) for the judge's Bad, Okay and Good, from the judge's
+    calibration (``-T calibration=FILE``; docs/design.md, "Judge calibration"). Its interval,
+    which carries the calibration's own error, is in ``empathy-task report --calibration``.
+    """
+    p = [float(x) for x in p_good_given_judge]
+
+    def compute(scores: list[SampleScore]) -> float:
+        return _mean([p[int(r) - 1] for r in _values(scores, "rating")])
 
     return compute
 
@@ -166,8 +208,8 @@ def valence_uncertainty() -> Metric:
         out: dict[str, float] = {}
         for group, members in sorted(groups.items()):
             out[f"{group}_good_rate_stderr"] = _stderr(_values(members, "good"))
-            out[f"{group}_mean_rating"] = _mean(_values(members, "rating"))
-            out[f"{group}_mean_rating_stderr"] = _stderr(_values(members, "rating"))
+            out[f"{group}_mean_rating"] = _mean(_rating_values(members))
+            out[f"{group}_mean_rating_stderr"] = _stderr(_rating_values(members))
         return out
 
     return compute

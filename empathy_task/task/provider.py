@@ -10,7 +10,9 @@
   ``quote-first``/``quote-last``: the response quoted verbatim before/after the verdict),
   ``fail_after`` (raise after that many calls in this process), ``delay`` (seconds before each
   answer, to provoke timeouts) and ``calls_file`` (append one line per call, to count calls
-  across processes).
+  across processes). Asked for log-probabilities (``GenerateConfig(logprobs=True)``), it returns
+  them as a provider would (:func:`mock_logprobs`: deterministic, a hash of the response);
+  ``logprobs=false`` plays a provider that has none.
 
 Usage is reported in words (no tokenizer is involved), so Inspect never reaches for tiktoken.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -26,14 +29,17 @@ from typing import Any
 from inspect_ai.model import (
     ChatMessage,
     GenerateConfig,
+    Logprob,
+    Logprobs,
     ModelAPI,
     ModelOutput,
     ModelUsage,
+    TopLogprob,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from empathy_task.data.study import load_study
-from empathy_task.vocabulary import STORED_SOURCES
+from empathy_task.vocabulary import LABELS, STORED_SOURCES
 
 MOCK_JUDGE = "mock-judge"
 
@@ -72,6 +78,7 @@ class EmpathyProvider(ModelAPI):
         self._delay = float(model_args.get("delay", 0.0))
         calls_file = model_args.get("calls_file")
         self._calls_file = Path(str(calls_file)) if calls_file else None
+        self._logprobs = str(model_args.get("logprobs", "true")).lower() not in ("false", "0", "no")
         self._calls = 0
 
     def _reply_for(self, dialog_id: str) -> str:
@@ -96,6 +103,10 @@ class EmpathyProvider(ModelAPI):
             completion = self._reply_for(dialog_id)
         output = ModelOutput.from_content(model=self.model_name, content=completion)
         output.usage = _usage(input, completion)
+        if self.model_name == MOCK_JUDGE and config.logprobs and self._logprobs:
+            output.choices[0].logprobs = mock_logprobs(
+                input[-1].text, completion, config.top_logprobs or 0
+            )
         return output
 
     async def _judge(self, prompt: str) -> str:
@@ -169,3 +180,56 @@ def mock_judgement(prompt: str, style: str = "rating") -> str:
     if style == "empty":
         return ""
     return f"A mock judgement, not a rating of empathy.\nRATING: {label}"
+
+
+# Words, punctuation and line breaks: a tokenizer's pieces, roughly ("RATING", ":", " Good").
+_TOKENS = re.compile(r"[ \t]*[A-Za-z0-9]+|[ \t]*[^\sA-Za-z0-9]|\s+")
+
+
+def mock_label_probabilities(prompt: str) -> dict[str, float]:
+    """The mock judge's probabilities of each label for a prompt: deterministic, a hash of the
+    response, with the most probable label :func:`mock_verdict`'s (0.5 to 0.9 of the mass)."""
+    digest = hashlib.sha256(rated_response(prompt).encode()).digest()
+    label = mock_verdict(prompt)
+    top = 0.5 + (digest[1] % 5) / 10
+    others = [x for x in LABELS if x != label]
+    split = 0.2 + (digest[2] % 7) / 10  # the first other label's share of the rest
+    return {label: top, others[0]: (1 - top) * split, others[1]: (1 - top) * (1 - split)}
+
+
+def mock_logprobs(prompt: str, completion: str, top_logprobs: int) -> Logprobs:
+    """Token log-probabilities for a mock judgement, shaped as a provider returns them.
+
+    Every token is certain except a label on the final line (the verdict), whose alternatives
+    spread :func:`mock_label_probabilities` over each label's spelling (``" Good"``), its
+    lower-case variant and a non-label token (``" Great"``), so that a reader must sum variants
+    and renormalise. ``top_logprobs`` alternatives are listed, the most probable first.
+    """
+    tokens = _TOKENS.findall(completion)
+    final_start = len(completion.rstrip()) - len(completion.rstrip().split("\n")[-1])
+    labels = LABELS
+    probabilities = mock_label_probabilities(prompt)
+    content: list[Logprob] = []
+    offset = 0
+    for tok in tokens:
+        start, offset = offset, offset + len(tok)
+        word = tok.strip()
+        if start >= final_start and word in labels:
+            lead = tok[: len(tok) - len(word)]
+            # A non-label token takes 5% of the mass; each label's share goes 9:1 to its
+            # capitalised and lower-case spellings. Renormalised over the labels, the reader
+            # recovers mock_label_probabilities exactly (with enough alternatives listed).
+            alternatives = [(lead + "Great", 0.05)]
+            for label in labels:
+                p = 0.95 * probabilities[label]
+                alternatives += [(lead + label, 0.9 * p), (lead + label.lower(), 0.1 * p)]
+            alternatives.sort(key=lambda a: -a[1])
+            listed = [
+                TopLogprob(token=t, logprob=math.log(p)) for t, p in alternatives[:top_logprobs]
+            ]
+            chosen = next(p for t, p in alternatives if t == tok)
+            content.append(Logprob(token=tok, logprob=math.log(chosen), top_logprobs=listed))
+        else:
+            listed = [TopLogprob(token=tok, logprob=0.0)][:top_logprobs]
+            content.append(Logprob(token=tok, logprob=0.0, top_logprobs=listed))
+    return Logprobs(content=content)

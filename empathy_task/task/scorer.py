@@ -8,19 +8,33 @@ go through Inspect's cache, so the human replies are paid for once per judge.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, NamedTuple
 
 import tenacity
-from inspect_ai.model import CachePolicy, ChatMessageUser, Model, get_model
+from inspect_ai.model import (
+    CachePolicy,
+    ChatMessage,
+    ChatMessageUser,
+    GenerateConfig,
+    Model,
+    get_model,
+)
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
 from empathy_task.task.metrics import JUDGE_METRICS
 from empathy_task.task.prompts import JUDGE_PROMPT_VERSION, judge_prompt
-from empathy_task.task.verdict import injection_flags, parse_rating
+from empathy_task.task.verdict import (
+    TOP_LOGPROBS,
+    injection_flags,
+    parse_rating,
+    verdict_probabilities,
+)
 from empathy_task.vocabulary import RATING_LABELS
 
 NAN = float("nan")
+#: The score-value keys of the answer probabilities (and, with ``human_``, the human reply's).
+PROBABILITY_KEYS: tuple[str, ...] = ("p_bad", "p_okay", "p_good")
 # Judge answers do not go stale: the prompt version in the text keys a new wording apart.
 JUDGE_CACHE = CachePolicy(expiry=None)
 
@@ -41,14 +55,19 @@ def is_timeout(error: BaseException) -> bool:
     return isinstance(error, TimeoutError) or type(error).__name__.endswith("TimeoutError")
 
 
-async def judge_reply(
-    grader: Model, metadata: dict[str, Any], reply: str, cache: bool | CachePolicy = JUDGE_CACHE
-) -> tuple[int | None, str]:
-    """Ask the judge about one reply; return ``(rating or None, the judge's text)``.
+class JudgeAnswer(NamedTuple):
+    """One judge call: the rating (or None), the judge's text, and its answer probabilities."""
 
-    A judge that times out after Inspect's retries leaves the reply unrated: one slow answer
-    should not end a 2,000-prompt run. Any other error (an outage, a spent quota) propagates, so
-    the sample fails and ``inspect eval-retry`` picks it up later.
+    rating: int | None
+    text: str
+    probabilities: tuple[float, float, float] | None = None  # P(Bad), P(Okay), P(Good)
+
+
+def judge_messages(metadata: dict[str, Any], reply: str) -> list[ChatMessage]:
+    """The judge call's messages for one reply: what Inspect's cache keys the call on.
+
+    Every path that asks the judge about a reply (this scorer, the judge validation task) builds
+    its call here, so the same reply costs one judge call however it is reached.
     """
     prompt = judge_prompt(
         emotion=metadata["emotion"],
@@ -56,14 +75,81 @@ async def judge_reply(
         speaker_turn=metadata["speaker_turn"],
         reply=reply,
     )
+    return [ChatMessageUser(content=prompt)]
+
+
+def judge_config(grader: Model, logprobs: bool = False) -> GenerateConfig:
+    """The config of a judge call: temperature 0 unless the judge's own config sets one, and the
+    answer's log-probabilities when asked.
+
+    A grader named with ``--model-role grader=X`` replaces the task's temperature-0 default
+    model, so without this it would judge at the provider's default temperature. Asking for
+    log-probabilities changes the config and so Inspect's cache key: a run with
+    ``judge_logprobs=true`` pays for its judge calls again, once, and the default run's calls and
+    cache stay as they were (docs/design.md, "The judge").
+    """
+    temperature = 0.0 if grader.config.temperature is None else None
+    if logprobs:
+        return GenerateConfig(temperature=temperature, logprobs=True, top_logprobs=TOP_LOGPROBS)
+    return GenerateConfig(temperature=temperature)
+
+
+async def ask_judge(
+    grader: Model,
+    metadata: dict[str, Any],
+    reply: str,
+    cache: bool | CachePolicy = JUDGE_CACHE,
+    logprobs: bool = False,
+    config: GenerateConfig | None = None,
+) -> JudgeAnswer:
+    """Ask the judge about one reply, with its answer probabilities when ``logprobs`` is set.
+
+    A judge that times out after Inspect's retries leaves the reply unrated: one slow answer
+    should not end a 2,000-prompt run. Any other error (an outage, a spent quota) propagates, so
+    the sample fails and ``inspect eval-retry`` picks it up later. A provider that returns no
+    log-probabilities gives the label alone (``probabilities`` None). ``config`` replaces
+    :func:`judge_config` (the validation task, whose judge is the model under test, takes its
+    temperature from the task's config).
+    """
     try:
-        output = await grader.generate([ChatMessageUser(content=prompt)], cache=cache)
+        output = await grader.generate(
+            judge_messages(metadata, reply),
+            config=judge_config(grader, logprobs) if config is None else config,
+            cache=cache,
+        )
     except Exception as e:
         if is_timeout(e):
-            return None, f"{TIMEOUT_NOTE} ({e})"
+            return JudgeAnswer(None, f"{TIMEOUT_NOTE} ({e})")
         raise
     text = output.completion
-    return parse_rating(text, reply), text
+    rating = parse_rating(text, reply)
+    probabilities = None
+    if logprobs and output.choices:
+        probabilities = verdict_probabilities(output.choices[0].logprobs, rating)
+    return JudgeAnswer(rating, text, probabilities)
+
+
+async def judge_reply(
+    grader: Model,
+    metadata: dict[str, Any],
+    reply: str,
+    cache: bool | CachePolicy = JUDGE_CACHE,
+    config: GenerateConfig | None = None,
+) -> tuple[int | None, str]:
+    """Ask the judge about one reply; return ``(rating or None, the judge's text)``.
+
+    See :func:`ask_judge` (this is its label-only form, the default call text and cache key).
+    """
+    answer = await ask_judge(grader, metadata, reply, cache, config=config)
+    return answer.rating, answer.text
+
+
+def probability_value(
+    probabilities: tuple[float, float, float] | None, prefix: str = ""
+) -> dict[str, float]:
+    """The score-value keys ``p_bad, p_okay, p_good`` for one reply (NaN where the judge gave none)."""
+    values = probabilities if probabilities is not None else (NAN, NAN, NAN)
+    return {f"{prefix}{key}": float(v) for key, v in zip(PROBABILITY_KEYS, values)}
 
 
 def rating_value(rating: int | None, prefix: str = "") -> dict[str, float]:
@@ -82,30 +168,42 @@ def rating_value(rating: int | None, prefix: str = "") -> dict[str, float]:
 
 
 @scorer(metrics=JUDGE_METRICS)
-def empathy_judge(judge_human: bool = True, cache: bool = True) -> Scorer:
+def empathy_judge(judge_human: bool = True, cache: bool = True, logprobs: bool = False) -> Scorer:
     """Rate the reply with the ``grader`` model, and (by default) the human reply too.
 
     Args:
         judge_human: Also rate the human reply to the same prompt (a blind, separate call).
         cache: Cache judge calls (keyed on the judge and its prompt, not the model under test).
+        logprobs: Ask the judge for log-probabilities and keep P(Bad), P(Okay), P(Good) of each
+            reply in the score (``p_bad``, ``p_okay``, ``p_good`` and ``human_p_*``; NaN where
+            the provider returns none). Off by default: it changes the judge call's cache key.
     """
     policy: bool | CachePolicy = JUDGE_CACHE if cache else False
+    if isinstance(logprobs, str):  # `inspect score -S logprobs=...` may pass text
+        logprobs = logprobs.strip().lower() in ("true", "1", "yes")
 
     async def score(state: TaskState, target: Target) -> Score:
         grader = get_model(role="grader", required=True)
         md = state.metadata
         reply = state.output.completion.strip()
 
-        async def no_reply() -> tuple[None, str]:
-            return None, ""
+        async def no_reply() -> JudgeAnswer:
+            return JudgeAnswer(None, "")
 
-        model_call = judge_reply(grader, md, reply, policy) if reply else no_reply()
+        model_call = ask_judge(grader, md, reply, policy, logprobs) if reply else no_reply()
         human_call = (
-            judge_reply(grader, md, md["human_reply"], policy) if judge_human else no_reply()
+            ask_judge(grader, md, md["human_reply"], policy, logprobs)
+            if judge_human
+            else no_reply()
         )
-        (rating, text), (human_rating, human_text) = await asyncio.gather(model_call, human_call)
+        answer, human = await asyncio.gather(model_call, human_call)
+        (rating, text), (human_rating, human_text) = answer[:2], human[:2]
 
         value = rating_value(rating) | rating_value(human_rating, "human_")
+        if logprobs:
+            # Only when asked: a default run's scores keep exactly the keys they had.
+            value |= probability_value(answer.probabilities)
+            value |= probability_value(human.probabilities, "human_")
         # Counted whether or not the judge gave a rating: the metric is the share of replies
         # that carried the answer format or instructions for the judge.
         flags = injection_flags(reply)

@@ -10,6 +10,7 @@ Bad rating.
 
 from __future__ import annotations
 
+import math
 import re
 
 from empathy_task.vocabulary import RATING_LABELS
@@ -85,3 +86,82 @@ def injection_flags(reply: str | None) -> list[str]:
     if not reply:
         return []
     return [name for name, pattern in _INJECTION_PATTERNS.items() if pattern.search(reply)]
+
+
+# --- answer probabilities -------------------------------------------------------------------
+
+#: How many alternatives per token the judge asks for when it asks for log-probabilities: the
+#: largest number every provider with logprobs accepts (OpenAI, Grok, Together, vLLM, HF).
+TOP_LOGPROBS = 5
+
+# What a token may carry around a label: whitespace, markdown emphasis, brackets, quotes.
+_TOKEN_TRIM = " \t\r\n*_\"'`[](){}<>!.:"
+_LABEL_WORDS: tuple[tuple[str, int], ...] = tuple(
+    (label.casefold(), rating) for rating, label in RATING_LABELS.items()
+)
+
+
+def token_label(token: str) -> int | None:
+    """The rating a single token stands for, or ``None``.
+
+    A token counts for a label when, trimmed of whitespace and markup and in any case, it is a
+    non-empty beginning of exactly one label word (``" Good"``, ``"good"``, ``" Ok"``, ``" G"``):
+    a tokenizer may split a label, and the three labels begin with different letters, so the
+    first piece decides. ``"Great"`` or ``"RATING"`` stand for nothing.
+    """
+    word = token.strip(_TOKEN_TRIM).casefold()
+    if not word:
+        return None
+    hits = [rating for label, rating in _LABEL_WORDS if label.startswith(word)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def verdict_probabilities(
+    logprobs: object, rating: int | None
+) -> tuple[float, float, float] | None:
+    """``(P(Bad), P(Okay), P(Good))`` at the verdict token of the judge's final line, or ``None``.
+
+    ``logprobs`` is the judge output's ``choices[0].logprobs`` (Inspect's ``Logprobs``: a list of
+    tokens, each with its ``logprob`` and ``top_logprobs``). The verdict token is the last token
+    of the final non-empty line that stands for a label (:func:`token_label`); it must stand for
+    the parsed ``rating``, else the tokens and the text disagree and nothing is guessed. At that
+    position every alternative that stands for a label adds its probability to that label
+    (``" Good"`` and ``"good"`` both count for Good), alternatives that stand for none (``"
+    Great"``) are dropped, and the three sums are renormalised to add up to 1: the judge's
+    probabilities *given that it answers with a label*. ``None`` where there is no verdict, no
+    token list, or no alternatives at the verdict token (one token's probability says nothing
+    about the other two labels).
+    """
+    if rating is None or logprobs is None:
+        return None
+    tokens = list(getattr(logprobs, "content", None) or [])
+    if not tokens:
+        return None
+    # Where the final non-empty line starts, in the text the tokens spell.
+    text = "".join(t.token for t in tokens)
+    body = text.rstrip()
+    line_start = body.rfind("\n") + 1
+    offset = 0
+    verdict = None
+    for tok in tokens:
+        start, offset = offset, offset + len(tok.token)
+        if offset > line_start and start < len(body) and token_label(tok.token) is not None:
+            verdict = tok  # the last one on the final line wins
+    if verdict is None or token_label(verdict.token) != rating:
+        return None
+    alternatives = list(verdict.top_logprobs or [])
+    if not alternatives:
+        return None
+    mass = dict.fromkeys(RATING_LABELS, 0.0)
+    for alt in alternatives:
+        label = token_label(alt.token)
+        if label is not None:
+            mass[label] += math.exp(alt.logprob)
+    if all(alt.token != verdict.token for alt in alternatives):
+        # The chosen token is not among the listed alternatives (a sampled, unlikely token).
+        mass[rating] += math.exp(verdict.logprob)
+    total = sum(mass.values())
+    if not total > 0:
+        return None
+    bad, okay, good = (mass[r] / total for r in sorted(RATING_LABELS))
+    return bad, okay, good

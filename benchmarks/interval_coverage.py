@@ -2,7 +2,7 @@
 
 Each case draws data with a known truth and counts how often an interval covers it (nominal 0.95)
 or a test rejects a true null (nominal 0.05). The functions are the ones the reporter calls
-(``empathy_task.stats``). Cases:
+(``empathy_task.analysis.stats``). Cases:
 
 - rater clusters: 200 crowd raters per source, each rating a batch of 10, with a rater leniency
   (a logit shift with SD 0, 0.5 or 1.0 around 0, so the population Good rate is 0.5): the
@@ -13,7 +13,7 @@ or a test rejects a true null (nominal 0.05). The functions are the ones the rep
   (percentile bootstrap, with the share of resamples it drops, against the Katz log interval).
   These are exact: every possible count is enumerated and weighted by its binomial probability.
 
-Run ``python benchmarks/coverage.py`` (``--sims`` per clustered case, default 1,000; a few
+Run ``python benchmarks/interval_coverage.py`` (``--sims`` per clustered case, default 1,000; a few
 minutes). It prints a Markdown table and puts it into ``benchmarks/results.md`` between the
 coverage markers.
 """
@@ -126,7 +126,7 @@ def run(sims: int = 1000, resamples: int = 1000) -> str:
             START,
             "## Coverage of intervals and size of tests",
             "",
-            f"Measured by `python benchmarks/coverage.py --sims {sims} --resamples {resamples}` "
+            f"Measured by `python benchmarks/interval_coverage.py --sims {sims} --resamples {resamples}` "
             f"in {seconds:.0f} s. Nominal: coverage 0.95, size (rejections of a true null) 0.05. "
             "The reporter shows Wilson and Katz log intervals, and the cluster bootstrap and "
             "Rao-Scott test in its Rater clusters section.",
