@@ -182,7 +182,8 @@ def test_logprobs_run_keeps_probabilities_per_reply_and_uses_them_in_the_mean_ra
     )
 
     table = rating_table_from_logs([log.location])
-    assert list(table.columns) == [*RATING_COLUMNS, "epoch", *PROBABILITY_COLUMNS]
+    # (flagged: the scorer checks every reply for words addressed to the judge)
+    assert list(table.columns) == [*RATING_COLUMNS, "epoch", *PROBABILITY_COLUMNS, "flagged"]
     assert table[list(PROBABILITY_COLUMNS)].notna().all().all()
     by = table.set_index(["dialog_id", "source"])
     s = log.samples[0]
@@ -205,7 +206,11 @@ def test_default_run_asks_for_no_logprobs_and_keeps_its_score_keys() -> None:
     assert configs and all(c.logprobs is None and c.top_logprobs is None for c in configs)
     value = log.samples[0].scores["empathy_judge"].value
     assert not any("p_" in k for k in value)
-    assert list(rating_table_from_logs([log.location]).columns) == [*RATING_COLUMNS, "epoch"]
+    assert list(rating_table_from_logs([log.location]).columns) == [
+        *RATING_COLUMNS,
+        "epoch",
+        "flagged",
+    ]
 
     configs.clear()
     _run("empathy/human", grader, sample=4, judge_cache=False, judge_logprobs=True)
@@ -221,7 +226,11 @@ def test_a_provider_without_logprobs_rates_on_the_label_alone() -> None:
     m = _metrics(log)
     assert m["mean_rating"] == pytest.approx(np.mean([v["rating"] for v in values]))
     # The table carries no probability columns: none were given.
-    assert list(rating_table_from_logs([log.location]).columns) == [*RATING_COLUMNS, "epoch"]
+    assert list(rating_table_from_logs([log.location]).columns) == [
+        *RATING_COLUMNS,
+        "epoch",
+        "flagged",
+    ]
 
 
 def test_asking_for_logprobs_is_its_own_cache_entry(tmp_path: Path) -> None:

@@ -23,6 +23,9 @@ TESTS: dict[str, str] = {
 }
 
 
+FLAGGED_COLUMNS: tuple[str, ...] = ("rater_kind", "source", "checked", "flagged")
+
+
 @dataclass(frozen=True)
 class AnalysisOptions:
     """How to analyse: the baseline, the correction, the cluster bootstrap and the power statement.
@@ -159,6 +162,11 @@ class Analysis:
             return {}
         first = c.drop_duplicates("rater_kind")
         return dict(zip(first["rater_kind"], first["kind_covers_different_prompts"].astype(bool)))
+
+    # One row per (rater_kind, source) whose input recorded flags (the rating table's optional
+    # ``flagged`` column): ``checked`` ratings with a flag, ``flagged`` ratings of a reply that
+    # addressed the judge (its answer format or instructions to it; the rating stands).
+    flagged: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLAGGED_COLUMNS))
 
     def overall_groups(self) -> pd.DataFrame:
         """The groups over all prompts (scope ``overall``)."""

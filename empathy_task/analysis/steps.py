@@ -23,6 +23,7 @@ import pandas as pd
 from empathy_task.analysis import stats
 from empathy_task.analysis.repeatability import repeatability
 from empathy_task.analysis.results import (
+    FLAGGED_COLUMNS,
     LEVELS,
     OVERALL,
     TESTS,
@@ -241,6 +242,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
         repeatability=repeatability(table),
         coverage=coverage,
         paired=paired_frame,
+        flagged=flagged_counts(table, kind_of_rater[rater_codes]),
     )
 
 
@@ -902,6 +904,28 @@ def _rater_quality(table: pd.DataFrame, kinds: np.ndarray) -> pd.DataFrame:
     everyone = sub.drop_duplicates("rater")
     rows.append(("all", "all", *stats.summarise_teq(np.array(everyone["answers"].tolist()))))
     return pd.DataFrame(rows, columns=_QUALITY_COLUMNS)
+
+
+def flagged_counts(table: pd.DataFrame, kinds: np.ndarray) -> pd.DataFrame:
+    """Per (rater kind, source), how many ratings carry a flag and how many of those are of a
+    reply that addressed the judge (the optional ``flagged`` column; missing: not checked)."""
+    if "flagged" not in table.columns:
+        return pd.DataFrame(columns=list(FLAGGED_COLUMNS))
+    flags = table["flagged"]
+    checked = flags.notna().to_numpy(dtype=bool)
+    if not checked.any():
+        return pd.DataFrame(columns=list(FLAGGED_COLUMNS))
+    frame = pd.DataFrame(
+        {
+            "rater_kind": kinds[checked],
+            "source": table["source"].to_numpy()[checked],
+            "flagged": flags[checked].astype(bool).to_numpy(),
+        }
+    )
+    out = frame.groupby(["rater_kind", "source"], sort=False)["flagged"].agg(["size", "sum"])
+    out = out.reset_index().rename(columns={"size": "checked", "sum": "flagged"})
+    out[["checked", "flagged"]] = out[["checked", "flagged"]].astype("int64")
+    return out[list(FLAGGED_COLUMNS)]
 
 
 def published_rows() -> pd.DataFrame:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from empathy_task.data.fetch import DataError, resolve_data_file
+from empathy_task.ratings.table import excerpt
 from empathy_task.resources import resource_path
 from empathy_task.vocabulary import STORED_SOURCES, authors_pseudonym
 
@@ -54,10 +55,11 @@ def emotions() -> tuple[str, ...]:
 
 def _locate(path: Path, frame: pd.DataFrame, mask: pd.Series, column: str, what: str) -> DataError:
     idx = int(mask.to_numpy().nonzero()[0][0])
-    # +2: one header line, rows counted from 1 as a spreadsheet shows them.
+    # +2: one header line, rows counted from 1 as a spreadsheet shows them. Cells are quoted as
+    # short excerpts: a corrupt file can hold a cell of megabytes.
     return DataError(
         f"{path}: row {idx + 2}, column {column!r}: {what} "
-        f"(value {frame[column].iloc[idx]!r}, dialog {frame['dialog_id'].iloc[idx]!r})"
+        f"(value {excerpt(frame[column].iloc[idx])}, dialog {excerpt(frame['dialog_id'].iloc[idx])})"
     )
 
 
@@ -105,19 +107,25 @@ def crowd_ratings() -> pd.DataFrame:
 
 def _teq_answers(cell: str, path: Path, row: int, column: str) -> list[int]:
     # The CSV stores the 16 answers centred on 0 (-2 Never .. 2 Always); keep the 0-4 scale.
+    where = f"{path}: row {row + 2}, column {column!r}"
     try:
         values = [int(v) + 2 for v in cell.strip("[] ").split(",")]
-    except ValueError as e:
-        raise DataError(f"{path}: row {row + 2}, column {column!r}: not a TEQ answer list") from e
+    except ValueError:
+        # Not chained: int()'s error would quote the whole cell.
+        raise DataError(f"{where}: not a TEQ answer list (value {excerpt(cell)})") from None
     if len(values) != 16 or not all(0 <= v <= 4 for v in values):
-        raise DataError(f"{path}: row {row + 2}, column {column!r}: need 16 answers in -2..2")
+        raise DataError(f"{where}: need 16 answers in -2..2 (value {excerpt(cell)})")
     return values
 
 
 def _read(path: Path) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, keep_default_na=False, dtype=str)
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        from empathy_task.ratings.files import not_utf8
+
+        raise DataError(str(not_utf8(path, e))) from None  # names the line, not a byte offset
+    except pd.errors.ParserError as e:
         raise DataError(f"{path}: not a readable CSV: {e}") from e
     for col in ("part_no", *(f"rating_{s}" for s in STORED_SOURCES)):
         if col in raw.columns:

@@ -98,7 +98,37 @@ MAX_DECODED_BYTES = 2 << 30
 
 
 def max_rows() -> int:
+    """How many rows one input may hold: ``EMPATHY_TASK_MAX_ROWS``, else :data:`MAX_ROWS`."""
     return int(os.environ.get("EMPATHY_TASK_MAX_ROWS", MAX_ROWS))
+
+
+#: Rows a large CSV or JSONL input is read in, and bytes its line ends are counted in.
+BATCH_ROWS = 65_536
+_SCAN_BYTES = 16 << 20
+
+
+def too_many_rows(origin: str, limit: int, row: int | None = None) -> RatingTableError:
+    """The error for an input with more than ``limit`` rows, at the first row beyond it."""
+    return RatingTableError(
+        origin,
+        f"more than the {limit:,} rows an input may hold (set EMPATHY_TASK_MAX_ROWS to allow more)",
+        row=row,
+    )
+
+
+def _line_ends_at_most(path: str | os.PathLike[str], limit: int) -> bool:
+    """Whether the file has at most ``limit`` line ends (``\n`` and ``\r`` each counted).
+
+    No CSV or JSONL reader finds more records than line ends + 1, so a file within this bound
+    needs no row count; counted in blocks, never read whole, stopped at the bound.
+    """
+    ends = 0
+    with Path(path).open("rb") as f:
+        while block := f.read(_SCAN_BYTES):
+            ends += block.count(b"\n") + block.count(b"\r")
+            if ends > limit:
+                return False
+    return True
 
 
 def read_parquet_bounded(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -161,6 +191,7 @@ def read_text_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     import pyarrow.csv as pa_csv
 
     origin = str(path)
+    limit = max_rows()
     try:
         with Path(path).open(newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), [])
@@ -178,6 +209,10 @@ def read_text_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
                 column=excerpt(name)[1:-1] if len(name) > EXCERPT_CHARS else name,
             )
         seen[name] = number
+    # At most `limit` line ends: at most `limit` rows besides the header. More: count the rows as
+    # pandas reads them, in batches, and stop at the first row beyond the bound.
+    if not _line_ends_at_most(path, limit):
+        return _read_safe_csv_bounded(path, limit)
     # A bare "\r" (an old Mac line end, or one in a cell): pyarrow and pandas disagree on what
     # it ends, so such a file goes to pandas. Searched through a memory map, not read whole.
     if _has_bare_cr(path):
@@ -220,18 +255,45 @@ def read_text_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     return frame
 
 
+def _read_safe_csv_bounded(path: str | os.PathLike[str], limit: int) -> pd.DataFrame:
+    """:func:`empathy_task.outputs.read_safe_csv`, read in batches of :data:`BATCH_ROWS` rows:
+    a file with more than ``limit`` rows is refused at the first batch beyond it."""
+    origin = str(path)
+    parts: list[pd.DataFrame] = []
+    rows = 0
+    with pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=BATCH_ROWS) as reader:
+        for part in reader:
+            if rows + len(part) > limit:
+                raise too_many_rows(origin, limit, row=limit + 2)  # +2: header, counted from 1
+            rows += len(part)
+            parts.append(part)
+    if not parts:  # a header and blank lines
+        return read_safe_csv(path)
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    for col in frame.columns:
+        hit = frame[col].str.contains(_NEUTRALISED, regex=True).to_numpy(dtype=bool)
+        if hit.any():
+            frame.loc[hit, col] = frame.loc[hit, col].str.slice(1)
+    return frame
+
+
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, record)`` for each non-blank line of a JSONL file.
 
-    A line that is not a JSON object, or a file that is not UTF-8, is a :class:`RatingTableError`
-    naming the file and line.
+    A line that is not a JSON object, a file that is not UTF-8, or a record beyond the
+    :func:`max_rows` an input may hold is a :class:`RatingTableError` naming the file and line.
     """
     origin = str(path)
+    limit = max_rows()
+    records = 0
     try:
         with Path(path).open(encoding="utf-8") as f:
             for n, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
+                records += 1
+                if records > limit:
+                    raise too_many_rows(origin, limit, row=n)
                 try:
                     rec = json.loads(line, object_pairs_hook=_unique_keys)
                 except json.JSONDecodeError as e:
@@ -274,10 +336,24 @@ def not_utf8(path: str | os.PathLike[str], error: UnicodeDecodeError) -> RatingT
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[int]]:
-    """The records of a JSONL file as a frame, and the line number of each (blank lines skipped)."""
-    numbered = list(iter_jsonl(path))
-    frame = pd.DataFrame.from_records([rec for _, rec in numbered])
-    return frame, [n for n, _ in numbered]
+    """The records of a JSONL file as a frame, and the line number of each (blank lines skipped).
+
+    Records become frames :data:`BATCH_ROWS` at a time, so a large file never holds all its
+    records as Python dicts at once.
+    """
+    parts: list[pd.DataFrame] = []
+    lines: list[int] = []
+    batch: list[dict[str, Any]] = []
+    for n, rec in iter_jsonl(path):
+        lines.append(n)
+        batch.append(rec)
+        if len(batch) == BATCH_ROWS:
+            parts.append(pd.DataFrame.from_records(batch))
+            batch = []
+    if batch or not parts:
+        parts.append(pd.DataFrame.from_records(batch))
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True, sort=False)
+    return frame, lines
 
 
 def write_rating_table(

@@ -218,6 +218,7 @@ def rating_rows(
             rater = str(metadata.get("judge") or _grader(log, origin))
             labels = {k: sample.metadata[k] for k in labels_of}
             place = f"{origin}: sample {sample.id}, epoch {sample.epoch}, scorer {name}"
+            flags = _reply_flags(metadata)
             for who, prefix in ((source, ""), (HUMAN, "human_")):
                 rating = _rating(score.value.get(f"{prefix}rating"))
                 if rating is not None:
@@ -231,9 +232,22 @@ def rating_rows(
                             "epoch": int(sample.epoch),
                             "_place": place,
                             **_probabilities(score.value, prefix),
+                            "flagged": flags[prefix],
                         }
                     )
     return rows
+
+
+def _reply_flags(metadata: dict[str, Any] | None) -> dict[str, bool | None]:
+    """Whether the scorer flagged the model's and the human reply (None: not recorded, as in
+    logs written before the scorer checked them)."""
+    md = metadata or {}
+
+    def flagged(key: str) -> bool | None:
+        value = md.get(key)
+        return None if value is None else bool(value)
+
+    return {"": flagged("reply_flags"), "human_": flagged("human_reply_flags")}
 
 
 def _probabilities(value: dict[str, Any], prefix: str) -> dict[str, float]:
@@ -278,7 +292,8 @@ def rating_table_from_logs(
         raise RatingTableError(origin, "no rated samples in the log(s)")
     with_probabilities = any(PROBABILITY_COLUMNS[0] in row for row in rows)
     columns = [*RATING_COLUMNS, "epoch", "_place"]
-    frame = pd.DataFrame(rows, columns=columns + list(PROBABILITY_COLUMNS * with_probabilities))
+    columns += [*(PROBABILITY_COLUMNS if with_probabilities else ()), "flagged"]
+    frame = pd.DataFrame(rows, columns=columns)
     if with_probabilities:
         # The same rating from a run with probabilities and one without is one rating: keep the
         # row that has them (combine_repeats keeps the first of repeats).

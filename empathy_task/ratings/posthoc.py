@@ -41,6 +41,7 @@ class JudgeSummary:
     rated: Counter[str] = field(default_factory=Counter)
     unparsable: Counter[str] = field(default_factory=Counter)
     empty: Counter[str] = field(default_factory=Counter)
+    flagged: Counter[str] = field(default_factory=Counter)  # rated replies that address the judge
     judge_calls: int = 0
 
     def lines(self) -> list[str]:
@@ -53,6 +54,13 @@ class JudgeSummary:
         if n_empty:
             per = ", ".join(f"{s} {n}" for s, n in sorted(self.empty.items()))
             out.append(f"{n_empty} empty repl(ies) not rated ({per})")
+        n_flagged = sum(self.flagged.values())
+        if n_flagged:
+            per = ", ".join(f"{s} {n}" for s, n in sorted(self.flagged.items()))
+            out.append(
+                f"{n_flagged} rated repl(ies) addressed the judge (answer format or instructions; "
+                f"column flagged) ({per})"
+            )
         return out
 
 
@@ -121,6 +129,7 @@ def judge_replies(
     Raises :class:`JudgeRunError` if the judge fails; a re-run resumes from the cache.
     """
     from empathy_task.task.dataset import prompt_set
+    from empathy_task.task.verdict import injection_flags
 
     prompts = prompt_set(data).set_index("dialog_id")
     unknown = ~replies["dialog_id"].isin(prompts.index)
@@ -159,8 +168,17 @@ def judge_replies(
             summary.unparsable[job.source] += 1
             continue
         summary.rated[job.source] += 1
+        # Checked as the Inspect scorer checks a reply: counted, the rating stands.
+        flagged = bool(injection_flags(job.reply))
+        summary.flagged[job.source] += flagged
         rows.append(
-            {"dialog_id": job.dialog_id, "source": job.source, "rater": rater, "rating": rating}
+            {
+                "dialog_id": job.dialog_id,
+                "source": job.source,
+                "rater": rater,
+                "rating": rating,
+                "flagged": flagged,
+            }
         )
     if not rows:
         raise RatingTableError(

@@ -8,7 +8,9 @@ the epochs of one Inspect run (``--epochs``). A rating is identified by (dialog,
 epoch): a file holds at most one row per identity.
 Optional ``p_bad, p_okay, p_good`` hold a judge's answer probabilities for the rating (its
 log-probabilities at the verdict, renormalised over the three labels): all three or none in each
-row, each in [0, 1], adding up to 1 within :data:`PROBABILITY_TOLERANCE`.
+row, each in [0, 1], adding up to 1 within :data:`PROBABILITY_TOLERANCE`. An optional ``flagged``
+column says whether the rated reply addressed the judge
+(:func:`empathy_task.task.verdict.injection_flags`): true, false, or empty where it was not checked.
 Stored as CSV, JSONL or Parquet, chosen by the file's suffix.
 """
 
@@ -46,7 +48,7 @@ PROBABILITY_COLUMNS: tuple[str, ...] = ("p_bad", "p_okay", "p_good")
 #: at most 0.0015; a row that misses by more is not a distribution.
 PROBABILITY_TOLERANCE = 0.01
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("epoch", "teq", *PROBABILITY_COLUMNS)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("epoch", "teq", *PROBABILITY_COLUMNS, "flagged")
 
 #: What identifies a rating: two rows with the same values are the same rating.
 RATING_KEY: tuple[str, ...] = ("dialog_id", "source", "rater", "epoch")
@@ -196,6 +198,10 @@ def validate_rating_table(
     if "teq" in out.columns:
         out["teq"] = _canonical_teq(out["teq"], fail)
     _check_probabilities(out, origin, fail)
+    if "flagged" in out.columns:
+        out["flagged"] = canonical_flags(out["flagged"], fail)
+        if out["flagged"].isna().all():  # nothing was checked: as if the column were absent
+            out = out.drop(columns="flagged")
     keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
     return out[keep]
 
@@ -446,6 +452,45 @@ def _canonical_teq(cells: pd.Series, fail: Callable[..., RatingTableError]) -> p
                 canonical[key] = answers
         values.append(canonical[key] if key is not None else answers)
     return pd.Series(values, index=cells.index, dtype=object)
+
+
+_FLAG_TEXT: dict[str, bool] = {"true": True, "false": False, "1": True, "0": False}
+
+
+def canonical_flags(cells: pd.Series, fail: Callable[..., RatingTableError]) -> pd.Series:
+    """``flagged`` cells as True, False or None (not checked): booleans, ``true``/``false`` in
+    any case, 1/0; an empty cell is None. Anything else is an error naming the row."""
+
+    def flag(value: object) -> bool | None:
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return None
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if not text:
+                return None
+            if text in _FLAG_TEXT:
+                return _FLAG_TEXT[text]
+        elif isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
+            return bool(value)
+        raise ValueError(value)
+
+    try:  # each distinct cell once
+        codes, values = pd.factorize(cells)
+        distinct = list(values)
+    except TypeError:  # a list in a JSONL or Parquet cell: unhashable
+        codes, distinct = np.arange(len(cells)), cells.tolist()
+    canonical: list[bool | None] = []
+    for i, value in enumerate(distinct):
+        try:
+            canonical.append(flag(value))
+        except ValueError:
+            raise fail(
+                int(np.flatnonzero(codes == i)[0]), "flagged", "flagged must be true or false"
+            ) from None
+    canonical.append(None)  # code -1: a missing cell
+    return pd.Series(np.array(canonical, dtype=object)[codes], index=cells.index, dtype=object)
 
 
 def study_rating_table(study: pd.DataFrame) -> pd.DataFrame:

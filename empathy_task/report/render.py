@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import shutil
+import stat
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from empathy_task.analysis.results import Analysis
-from empathy_task.outputs import OutputExistsError, atomic_paths
+from empathy_task.outputs import _UMASK, OutputExistsError
 from empathy_task.ratings.inputs import LoadedInput
 from empathy_task.report.document import Paragraph, RenderedReport, Section, Table
 from empathy_task.report.figures import render_figures
 from empathy_task.report.report_json import render_json
 from empathy_task.report.sections import build_document
+
+logger = logging.getLogger(__name__)
 
 FORMATS: tuple[str, ...] = ("md", "html", "json")
 
@@ -125,34 +132,99 @@ def _is_report_file(path: Path) -> bool:
 def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = False) -> list[Path]:
     """Write the rendered files into ``out_dir``, which then holds exactly this one report.
 
-    Without ``force`` a folder that already holds report files is refused. Everything is checked
-    and every file written in full before anything is moved: a target that is a folder or a
-    symlink is refused up front, so a failure leaves the previous report whole. With ``force``
-    the previous report's files that the new one does not write (PNGs of figures it no longer
-    has) are removed; files a report does not write (notes of your own) are kept.
+    Without ``force`` a folder that already holds report files is refused. The report is written
+    whole into a new folder beside ``out_dir`` and swapped in for it (:func:`_swap_in`): the
+    folder holds the previous report, untouched, or the new one, whole, never a mix, and none of
+    the previous report's files (PNGs of figures the new one no longer has) stay behind. Files
+    and folders a report does not write (notes of your own) move into the new folder with it,
+    unread and unchanged. A report file's name taken by a folder or a symlink is refused up
+    front. A symlink to a folder is followed: the link stays, the folder it names is replaced.
     """
     out = Path(out_dir)
     if out.is_symlink() and not out.exists():
         raise OutputExistsError(f"{out} is a dangling symlink; remove it or choose another folder")
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out} exists and is not a folder")
+    if out.is_symlink():
+        out = out.resolve()
     present = sorted(out.iterdir()) if out.is_dir() else []
     reports = [p for p in present if _is_report_file(p)]
     if reports and not force:
         names = ", ".join(p.name for p in reports)
         raise OutputExistsError(f"{out} already holds {names}; pass --force to overwrite")
-    targets = [out / name for name in report.files]
-    blocked = [t for t in targets if t.is_symlink() or (t.exists() and not t.is_file())]
+    blocked = [
+        t
+        for t in (out / name for name in report.files)
+        if t.is_symlink() or (t.exists() and not t.is_file())
+    ]
     if blocked:
         names = ", ".join(t.name for t in blocked)
         raise OutputExistsError(
             f"{out}: {names} is a folder or a symlink where the report writes a file; "
             "remove it first (nothing was written)"
         )
-    stale = [p for p in reports if p.name not in report.files]
-    with atomic_paths(targets, force=force) as temps:
-        for tmp, data in zip(temps, report.files.values()):
-            tmp.write_bytes(data)
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return targets
+    kept = [p.name for p in present if not _is_report_file(p)]
+    # The swap renames the folder itself: "." or "x/.." must name it, not stand for it.
+    place = Path(os.path.abspath(out))
+    place.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=f".{place.name}.new-", dir=place.parent))
+    try:
+        for name, data in report.files.items():
+            (new / name).write_bytes(data)
+        # mkdtemp's folder is private (0700): give it the old folder's mode, or a new one's.
+        new.chmod(stat.S_IMODE(place.stat().st_mode) if place.is_dir() else 0o777 & ~_UMASK)
+        if place.is_dir():
+            inside = _working_folder_inside(place)
+            _swap_in(new, place, kept)
+            if inside is not None:  # follow the folder: the old one is gone
+                os.chdir(place / inside)
+        else:
+            os.rename(new, place)
+    except BaseException:
+        # Never delete a file of the user's: if one could not be moved back, keep the folder.
+        stranded = [k for k in kept if os.path.lexists(new / k)]
+        if stranded:
+            logger.error("files of yours from %s are in %s: %s", place, new, ", ".join(stranded))
+        else:
+            shutil.rmtree(new, ignore_errors=True)
+        raise
+    return [out / name for name in report.files]
+
+
+def _working_folder_inside(folder: Path) -> Path | None:
+    """The process's working folder relative to ``folder`` if it is inside it, else None."""
+    try:
+        return Path(os.getcwd()).relative_to(folder.resolve())
+    except (ValueError, OSError):
+        return None
+
+
+def _swap_in(new: Path, out: Path, kept: Sequence[str]) -> None:
+    """Put folder ``new`` in the place of folder ``out``, carrying ``out``'s entries ``kept``.
+
+    The kept entries move into ``new``, ``out`` is renamed aside, ``new`` renamed in, and the old
+    folder (by then only the previous report's files) deleted. Every step is a rename within one
+    folder; a failure undoes the steps done, so ``out`` is as it was. (A crash between the two
+    folder renames leaves both folders beside ``out``, each whole.)
+    """
+    moved: list[str] = []
+    try:
+        for name in kept:
+            os.rename(out / name, new / name)
+            moved.append(name)
+        aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        aside.rmdir()  # a free name beside out (renaming onto a folder fails on Windows)
+        os.rename(out, aside)
+        try:
+            os.rename(new, out)
+        except BaseException:
+            os.rename(aside, out)
+            raise
+    except BaseException:
+        for name in reversed(moved):
+            os.rename(new / name, out / name)
+        raise
+    try:
+        shutil.rmtree(aside)
+    except OSError as e:  # the new report is in place; the old one is only in the way
+        logger.warning("could not remove the previous report at %s: %s", aside, e)

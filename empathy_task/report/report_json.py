@@ -74,6 +74,21 @@ def _group_entries(a: Analysis) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
+def _with_flagged(
+    by_rater: dict[str, dict[str, dict[str, Any]]], a: Analysis
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each group's ``flagged``: its ratings of replies that addressed the judge (answer format
+    or instructions; still rated), null where the input did not record it (crowd ratings)."""
+    counts = {
+        (str(k), str(s)): int(n)
+        for k, s, n in zip(a.flagged["rater_kind"], a.flagged["source"], a.flagged["flagged"])
+    }
+    for kind, by_source in by_rater.items():
+        for source, entry in by_source.items():
+            entry["flagged"] = counts.get((kind, source))
+    return by_rater
+
+
 def _comparisons_json(frame: pd.DataFrame) -> str:
     """The comparisons as a JSON array of objects: floats at full (``repr``) precision, NaN as null.
 
@@ -227,7 +242,7 @@ def _generator() -> str:
 
 def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
     """``report.json`` (see the module docstring for its keys)."""
-    by_rater = _group_entries(a)
+    by_rater = _with_flagged(_group_entries(a), a)
     o = a.options
     doc: dict[str, Any] = {
         "schema": SCHEMA,

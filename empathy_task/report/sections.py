@@ -6,7 +6,8 @@
   kind: the first kind (the crowd first, then judges in order of appearance) that rated the
   baseline. The same source can be rated by several kinds, so ``groups_by_rater`` holds every kind:
   ``{rater_kind: {source: {...}}}``. Both add ``good_rate``, ``good_rate_ci``, ``mean_rating``,
-  ``rater_kind`` and per-scope counts under ``scopes``.
+  ``rater_kind``, per-scope counts under ``scopes`` and ``flagged``: the group's ratings of replies
+  that addressed the judge (null where the input did not record it).
 - ``comparisons``: one object per (rater kind, a, b, scope) with ``a, b, scope, n_a, n_b, good_a,
   good_b, rel_increase_good`` (percent), ``good_chi2, good_p`` (2x2, Yates), ``dist_chi2, dist_p``
   (2x3); added: ``rater_kind, vs_baseline, level``, Good rates, ``rel_increase_good_rate``,
@@ -324,6 +325,9 @@ def _leaderboard(a: Analysis) -> Section:
                 [[kind_title(k), src, why] for k, src, why in a.descriptive_only],
             )
         )
+    note = _flagged_note(a)
+    if note:
+        s.add(note)
     return s
 
 
@@ -348,6 +352,27 @@ def _coverage_note(a: Analysis) -> str | None:
 
 def _shared_n(v: dict[str, Any]) -> str:
     return f" (on n {fmt_int(v['n_a'])} / {fmt_int(v['n_b'])})"
+
+
+def _flagged_note(a: Analysis) -> str | None:
+    """One line: per rater kind and source, the rated replies that addressed the judge."""
+    f = a.flagged
+    if f.empty:
+        return None
+    parts = []
+    for kind in dict.fromkeys(f["rater_kind"]):
+        rows = f[f["rater_kind"] == kind]
+        per = ", ".join(
+            f"{src} {fmt_int(n)} of {fmt_int(m)}"
+            for src, n, m in zip(rows["source"], rows["flagged"], rows["checked"])
+        )
+        parts.append(f"{kind_title(str(kind))}: {per}")
+    total = int(f["flagged"].sum())
+    return (
+        f"Flagged replies: {fmt_int(total)} rated repl{'y' if total == 1 else 'ies'} addressed the "
+        "judge (its answer format or instructions to it); they are rated as usual and counted "
+        "here, so a reader can see how many tried to steer their judge. " + "; ".join(parts) + "."
+    )
 
 
 def _published(a: Analysis) -> Section:

@@ -254,6 +254,8 @@ def empathy_judge(judge_human: bool = True, cache: bool = True, logprobs: bool =
                 "judge": str(grader),
                 "judge_prompt_version": JUDGE_PROMPT_VERSION,
                 "reply_flags": flags,
+                # The human reply goes to the judge too: checked alike, for the rating table.
+                "human_reply_flags": injection_flags(md["human_reply"]) if judge_human else None,
                 "human_answer": RATING_LABELS.get(human_rating) if human_rating else None,
                 "human_explanation": human_text if judge_human else None,
             },
