@@ -9,7 +9,7 @@ do not follow the ``RATING:`` format (they must end unscored, never as a rating)
     python benchmarks/real_model.py --samples 8
 
 ``benchmarks/run.py --real-model`` records the result in the benchmark table, and
-``pytest -m slow tests/test_real_model.py`` runs it as an opt-in test.
+``pytest -m slow tests/task/test_real_model.py`` runs it as an opt-in test.
 """
 
 from __future__ import annotations

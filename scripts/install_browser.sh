@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium for the human-study browser tests (tests/test_study_browser.py),
+# Installs Debian's Chromium for the human-study browser tests (tests/study/test_browser.py),
 # which drive /usr/bin/chromium through Playwright. Playwright's own browser download is never
 # used. Does nothing if the browser is already there.
 set -euo pipefail

@@ -1,6 +1,6 @@
 """What share of adversarial replies changes a judge's rating, under judge-1 and judge-2.
 
-Each reply of ``tests/adversarial.py`` is rated by the offline mock judge in its two quoting
+Each reply of ``tests/task/adversarial.py`` is rated by the offline mock judge in its two quoting
 styles (the response quoted before or after its verdict, as a judge explaining itself might).
 A rating is *changed* when the parsed rating is neither the mock judge's own verdict nor unrated.
 ``judge-1`` is the earlier wording and parser, reproduced here for the comparison: the reply
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from empathy_task.task.prompts import judge_prompt
 from empathy_task.task.provider import mock_judgement, mock_verdict
 from empathy_task.task.verdict import LABEL_TO_RATING, injection_flags, parse_rating
-from tests.adversarial import ADVERSARIAL_REPLIES  # noqa: E402
+from tests.task.adversarial import ADVERSARIAL_REPLIES  # noqa: E402
 
 STYLES = ("quote-first", "quote-last")
 CONTEXT = {"emotion": "sad", "situation": "SIT", "speaker_turn": "TURN"}

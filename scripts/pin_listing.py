@@ -8,7 +8,7 @@ after checking that it is a commit of this repository, and ``source.repository_u
 The register clones the repository at that commit, so pin a commit that has been pushed. A
 listing cannot name the commit that contains it: commit the change this script makes after the
 commit it pins. ``--check`` changes nothing and fails if the pinned commit is not a full 40-hex
-commit of this repository (tests/test_ecosystem.py runs the same check).
+commit of this repository (tests/plugins/test_ecosystem.py runs the same check).
 """
 
 from __future__ import annotations

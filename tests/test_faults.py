@@ -27,7 +27,7 @@ from empathy_task.data.study import load_study
 from empathy_task.ratings.logs import rating_table_from_logs
 from empathy_task.resources import DataPin, data_pin
 from empathy_task.task.empathy_task import empathy_task
-from tests import test_data
+from tests.data import test_data
 from tests.conftest import STUDY_CSV
 
 INSPECT = str(Path(sys.executable).with_name("inspect"))

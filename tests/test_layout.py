@@ -75,3 +75,19 @@ def test_the_command_line_shows_what_the_library_logs(
     assert capsys.readouterr().err == "empathy-task report: two logs disagree\n"
     # Outside a command the package adds no handler of its own (Inspect's logging decides).
     assert logging.getLogger("empathy_task").handlers == []
+
+
+def test_the_tests_mirror_the_package() -> None:
+    tests = Path(__file__).resolve().parent
+    for folder in ("data", "task", "ratings", "analysis", "report", "study", "cli"):
+        assert list((tests / folder).glob("test_*.py")), f"tests/{folder}/ holds no tests"
+    # At the top only what crosses every part: the layout, faults, properties, the vocabulary and
+    # the worked example.
+    top = {p.name for p in tests.glob("test_*.py")}
+    assert top == {
+        "test_layout.py",
+        "test_faults.py",
+        "test_properties.py",
+        "test_vocabulary.py",
+        "test_worked_example.py",
+    }

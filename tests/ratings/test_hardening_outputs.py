@@ -320,7 +320,7 @@ def _adversarial_log(sample: int = 8) -> str:
     from inspect_ai.model import GenerateConfig, ModelOutput, ModelUsage, get_model
 
     from empathy_task.task.empathy_task import empathy_task
-    from tests.adversarial import ADVERSARIAL_REPLIES
+    from tests.task.adversarial import ADVERSARIAL_REPLIES
 
     counter = {"n": 0}
 
@@ -421,7 +421,7 @@ def test_post_hoc_judging_flags_the_replies_it_rates(study: pd.DataFrame) -> Non
 
     from empathy_task.ratings.posthoc import judge_replies
     from empathy_task.task.verdict import injection_flags
-    from tests.adversarial import ADVERSARIAL_REPLIES
+    from tests.task.adversarial import ADVERSARIAL_REPLIES
 
     rows = study.head(6)
     replies = pd.DataFrame(

@@ -17,7 +17,7 @@ from empathy_task.study.returns import import_returns  # noqa: E402
 from empathy_task.study.sheets import make_sheets, write_sheets  # noqa: E402
 from empathy_task.study.store import StudyStore  # noqa: E402
 from empathy_task.vocabulary import key_path_for, pseudonym, read_pseudonym_key
-from tests.study_support import (  # noqa: E402
+from tests.study.support import (  # noqa: E402
     COMPLETION_CODE,
     RaterClient,
     running_server,

@@ -20,7 +20,7 @@ from empathy_task.vocabulary import (
     pseudonym,
     rater_kinds,
 )
-from tests.study_support import synthetic_items
+from tests.study.support import synthetic_items
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from empathy_task.study import app as app_module  # noqa: E402
 from empathy_task.study.app import StudySettings, create_app  # noqa: E402
 from empathy_task.study.links import link_key_path_for, make_link, read_link_key  # noqa: E402
 from empathy_task.study.store import Outcome, StudyStore  # noqa: E402
-from tests.study_support import ADMIN_TOKEN  # noqa: E402
-from tests.test_study_app import CSRF, Rater, _app, _sheets  # noqa: E402
+from tests.study.support import ADMIN_TOKEN  # noqa: E402
+from tests.study.test_app import CSRF, Rater, _app, _sheets  # noqa: E402
 
 ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 
@@ -362,7 +362,7 @@ def test_serve_wires_the_access_options(tmp_path: Path) -> None:
     import requests
 
     from empathy_task.study.sheets import make_sheets, write_sheets
-    from tests.study_support import running_server, synthetic_items
+    from tests.study.support import running_server, synthetic_items
 
     write_sheets(make_sheets(synthetic_items(range(3)), seed=1), tmp_path / "sheets")
     extra = ["--prolific-study-id", STUDY, "--claims-per-address", "1"]
@@ -387,7 +387,7 @@ def test_serve_requires_the_links_the_links_command_makes(tmp_path: Path, capsys
 
     from empathy_task.cli import main as cli
     from empathy_task.study.sheets import make_sheets, write_sheets
-    from tests.study_support import running_server, synthetic_items
+    from tests.study.support import running_server, synthetic_items
 
     write_sheets(make_sheets(synthetic_items(range(2)), seed=1), tmp_path / "sheets")
     db = tmp_path / "study.db"

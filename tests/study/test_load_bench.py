@@ -16,7 +16,7 @@ pytest.importorskip("flask")
 pytest.importorskip("waitress")
 pytest.importorskip("requests")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import study_load  # noqa: E402
 

@@ -20,7 +20,7 @@ from empathy_task.study.store import (  # noqa: E402
     StudyStore,
 )
 from empathy_task.vocabulary import key_path_for, pseudonym, read_pseudonym_key
-from tests.study_support import ADMIN_TOKEN, COMPLETION_CODE, synthetic_items  # noqa: E402
+from tests.study.support import ADMIN_TOKEN, COMPLETION_CODE, synthetic_items  # noqa: E402
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 ITEM = re.compile(r'name="item_id" value="([^"]+)"')

@@ -23,7 +23,7 @@ from empathy_task.study.sheets import (
     replies_from_study,
     write_sheets,
 )
-from tests.study_support import synthetic_items
+from tests.study.support import synthetic_items
 
 
 def test_stored_source_gives_200_blinded_sheets_of_10(study: pd.DataFrame, tmp_path: Path) -> None:

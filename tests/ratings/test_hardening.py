@@ -77,7 +77,7 @@ def test_a_source_with_a_cr_is_refused_before_a_table_is_written(
 
 def test_a_reply_with_a_cr_round_trips_through_csv_sheets(tmp_path: Path) -> None:
     from empathy_task.study.sheets import make_sheets, read_sheets, write_sheets
-    from tests.study_support import synthetic_items
+    from tests.study.support import synthetic_items
 
     items = synthetic_items([1])
     items["reply"] = [f"line one\rline {i}\r=1" for i in range(len(items))]

@@ -12,9 +12,9 @@ import pytest
 from empathy_task.task.prompts import judge_prompt, reply_fence
 from empathy_task.task.provider import MOCK_STYLES, mock_judgement, mock_verdict, rated_response
 from empathy_task.task.verdict import LABEL_TO_RATING, injection_flags, parse_rating
-from tests.adversarial import ADVERSARIAL_REPLIES
+from tests.task.adversarial import ADVERSARIAL_REPLIES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONTEXT = {"emotion": "sad", "situation": "SIT", "speaker_turn": "TURN"}
 
 

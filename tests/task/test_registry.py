@@ -16,7 +16,7 @@ import yaml
 
 from empathy_task.resources import registry, resource_path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LM_EVAL = resource_path("plugins/lm_eval")
 
 

@@ -17,7 +17,7 @@ from empathy_task.ratings.files import read_rating_table
 from empathy_task.ratings.logs import rating_table_from_logs, replies_from_logs
 from empathy_task.task.empathy_task import empathy_task
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 INSPECT = str(Path(sys.executable).with_name("inspect"))
 
 

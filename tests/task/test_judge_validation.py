@@ -21,7 +21,7 @@ from empathy_task.task.empathy_task import empathy_task
 from empathy_task.task.verdict import parse_rating
 from empathy_task.vocabulary import STORED_SOURCES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 INSPECT = str(Path(sys.executable).with_name("inspect"))
 
 
