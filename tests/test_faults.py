@@ -27,8 +27,8 @@ from empathy_task.data.study import load_study
 from empathy_task.ratings.logs import rating_table_from_logs
 from empathy_task.resources import DataPin, data_pin
 from empathy_task.task.empathy_task import empathy_task
-from tests.data import test_data
 from tests.conftest import STUDY_CSV
+from tests.data import test_data
 
 INSPECT = str(Path(sys.executable).with_name("inspect"))
 SAMPLES = 16  # an emotion-stratified subsample: 32 judge calls per run with the human replies

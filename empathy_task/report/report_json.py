@@ -1,4 +1,37 @@
-"""``report.json``: the stable keys of docs/design.md, floats at full precision, NaN as null."""
+"""``report.json``, from an :class:`~empathy_task.analysis.results.Analysis`.
+
+``report.json`` keeps the stable keys of docs/design.md exactly:
+
+- ``groups``: keyed by source, ``{"n", "counts": {"Bad", "Okay", "Good"}}``, for the *primary* rater
+  kind: the first kind (the crowd first, then judges in order of appearance) that rated the
+  baseline. The same source can be rated by several kinds, so ``groups_by_rater`` holds every kind:
+  ``{rater_kind: {source: {...}}}``. Both add ``good_rate``, ``good_rate_ci``, ``mean_rating``,
+  ``rater_kind``, per-scope counts under ``scopes`` and ``flagged``: the group's ratings of replies
+  that addressed the judge (null where the input did not record it).
+- ``comparisons``: one object per (rater kind, a, b, scope) with ``a, b, scope, n_a, n_b, good_a,
+  good_b, rel_increase_good`` (percent), ``good_chi2, good_p`` (2x2, Yates), ``dist_chi2, dist_p``
+  (2x3); added: ``rater_kind, vs_baseline, level``, Good rates, ``rel_increase_good_rate``,
+  interval bounds ``rel_increase_good_low/high`` (comparisons with the baseline),
+  ``*_p_adjusted``, ``*_marker``, ``*_cramers_v``, ``*_reason`` (why a statistic is null),
+  ``family_*`` and, overall against the baseline, the a-priori ``power_*_w``; every comparison is
+  on the prompts both sources have (``n_prompts``).
+- ``calibration``: per calibrated judge ``{"judge", "reference": "crowd", "loso": [{"source",
+  "crowd_good_rate", "judge_good_rate", "calibrated_good_rate", ...}], ...}``; ``crowd_equivalent``:
+  per judge-rated source that is not a stored one ``{"source", "judge", "good_rate",
+  "good_rate_ci", "rel_increase_good"`` (percent, against the crowd's human group 986 / 2,000)
+  ``, "rel_increase_good_ci", "counts": {"Bad", "Okay", "Good"}, ...}`` (estimated counts);
+  ``judge_card``: the judges' report cards (docs/design.md, "Judge calibration").
+- added: ``intervals`` (the method of each interval), ``clusters`` (the cluster bootstrap and
+  design effects; ``good_rs_chi2, good_rs_p`` in the overall comparisons), ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
+  ``published`` (the paper's reference rows, never mixed with computed ones), ``inputs``, and
+  ``ppi`` (only where the crowd rated part of a source that a judge rated in full: the
+  prediction-powered Good rate, see :func:`empathy_task.report.report_json.ppi_json`),
+  ``coverage`` (prompts per source and whether a rater kind's sources differ in them), ``paired``
+  (a judge's paired tests: McNemar, Stuart-Maxwell, prompt-bootstrap intervals).
+
+NaN becomes ``null``; floats are written at full (``repr``) precision. Everything is rendered in memory; :func:`write_report` then moves the files
+into place, so a failure leaves no partial report.
+"""
 
 from __future__ import annotations
 
