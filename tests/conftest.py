@@ -47,13 +47,6 @@ def _isolated_inspect(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path_factory.mktemp("no-tiktoken")))
-    # Tests build empathy_task() outside an eval, where no grader role is set and the default
-    # judge (openai/gpt-4o-mini) would be created; give them the offline judge instead (each
-    # eval(..., model_roles=...) still overrides it). Inspect offers no public setter for this.
-    from inspect_ai.model import get_model
-    from inspect_ai.model._model import init_model_roles
-
-    init_model_roles({"grader": get_model("empathy/mock-judge")})
 
 
 @pytest.fixture(scope="session")

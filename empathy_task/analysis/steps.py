@@ -69,12 +69,80 @@ def _order_kinds(kinds: Sequence[str]) -> list[str]:
 def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) -> Analysis:
     """Analyse a validated rating table (see :mod:`empathy_task.ratings`).
 
+    The steps, in order: select the ratings, code them once, count them into the grid, plan the
+    comparisons, then compute each part of the result from the grid and the codes.
+
     Raises ``ValueError`` for an empty group: the baseline or a requested source with no ratings.
     """
-    from empathy_task.data.study import emotions as study_emotions
-    from empathy_task.data.study import manifest
-
     opts = options or AnalysisOptions()
+    table = _selected(rating_table, opts)
+    c = _codes(table)
+    grid = _count_grid(c)
+    plan = _comparison_plan(grid, opts)
+    clusters = _clusters(
+        np.where(c.kind_names[c.kind_codes] == CROWD, c.rater_codes, c.dialog_codes),
+        c.kind_codes * len(c.source_names) + c.source_codes,
+        c.rating == 2,
+        list(c.kind_names),
+        c.source_names,
+        opts,
+    )
+    shared, per_dialog_n = _shared_prompts(c, grid, plan.pairs)
+    comparisons, families = _comparisons_frame(grid, plan.pairs, opts, shared)
+    _add_cluster_test(comparisons, clusters)
+    ppi, ppi_notes = ppi_rows(table, opts.confidence, raters=(c.rater_codes, c.raters))
+    notes = list(ppi_notes)
+    if (comparisons["n_a"] != comparisons["n_b"]).any():
+        notes.append(
+            "Some compared groups have different numbers of ratings on the prompts they share "
+            "(several epochs or raters per prompt): rel_increase_good compares their Good rates."
+        )
+    rater_kind_of_rating = c.kind_of_rater[c.rater_codes]
+    return Analysis(
+        options=opts,
+        n_ratings=len(table),
+        rater_kinds=tuple(c.kind_names),
+        primary_kind=plan.primary,
+        sources=plan.sources,
+        detail_sources=plan.detail,
+        scopes=c.scopes,
+        groups=_groups_frame(grid, opts),
+        comparisons=comparisons,
+        clusters=clusters,
+        descriptive_only=tuple(plan.descriptive),
+        families=families,
+        agreement=_agreement(
+            c.dialog_codes,
+            c.source_codes,
+            c.kind_codes,
+            c.rating + 1,
+            list(c.kind_names),
+            c.source_names,
+        ),
+        rater_quality=_rater_quality(table, rater_kind_of_rating),
+        published=published_rows(),
+        notes=tuple(notes),
+        ppi=ppi,
+        repeatability=repeatability(table),
+        coverage=_coverage_frame(per_dialog_n, list(c.kind_names), c.source_names, plan.baseline),
+        paired=_paired_frame(
+            c.dialog_codes,
+            c.source_codes,
+            c.kind_codes,
+            c.rating,
+            _epoch_codes(table),
+            c.emotion_of_dialog,
+            c.valence_of_emotion,
+            grid,
+            plan.pairs,
+            opts,
+        ),
+        flagged=flagged_counts(table, rater_kind_of_rating),
+    )
+
+
+def _selected(rating_table: pd.DataFrame, opts: AnalysisOptions) -> pd.DataFrame:
+    """The ratings to analyse (``opts.sources`` only, when given), after checking the options."""
     if opts.correction not in stats.CORRECTIONS:
         raise ValueError(f"unknown correction {opts.correction!r}: use none, holm or bh")
     if opts.resamples < 1:
@@ -97,11 +165,37 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
             f"the baseline {opts.baseline!r} has no ratings in the input "
             f"(sources present: {', '.join(present_sources)}); name one with --baseline"
         )
+    return table
 
-    # Codes: one factorisation per column. The validated table carries each rating's emotion
-    # (filled from the manifest once, at validation), so no dialog is looked up again here.
+
+@dataclass(frozen=True)
+class _Codes:
+    """Every rating as integer codes, one factorisation per column (the analysis' only pass over
+    the table's strings), and the names each code stands for."""
+
+    emotions: tuple[str, ...]
+    scopes: tuple[str, ...]
+    emotion_codes: np.ndarray  # per rating
+    valence_of_emotion: np.ndarray  # per emotion
+    dialog_codes: np.ndarray  # per rating: prompts are the judge's cluster and pairing unit
+    emotion_of_dialog: np.ndarray  # per dialog
+    source_codes: np.ndarray
+    source_names: Any
+    rater_codes: np.ndarray
+    raters: Any
+    kind_of_rater: np.ndarray  # per rater
+    kind_names: np.ndarray  # the crowd first, then judges in order of appearance
+    kind_codes: np.ndarray  # per rating
+    rating: np.ndarray  # per rating: 0 Bad, 1 Okay, 2 Good
+
+
+def _codes(table: pd.DataFrame) -> _Codes:
+    """Code the ratings. The validated table carries each rating's emotion (filled from the
+    manifest once, at validation), so no dialog is looked up again here."""
+    from empathy_task.data.study import emotions as study_emotions
+    from empathy_task.data.study import manifest
+
     emotions = study_emotions()
-    scopes = scope_names(emotions)
     emo = pd.Categorical(table["emotion"], categories=emotions).codes.astype(np.int64)
     if (emo < 0).any():
         raise ValueError(
@@ -109,8 +203,6 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
             "analyse takes a validated rating table"
         )
     by_emotion_label = manifest().drop_duplicates("emotion").set_index("emotion")
-    valence_of_emotion = by_emotion_label.loc[list(emotions), "sentiment"].to_numpy()
-    # Prompts: the judge's cluster unit, the unit of pairing and of shared coverage.
     dialog_codes, dialogs = pd.factorize(table["dialog_id"])
     emotion_of_dialog = np.zeros(len(dialogs), dtype=np.int64)
     emotion_of_dialog[dialog_codes] = emo  # a dialog has one emotion (checked at validation)
@@ -120,31 +212,73 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
     kind_names = _order_kinds(list(pd.unique(kind_of_rater)))
     kind_index = {k: i for i, k in enumerate(kind_names)}
     kind_codes = np.array([kind_index[k] for k in kind_of_rater], dtype=np.int64)[rater_codes]
-    rating = table["rating"].to_numpy(np.int64) - 1
-    n_kinds, n_sources, n_emotions = len(kind_names), len(source_names), len(emotions)
-
-    flat = ((kind_codes * n_sources + source_codes) * n_emotions + emo) * 3 + rating
-    by_emotion = np.bincount(flat, minlength=n_kinds * n_sources * n_emotions * 3).reshape(
-        n_kinds, n_sources, n_emotions, 3
+    return _Codes(
+        emotions=emotions,
+        scopes=scope_names(emotions),
+        emotion_codes=emo,
+        valence_of_emotion=by_emotion_label.loc[list(emotions), "sentiment"].to_numpy(),
+        dialog_codes=dialog_codes,
+        emotion_of_dialog=emotion_of_dialog,
+        source_codes=source_codes,
+        source_names=source_names,
+        rater_codes=rater_codes,
+        raters=raters,
+        kind_of_rater=kind_of_rater,
+        kind_names=np.asarray(kind_names, dtype=object),
+        kind_codes=kind_codes,
+        rating=table["rating"].to_numpy(np.int64) - 1,
     )
+
+
+def _count_grid(c: _Codes) -> _Grid:
+    """One bincount over the codes: ``[kind, source, scope, Bad/Okay/Good]``, every scope."""
+    n_kinds, n_sources, n_emotions = len(c.kind_names), len(c.source_names), len(c.emotions)
+    flat = ((c.kind_codes * n_sources + c.source_codes) * n_emotions + c.emotion_codes) * 3
+    by_emotion = np.bincount(
+        flat + c.rating, minlength=n_kinds * n_sources * n_emotions * 3
+    ).reshape(n_kinds, n_sources, n_emotions, 3)
     by_valence = np.stack(
-        [by_emotion[:, :, valence_of_emotion == v].sum(axis=2) for v in VALENCES], axis=2
+        [by_emotion[:, :, c.valence_of_emotion == v].sum(axis=2) for v in VALENCES], axis=2
     )
     counts = np.concatenate([by_emotion.sum(axis=2, keepdims=True), by_valence, by_emotion], axis=2)
-    n = counts.sum(axis=-1)  # [kind, source, scope]
+    return _Grid(
+        counts,
+        c.kind_names,
+        np.asarray(c.source_names, dtype=object),
+        np.asarray(c.scopes, dtype=object),
+    )
 
-    # --- groups, baselines, comparisons ---
-    source_index = {s: i for i, s in enumerate(source_names)}
-    baseline = source_index[opts.baseline]
+
+@dataclass(frozen=True)
+class _Plan:
+    """Which sources each rater kind compares, against which baseline, and which are only shown."""
+
+    baseline: int
+    sources: dict[str, tuple[str, ...]]
+    detail: dict[str, tuple[str, ...]]
+    descriptive: list[tuple[str, str, str]]
+    pairs: list[tuple[int, int, int, bool]]  # (kind, a, b, against the baseline)
+    primary: str
+
+
+def _comparison_plan(grid: _Grid, opts: AnalysisOptions) -> _Plan:
+    """Every source against the baseline and every pair of sources, within each rater kind that
+    rated the baseline; a kind that did not gives descriptive numbers only."""
+    n = grid.n
+    source_names = list(grid.sources)
+    baseline = source_names.index(opts.baseline)
     sources: dict[str, tuple[str, ...]] = {}
     detail: dict[str, tuple[str, ...]] = {}
     descriptive: list[tuple[str, str, str]] = []
     pairs: list[tuple[int, int, int, bool]] = []
     good_rate_overall = np.divide(
-        counts[:, :, 0, 2], n[:, :, 0], out=np.full(n[:, :, 0].shape, np.nan), where=n[:, :, 0] > 0
+        grid.counts[:, :, 0, 2],
+        n[:, :, 0],
+        out=np.full(n[:, :, 0].shape, np.nan),
+        where=n[:, :, 0] > 0,
     )
-    for k, kind in enumerate(kind_names):
-        present = [s for s in range(n_sources) if n[k, s, 0] > 0]
+    for k, kind in enumerate(grid.kinds):
+        present = [s for s in range(len(source_names)) if n[k, s, 0] > 0]
         has_baseline = baseline in present
         ordered = ([baseline] if has_baseline else []) + [s for s in present if s != baseline]
         sources[kind] = tuple(source_names[s] for s in ordered)
@@ -160,90 +294,32 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
             continue
         pairs += [(k, baseline, s, True) for s in others]
         pairs += [(k, a, b, False) for i, a in enumerate(others) for b in others[i + 1 :]]
-    primary = next(k for k in kind_names if opts.baseline in sources[k])
+    primary = next(k for k in grid.kinds if opts.baseline in sources[k])
+    return _Plan(baseline, sources, detail, descriptive, pairs, primary)
 
-    grid = _Grid(
-        counts,
-        np.asarray(kind_names, dtype=object),
-        np.asarray(source_names, dtype=object),
-        np.asarray(scopes, dtype=object),
-    )
-    clusters = _clusters(
-        np.where(
-            np.asarray(kind_names, dtype=object)[kind_codes] == CROWD, rater_codes, dialog_codes
-        ),
-        kind_codes * n_sources + source_codes,
-        rating == 2,
-        kind_names,
-        source_names,
-        opts,
-    )
-    groups = _groups_frame(grid, opts)
-    group_dialog = (kind_codes * n_sources + source_codes) * len(dialogs) + dialog_codes
-    per_dialog_n = np.bincount(group_dialog, minlength=n_kinds * n_sources * len(dialogs))
-    per_dialog_n = per_dialog_n.reshape(n_kinds, n_sources, len(dialogs))
-    emotion_of_dialog_onehot = np.zeros((len(dialogs), n_emotions))
-    emotion_of_dialog_onehot[np.arange(len(dialogs)), emotion_of_dialog] = 1.0
+
+def _shared_prompts(
+    c: _Codes, grid: _Grid, pairs: list[tuple[int, int, int, bool]]
+) -> tuple[Any, np.ndarray]:
+    """Each pair's counts on the prompts both sources have, and the ratings per group and prompt."""
+    n_kinds, n_sources, n_dialogs = len(c.kind_names), len(c.source_names), len(c.emotion_of_dialog)
+    group_dialog = (c.kind_codes * n_sources + c.source_codes) * n_dialogs + c.dialog_codes
+    per_dialog_n = np.bincount(group_dialog, minlength=n_kinds * n_sources * n_dialogs)
+    per_dialog_n = per_dialog_n.reshape(n_kinds, n_sources, n_dialogs)
+    emotion_onehot = np.zeros((n_dialogs, len(c.emotions)))
+    emotion_onehot[np.arange(n_dialogs), c.emotion_of_dialog] = 1.0
     shared = _shared_counts(
         grid,
         per_dialog_n > 0,
         # Counts per dialog and rating, only if some pair covers different prompts.
-        lambda: np.bincount(group_dialog * 3 + rating, minlength=per_dialog_n.size * 3).reshape(
+        lambda: np.bincount(group_dialog * 3 + c.rating, minlength=per_dialog_n.size * 3).reshape(
             *per_dialog_n.shape, 3
         ),
-        emotion_of_dialog_onehot,
-        valence_of_emotion,
+        emotion_onehot,
+        c.valence_of_emotion,
         pairs,
     )
-    comparisons, families = _comparisons_frame(grid, pairs, opts, shared)
-    _add_cluster_test(comparisons, clusters)
-    coverage = _coverage_frame(per_dialog_n, kind_names, source_names, baseline)
-    paired_frame = _paired_frame(
-        dialog_codes,
-        source_codes,
-        kind_codes,
-        rating,
-        _epoch_codes(table),
-        emotion_of_dialog,
-        valence_of_emotion,
-        grid,
-        pairs,
-        opts,
-    )
-    agreement = _agreement(
-        dialog_codes, source_codes, kind_codes, rating + 1, kind_names, source_names
-    )
-    quality = _rater_quality(table, kind_of_rater[rater_codes])
-    ppi, ppi_notes = ppi_rows(table, opts.confidence, raters=(rater_codes, raters))
-    notes = list(ppi_notes)
-    if (comparisons["n_a"] != comparisons["n_b"]).any():
-        notes.append(
-            "Some compared groups have different numbers of ratings on the prompts they share "
-            "(several epochs or raters per prompt): rel_increase_good compares their Good rates."
-        )
-    return Analysis(
-        options=opts,
-        n_ratings=len(table),
-        rater_kinds=tuple(kind_names),
-        primary_kind=primary,
-        sources=sources,
-        detail_sources=detail,
-        scopes=scopes,
-        groups=groups,
-        comparisons=comparisons,
-        clusters=clusters,
-        descriptive_only=tuple(descriptive),
-        families=families,
-        agreement=agreement,
-        rater_quality=quality,
-        published=published_rows(),
-        notes=tuple(notes),
-        ppi=ppi,
-        repeatability=repeatability(table),
-        coverage=coverage,
-        paired=paired_frame,
-        flagged=flagged_counts(table, kind_of_rater[rater_codes]),
-    )
+    return shared, per_dialog_n
 
 
 def _kind_label(kind: str) -> str:

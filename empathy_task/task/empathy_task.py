@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from inspect_ai import Task, task
-
-# Inspect prints a PrerequisiteError as one line and exits non-zero, not as a traceback; it has no
-# public import.
-from inspect_ai._util.error import (
-    PrerequisiteError,
-)  # inspect-evals-lint: ignore[private_api_imports] -- no public equivalent
 from inspect_ai.model import GenerateConfig, Model, get_model, model_roles
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from empathy_task.resources import data_pin, registry
+from empathy_task.task.prerequisite import PrerequisiteError
 from empathy_task.task.prompts import prompt_versions
 from empathy_task.task.scorer import DEFAULT_GRADER, GraderError, empathy_judge, grader_model
 
@@ -123,25 +118,26 @@ def empathy_task(
     )
 
 
-def _p_good(path: str, judge: str | None) -> list[float]:
-    """P(crowd Good | judge label) from the judge's calibration in ``path`` (key checked).
+def _p_good(path: str, judge: str | None) -> dict[str, list[float]]:
+    """P(crowd Good | judge label) per judge, from the calibrations in ``path`` (keys checked).
 
-    ``judge`` is None when the task is built before its run names the grader (Python's
-    ``eval(empathy_task(...), model_roles=...)``): a file with one calibration then serves.
+    ``judge`` is the grader when the task is built inside a run (``inspect eval``): its
+    calibration must be in the file. Built before the run names the grader (Python's
+    ``eval(empathy_task(...), model_roles=...)``), every calibration in the file is kept and the
+    metric applies the one of the judge each score names; a judge without one gets no value.
     """
     from empathy_task.analysis.crowd_equivalent import check_calibration_key, read_calibration
 
     try:
         calibrations = read_calibration(path)
-        if judge is None and len(calibrations) == 1:
-            judge = calibrations[0].judge
-        found = [c for c in calibrations if c.judge == judge]
+        found = [c for c in calibrations if judge is None or c.judge == judge]
         if not found:
             raise ValueError(f"{path}: holds no calibration of the judge {judge!r}")
-        check_calibration_key(found[0], [judge])
+        for c in found:
+            check_calibration_key(c, [c.judge])
     except (OSError, ValueError) as e:
         raise PrerequisiteError(f"empathy_task: -T calibration=: {e}") from e
-    return [float(x) for x in found[0].fit().p_crowd_given_judge[:, -1]]
+    return {c.judge: [float(x) for x in c.fit().p_crowd_given_judge[:, -1]] for c in found}
 
 
 def _named_grader() -> dict[str, Model | list[Model]] | None:

@@ -47,7 +47,7 @@ def check_export_target(target: str) -> None:
     """
     if not is_file_target(target):
         return
-    from inspect_ai._util.error import PrerequisiteError
+    from empathy_task.task.prerequisite import PrerequisiteError
 
     path = Path(target).resolve()
     if path.exists():

@@ -19,12 +19,12 @@ import math
 from typing import Any
 
 from inspect_ai import Task
-from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.model import GenerateConfig, ModelOutput, get_model
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from empathy_task.task.metrics import parse_rate
+from empathy_task.task.prerequisite import PrerequisiteError
 from empathy_task.task.prompts import JUDGE_PROMPT_VERSION
 from empathy_task.task.scorer import JUDGE_CACHE, NAN, judge_messages, judge_reply
 from empathy_task.task.verdict import parse_rating
@@ -90,19 +90,21 @@ def good_rate_by_source() -> Metric:
     """Per stored source: the judge's Good rate and the crowd's, over the replies the judge rated."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        by: dict[str, list[tuple[int, int]]] = {}
+        # The Good indicators as floats: after Inspect's epoch reduction a reply's value is the
+        # mean over its epochs (Good in one epoch of two counts as 0.5).
+        by: dict[str, list[tuple[float, float]]] = {}
         for s in scores:
             value = s.score.value
             source = (s.sample_metadata or {}).get("source")
             if isinstance(value, dict) and value.get("rated") == 1.0 and source is not None:
                 by.setdefault(str(source), []).append(
-                    (int(value["rating"]), int(value["crowd_rating"]))
+                    (float(value["good"]), float(value["crowd_good"]))
                 )
         out: dict[str, float] = {}
         for source in [s for s in STORED_SOURCES if s in by]:
             pairs = by[source]
-            out[f"{source}_judge"] = sum(j == GOOD for j, _ in pairs) / len(pairs)
-            out[f"{source}_crowd"] = sum(c == GOOD for _, c in pairs) / len(pairs)
+            out[f"{source}_judge"] = sum(j for j, _ in pairs) / len(pairs)
+            out[f"{source}_crowd"] = sum(c for _, c in pairs) / len(pairs)
         return out
 
     return compute

@@ -144,17 +144,30 @@ def relative_increase_good() -> Metric:
 
 
 @metric
-def crowd_equivalent_good_rate(p_good_given_judge: list[float]) -> Metric:
+def crowd_equivalent_good_rate(p_good_given_judge: dict[str, list[float]]) -> Metric:
     """The Good rate in the crowd's units: the mean of P(crowd Good | the judge's label).
 
-    ``p_good_given_judge``: P(crowd Good) for the judge's Bad, Okay and Good, from the judge's
-    calibration (``-T calibration=FILE``; docs/design.md, "Judge calibration"). Its interval,
-    which carries the calibration's own error, is in ``empathy-task report --calibration``.
+    ``p_good_given_judge``: per judge, P(crowd Good) for its Bad, Okay and Good, from its
+    calibration (``-T calibration=FILE``; docs/design.md, "Judge calibration"); each score is
+    read with the calibration of the judge its metadata names, and a judge without one gives no
+    value. Its interval, which carries the calibration's own error, is in ``empathy-task report
+    --calibration``.
     """
-    p = [float(x) for x in p_good_given_judge]
+    maps = {judge: [float(x) for x in p] for judge, p in p_good_given_judge.items()}
 
     def compute(scores: list[SampleScore]) -> float:
-        return _mean([p[int(r) - 1] for r in _values(scores, "rating")])
+        values = []
+        for s in scores:
+            p = maps.get(str((s.score.metadata or {}).get("judge")))
+            value = s.score.value
+            rating = value.get("rating") if isinstance(value, dict) else None
+            if p is None or not isinstance(rating, int | float) or math.isnan(rating):
+                continue
+            # An epoch-averaged rating falls between labels: interpolate between their P(Good).
+            low = min(max(int(math.floor(rating)), 1), 3)
+            high = min(low + 1, 3)
+            values.append(p[low - 1] + (rating - low) * (p[high - 1] - p[low - 1]))
+        return _mean(values)
 
     return compute
 

@@ -340,9 +340,26 @@ def test_task_reports_the_crowd_equivalent_good_rate_with_a_calibration(
     other = json.loads(cal_file.read_text())
     other["calibrations"][0]["key"]["judge"] = "openai/gpt-4o-mini"
     (tmp_path / "other.json").write_text(json.dumps(other))
-    # The conftest's grader is the mock judge: a calibration of another judge is refused.
+    # Built inside the run (the task by name, as `inspect eval` does), the grader is known: a
+    # calibration of another judge is refused before any sample.
     with pytest.raises(PrerequisiteError, match="no calibration of the judge"):
-        empathy_task(sample=2, calibration=str(tmp_path / "other.json"))
+        inspect_eval(
+            "empathy_task/empathy_task",
+            task_args={"sample": 2, "calibration": str(tmp_path / "other.json")},
+            model="empathy/chatgpt",
+            model_roles={"grader": "empathy/mock-judge"},
+            display="none",
+            log_dir=os.environ["INSPECT_LOG_DIR"],
+        )
+    # Built before it (Python), the metric applies only a calibration of the judge that rated.
+    [log] = inspect_eval(
+        empathy_task(sample=2, calibration=str(tmp_path / "other.json")),
+        model="empathy/chatgpt",
+        model_roles={"grader": get_model("empathy/mock-judge")},
+        display="none",
+        log_dir=os.environ["INSPECT_LOG_DIR"],
+    )
+    assert np.isnan(_metrics(log)["crowd_equivalent_good_rate"])
 
 
 def test_repeatability_from_epochs_and_not_from_cache_hits(tmp_path: Path) -> None:
@@ -370,3 +387,15 @@ def test_repeatability_from_epochs_and_not_from_cache_hits(tmp_path: Path) -> No
     assert len(repeated_ratings([log.location, again.location])) == 12
     stats = judge_run_stats([log.location, again.location])["empathy/mock-judge"]
     assert stats.runs == 2 and stats.asked == 36 and stats.parse_rate == 1.0
+
+
+def test_judge_stored_reply_asks_the_model_the_scorers_question_about_the_stored_reply() -> None:
+    from empathy_task.task.judge_validation import judge_stored_reply
+    from empathy_task.task.provider import mock_judgement
+    from empathy_task.task.scorer import judge_messages
+
+    log = _validate(sample=6, seed=1)
+    assert log.plan.steps[-1].solver.split("/")[-1] == judge_stored_reply.__name__
+    for s in log.samples:
+        [message] = judge_messages(s.metadata, s.metadata["reply"])
+        assert s.output.completion == mock_judgement(message.text)

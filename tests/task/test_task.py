@@ -305,3 +305,21 @@ def test_metrics_carry_standard_errors() -> None:
         for key in ("good_rate_stderr", "mean_rating", "mean_rating_stderr"):
             assert math.isfinite(metrics[f"{valence}_{key}"])
     assert not any(k.endswith("2") for k in metrics)
+
+
+def test_judge_ready_fails_a_sample_before_its_reply_when_no_judge_can_be_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inspect_ai import Task
+    from inspect_ai.dataset import Sample
+    from inspect_ai.solver import generate
+
+    from empathy_task.task.empathy_task import judge_ready
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    task = Task(dataset=[Sample(input="hello")], setup=judge_ready(), solver=generate())
+    [log] = inspect_eval(task, model="mockllm/model", display="none", log_dir=str(tmp_path))
+    assert log.status == "error"
+    assert "--model-role grader=" in str(log.error)
+    # The reply was never generated: the judge is made first.
+    assert not log.samples or all(not s.output.completion for s in log.samples)
