@@ -164,7 +164,7 @@ def crowd_equivalent_good_rate(p_good_given_judge: dict[str, list[float]]) -> Me
             if p is None or not isinstance(rating, int | float) or math.isnan(rating):
                 continue
             # An epoch-averaged rating falls between labels: interpolate between their P(Good).
-            low = min(max(int(math.floor(rating)), 1), 3)
+            low = min(max(math.floor(rating), 1), 3)
             high = min(low + 1, 3)
             values.append(p[low - 1] + (rating - low) * (p[high - 1] - p[low - 1]))
         return _mean(values)
