@@ -677,12 +677,7 @@ def _paired_block(
     rate_a, rate_b = good_a / size, good_b / size
     frame = pd.DataFrame(
         {
-            "rater_kind": grid.kinds[pk[pi]],
-            "a": grid.sources[pa[pi]],
-            "b": grid.sources[pb[pi]],
-            "vs_baseline": pv[pi].astype(bool),
-            "scope": grid.scopes[si],
-            "level": level_of_scope[si],
+            **_pair_columns(grid, pk, pa, pb, pv, pi, si),
             "n_pairs": size,
             "n_prompts": prompts[pi, si],
             "good_a": good_a,
@@ -773,6 +768,27 @@ def _groups_frame(grid: _Grid, opts: AnalysisOptions) -> pd.DataFrame:
     )
 
 
+def _pair_columns(
+    grid: _Grid,
+    pk: np.ndarray,
+    pa: np.ndarray,
+    pb: np.ndarray,
+    pv: np.ndarray,
+    pi: np.ndarray,
+    si: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The columns that name a comparison: rater kind, sources a and b, scope and its level."""
+    level_of_scope = np.array([_scope_level(s) for s in grid.scopes], dtype=object)
+    return {
+        "rater_kind": grid.kinds[pk[pi]],
+        "a": grid.sources[pa[pi]],
+        "b": grid.sources[pb[pi]],
+        "vs_baseline": pv[pi].astype(bool),
+        "scope": grid.scopes[si],
+        "level": level_of_scope[si],
+    }
+
+
 def _comparisons_frame(
     grid: _Grid,
     pairs: list[tuple[int, int, int, bool]],
@@ -824,15 +840,9 @@ def _comparisons_frame(
     dist = stats.chi2_tests(stats.distribution_tables(A, B), correction=True)
     rate_a = np.divide(A[:, 2], n_a, out=np.full(len(pi), np.nan), where=n_a > 0)
     rate_b = np.divide(B[:, 2], n_b, out=np.full(len(pi), np.nan), where=n_b > 0)
-    level_of_scope = np.array([_scope_level(s) for s in grid.scopes], dtype=object)
     frame = pd.DataFrame(
         {
-            "rater_kind": grid.kinds[pk[pi]],
-            "a": grid.sources[pa[pi]],
-            "b": grid.sources[pb[pi]],
-            "vs_baseline": pv[pi].astype(bool),
-            "scope": grid.scopes[si],
-            "level": level_of_scope[si],
+            **_pair_columns(grid, pk, pa, pb, pv, pi, si),
             "n_a": n_a,
             "n_b": n_b,
             "n_prompts": shared.prompts[pi, si],
