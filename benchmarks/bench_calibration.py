@@ -16,6 +16,9 @@ The table is written as Parquet and reported twice, as the command does it, in t
 - **(b) with calibration**: the same plus ``with_calibrations`` (the calibration fitted from the
   inputs, its leave-one-source-out table and report card, and a crowd-equivalent row, with its
   bootstrap interval, for every model source), and the calibration's sections in the render.
+  As in the command, the card's length bias reads the stored replies' lengths from the authors'
+  CSV when it is found (``EMPATHY_TASK_DATA`` or the cache; CI has it) and is left out without it;
+  no text of it enters the table or the outputs.
 
 The two alternate (best of ``repeat`` each); the result is (b) / (a), measured in the same run.
 Goal: at most 2x. Calibration adds one step per judge whose cost grows with sources x resamples,
