@@ -6,6 +6,7 @@
     python benchmarks/run.py --only-report  # rerun the reporter's rows only, in place
     python benchmarks/run.py --only-coverage  # rerun interval_coverage.py's section of results.md
     python benchmarks/run.py --only-study-load  # rerun the study app's load row (1,000 participants)
+    python benchmarks/run.py --only-calibration  # rerun the judge-calibration row, in place
 
 Each speed is a ratio to a baseline measured in the same run, on the same machine:
 
@@ -21,6 +22,11 @@ Each speed is a ratio to a baseline measured in the same run, on the same machin
   ``file://`` URL, checksum, parse, validation) and warm (cached file: checksum, parse, validation),
   against ``pandas.read_csv`` of the same file.
 - **Reporter scaling**: ``bench_report.py``'s rows (report time / pandas read time).
+- **Reporter with judge calibration**: ``bench_calibration.py``'s row: the report of a judge's
+  ratings of the 3 stored sources and 50 model sources x 2,000 prompts (10 with ``--quick``) with
+  the calibration fitted from the inputs and a crowd-equivalent row for every model source,
+  against the same report without calibration. It is not part of ``--no-report`` (CI runs it,
+  about 10 s with ``--quick``); ``--no-calibration`` skips it.
 - **Study app under load**: ``study_load.py``'s simulated participants against the real ``serve``
   (1,000; 100 with ``--quick``): lost, duplicated and over-assigned answers (all must be 0) and
   the 95th percentile page time against one participant alone. ``--no-study-load`` skips it.
@@ -249,6 +255,7 @@ def markdown(res: dict[str, Any], quick: bool) -> str:
             f"{d[kind] / d['pandas']:.1f}x | |"
         )
     lines += report_rows(res.get("report", []))
+    lines.append(calibration_row(res.get("calibration")))
     lines.append(study_load_row(res.get("study_load")))
     real = res.get("real")
     if real:
@@ -262,6 +269,7 @@ def markdown(res: dict[str, Any], quick: bool) -> str:
 
 
 REPORT_ROW = "| Reporter, "
+STUDY_LOAD_ROW = "| Study app under load, "
 
 
 def report_rows(rows: list[dict[str, Any]]) -> list[str]:
@@ -280,6 +288,14 @@ def report_rows(rows: list[dict[str, Any]]) -> list[str]:
             f"{row['ratio']:.1f}x | {'under 10x' if row['ratings'] >= 1_000_000 else ''} |"
         )
     return lines
+
+
+def calibration_row(res: dict[str, Any] | None) -> str:
+    import bench_calibration
+
+    if res is None:
+        return f"{bench_calibration.ROW}large judge table | not run: `--no-calibration` | | | |"
+    return bench_calibration.row(res)
 
 
 def study_load_row(res: dict[str, Any] | None) -> str:
@@ -307,18 +323,20 @@ def run_study_load(quick: bool) -> dict[str, Any] | None:
     return study_load.run(quick=quick)
 
 
-def put_row(path: Path, prefix: str, row: str) -> None:
+def put_row(
+    path: Path, prefix: str, row: str, before: tuple[str, ...] = ("| A real model",)
+) -> None:
     """Replace the row starting with ``prefix`` in ``path``'s first table, or add it before the
-    real-model row (the table's order)."""
+    first row starting with one of ``before`` (the table's order; the real-model row is last)."""
     lines = path.read_text(encoding="utf-8").split("\n")
     at = [i for i, line in enumerate(lines) if line.startswith(prefix)]
     if at:
         lines[at[0] : at[-1] + 1] = [row]
     else:
-        real = [i for i, line in enumerate(lines) if line.startswith("| A real model")]
-        if not real:
+        later = [i for i, line in enumerate(lines) if line.startswith(before)]
+        if not later:
             raise SystemExit(f"{path}: no benchmark table; run all benchmarks first")
-        lines.insert(real[0], row)
+        lines.insert(later[0], row)
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -352,6 +370,15 @@ def main(argv: list[str] | None = None) -> int:
         "--no-study-load", action="store_true", help="skip the study app's load benchmark"
     )
     ap.add_argument(
+        "--no-calibration", action="store_true", help="skip the judge-calibration benchmark"
+    )
+    ap.add_argument(
+        "--only-calibration",
+        action="store_true",
+        help="rerun only the judge-calibration benchmark and replace its row in results.md and "
+        "the README (with --quick: 10 model sources, printed only)",
+    )
+    ap.add_argument(
         "--only-study-load",
         action="store_true",
         help="rerun only the study app's load benchmark and replace its row in results.md "
@@ -374,6 +401,15 @@ def main(argv: list[str] | None = None) -> int:
         section = interval_coverage.run()
         interval_coverage.write_section(section, RESULTS)
         print(section)
+        return 0
+    if args.only_calibration:
+        import bench_calibration
+
+        line = calibration_row(bench_calibration.run(quick=args.quick))
+        if not args.quick:
+            for path in (RESULTS, README):
+                put_row(path, bench_calibration.ROW, line, (STUDY_LOAD_ROW, "| A real model"))
+        print(line)
         return 0
     if args.only_study_load:
         res_load = run_study_load(args.quick)
@@ -412,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:
             res["report"] = bench_report.run(quick=args.quick)
             if not args.quick:
                 bench_report.RESULTS.write_text(bench_report.markdown(res["report"]))
+        if not args.no_calibration:
+            print("reporter with judge calibration ...", file=sys.stderr)
+            import bench_calibration
+
+            res["calibration"] = bench_calibration.run(quick=args.quick)
         if not args.no_study_load:
             print("study app under load ...", file=sys.stderr)
             res["study_load"] = run_study_load(args.quick)
