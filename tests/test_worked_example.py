@@ -62,6 +62,7 @@ def _shared(ratings: pd.DataFrame, rater: str, a: str, b: str, scope: str) -> in
     return len(on.get(a, set()) & on.get(b, set()))
 
 
+@pytest.mark.dataset_download
 def test_the_worked_example_reports_every_model_on_shared_prompts(example: Path) -> None:
     from empathy_task.ratings.files import read_rating_table
 
@@ -126,6 +127,7 @@ def test_the_worked_example_reports_every_model_on_shared_prompts(example: Path)
     assert paired["mcnemar_p"] == 1.0
 
 
+@pytest.mark.dataset_download
 def test_the_re_judged_log_carries_the_new_judge_and_is_reported_apart(example: Path) -> None:
     from inspect_ai.log import read_eval_log
 

@@ -199,6 +199,7 @@ def judged() -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+@pytest.mark.dataset_download
 def test_the_paired_frame_is_the_paired_functions_on_the_judges_pairs(judged: pd.DataFrame) -> None:
     a = analyse(judged, AnalysisOptions(resamples=500))
     pf = a.paired
@@ -247,6 +248,7 @@ def test_the_paired_frame_is_the_paired_functions_on_the_judges_pairs(judged: pd
     assert {"good_chi2", "good_p", "dist_chi2", "dist_p"} <= set(c.columns)
 
 
+@pytest.mark.dataset_download
 def test_epochs_pair_by_prompt_and_epoch(judged: pd.DataFrame) -> None:
     judge = judged[judged["rater"] == JUDGE]
     two = pd.concat([judge.assign(epoch=1), judge.assign(epoch=2)], ignore_index=True)
@@ -265,6 +267,7 @@ def test_epochs_pair_by_prompt_and_epoch(judged: pd.DataFrame) -> None:
     )
 
 
+@pytest.mark.dataset_download
 def test_report_json_and_document_have_the_paired_tests(tmp_path: Path, judged: pd.DataFrame):
     path = tmp_path / "judged.csv"
     judged.to_csv(path, index=False)
@@ -296,6 +299,7 @@ def test_report_json_and_document_have_the_paired_tests(tmp_path: Path, judged: 
     assert "McNemar" in method and "Stuart-Maxwell" in method
 
 
+@pytest.mark.dataset_download
 def test_crowd_only_reports_say_why_there_are_no_paired_tests(tmp_path: Path) -> None:
     from empathy_task.data.study import load_study
 

@@ -256,6 +256,7 @@ def _new_model_table(
     return pd.concat([human, kept, *judged], ignore_index=True), truth
 
 
+@pytest.mark.dataset_download
 def test_step_combines_the_crowd_sample_with_the_judge(crowd: pd.DataFrame) -> None:
     table, truth = _new_model_table(crowd)
     rows, notes = ppi_rows(table)
@@ -282,6 +283,7 @@ def test_step_combines_the_crowd_sample_with_the_judge(crowd: pd.DataFrame) -> N
     assert r.effective_n > r.n_labelled
 
 
+@pytest.mark.dataset_download
 def test_step_uses_the_judges_probabilities_where_present(crowd: pd.DataFrame) -> None:
     table, truth = _new_model_table(crowd, with_p=True)
     [row] = ppi_rows(table)[0]
@@ -297,6 +299,7 @@ def test_step_uses_the_judges_probabilities_where_present(crowd: pd.DataFrame) -
     assert row.result.interval[0] <= truth <= row.result.interval[1]
 
 
+@pytest.mark.dataset_download
 def test_step_needs_a_partial_crowd_sample(crowd: pd.DataFrame) -> None:
     # The stored sources, crowd-rated in full and judged in part: nothing to do.
     judge = crowd.head(500).assign(rater=JUDGE)
@@ -311,6 +314,7 @@ def test_step_needs_a_partial_crowd_sample(crowd: pd.DataFrame) -> None:
     assert len(notes) == 1 and f"at least {PPI_MIN_LABELLED}" in notes[0] and NEW in notes[0]
 
 
+@pytest.mark.dataset_download
 def test_report_has_the_ppi_section_and_key_only_with_such_data(
     crowd: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -351,6 +355,7 @@ def test_result_is_a_small_named_tuple() -> None:
     }
 
 
+@pytest.mark.dataset_download
 def test_step_averages_several_crowd_ratings_and_counts_unjudged_replies(
     crowd: pd.DataFrame,
 ) -> None:
@@ -387,6 +392,7 @@ def test_step_averages_several_crowd_ratings_and_counts_unjudged_replies(
     assert y.loc[crowd_new[crowd_new["part_no"] == 0]["dialog_id"]].max() <= 0.5
 
 
+@pytest.mark.dataset_download
 def test_end_to_end_a_judged_log_with_probabilities_plus_crowd_returns(
     crowd: pd.DataFrame, tmp_path: Path
 ) -> None:

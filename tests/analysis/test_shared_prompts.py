@@ -54,6 +54,7 @@ def _overall(doc: dict, b: str, a: str = "human") -> dict:
     return next(c for c in doc["comparisons"] if (c["a"], c["b"], c["scope"]) == (a, b, "overall"))
 
 
+@pytest.mark.dataset_download
 def test_a_replay_of_the_human_replies_is_exactly_level_with_the_judges_human_baseline(
     tmp_path: Path, crowd: pd.DataFrame
 ) -> None:
@@ -78,6 +79,7 @@ def test_a_replay_of_the_human_replies_is_exactly_level_with_the_judges_human_ba
     assert paired["rel_increase_good_low"] == paired["rel_increase_good_high"] == 0.0
 
 
+@pytest.mark.dataset_download
 def test_a_pilot_is_compared_with_the_crowd_ratings_of_its_own_prompts(
     tmp_path: Path, crowd: pd.DataFrame
 ) -> None:
@@ -99,6 +101,7 @@ def test_a_pilot_is_compared_with_the_crowd_ratings_of_its_own_prompts(
     assert doc["groups"]["human"]["n"] == 2000
 
 
+@pytest.mark.dataset_download
 def test_counts_and_rates_agree_on_the_shared_prompts(tmp_path: Path, crowd: pd.DataFrame) -> None:
     # A source with 805 ratings, 488 Good, against 2,000 human ratings with 986 Good: by counts
     # (488 - 986) / 986 = -50.5%, by rates (488/805 - 986/2000) / (986/2000) = +23.0%.
@@ -132,6 +135,7 @@ def _brute_force(table: pd.DataFrame, a: str, b: str, scope: str) -> tuple[int, 
     return len(sa), len(sb), int((sa["rating"] == 3).sum()), int((sb["rating"] == 3).sum())
 
 
+@pytest.mark.dataset_download
 def test_every_comparison_uses_its_own_intersection(crowd: pd.DataFrame) -> None:
     rng = np.random.default_rng(3)
     ids = crowd["dialog_id"].unique()
@@ -156,6 +160,7 @@ def test_every_comparison_uses_its_own_intersection(crowd: pd.DataFrame) -> None
     )
 
 
+@pytest.mark.dataset_download
 def test_the_papers_data_keep_the_papers_count_based_numbers(crowd: pd.DataFrame) -> None:
     a = analyse(crowd, AnalysisOptions(resamples=50))
     c = a.comparisons
@@ -173,6 +178,7 @@ def test_the_papers_data_keep_the_papers_count_based_numbers(crowd: pd.DataFrame
     assert "Sources cover different prompts" not in md
 
 
+@pytest.mark.dataset_download
 def test_the_report_says_so_above_the_leaderboard(crowd: pd.DataFrame) -> None:
     human = crowd[crowd["source"] == "human"]
     m = crowd[(crowd["source"] == "chatgpt") & (crowd["part_no"] < 30)]

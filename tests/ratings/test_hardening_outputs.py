@@ -136,6 +136,7 @@ def raw_study() -> pd.DataFrame:
     return pd.read_csv(STUDY_CSV, dtype=str, keep_default_na=False)
 
 
+@pytest.mark.dataset_download
 @pytest.mark.parametrize(
     ("column", "what"),
     [
@@ -164,6 +165,7 @@ def test_an_error_in_the_authors_csv_quotes_a_short_excerpt_of_a_1_mb_cell(
     assert cause is None or len(str(cause)) < 1_000
 
 
+@pytest.mark.dataset_download
 def test_a_non_utf8_authors_csv_names_its_line(raw_study: pd.DataFrame, tmp_path: Path) -> None:
     from empathy_task.data.study import load_study
 
@@ -369,6 +371,7 @@ def _report_flags(folder: Path) -> tuple[dict, str, str]:
     return doc, md, html
 
 
+@pytest.mark.dataset_download
 def test_flagged_replies_travel_from_the_log_to_every_report_format(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -406,6 +409,7 @@ def test_flagged_replies_travel_from_the_log_to_every_report_format(
     capsys.readouterr()
 
 
+@pytest.mark.dataset_download
 def test_a_report_without_flags_says_nothing_about_them(tmp_path: Path) -> None:
     from empathy_task.cli import main as cli
 

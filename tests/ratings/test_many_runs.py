@@ -62,6 +62,7 @@ def _said(done: subprocess.CompletedProcess[str]) -> str:
 # --- 1. the identity of a rating -------------------------------------------------------------
 
 
+@pytest.mark.dataset_download
 def test_tables_of_separate_runs_report_together_the_human_ratings_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -91,6 +92,7 @@ def test_tables_of_separate_runs_report_together_the_human_ratings_once(
         assert capsys.readouterr().out.count("counted once") == len(inputs) - 1
 
 
+@pytest.mark.dataset_download
 def test_inputs_that_disagree_on_a_rating_are_refused_naming_both_places(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -142,6 +144,7 @@ def _kappa(a: list[int], b: list[int]) -> float:
     return (observed - expected) / (1 - expected)
 
 
+@pytest.mark.dataset_download
 def test_every_epoch_is_exported_reported_and_its_repeatability_given(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -202,6 +205,7 @@ def _verdicts(table: pd.DataFrame, log) -> None:
         assert row.rating == LABEL_TO_RATING[mock_verdict(prompt, strict).lower()]
 
 
+@pytest.mark.dataset_download
 def test_a_rejudged_log_carries_the_new_judges_name(tmp_path: Path) -> None:
     from inspect_ai.log import read_eval_log
 
@@ -268,6 +272,7 @@ def test_a_rejudged_log_carries_the_new_judges_name(tmp_path: Path) -> None:
 # --- 5. incomplete logs -------------------------------------------------------------------------
 
 
+@pytest.mark.dataset_download
 def test_an_incomplete_log_is_refused_unless_allowed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -318,6 +323,7 @@ print("ERROR", log.error.message if log.error else None)
 """
 
 
+@pytest.mark.dataset_download
 def test_the_grader_named_in_python_eval_is_used_and_a_missing_one_stops_every_reply(
     tmp_path: Path,
 ) -> None:
@@ -336,6 +342,7 @@ def test_the_grader_named_in_python_eval_is_used_and_a_missing_one_stops_every_r
     assert "--model-role grader=" in missing.stdout
 
 
+@pytest.mark.dataset_download
 @pytest.mark.parametrize("role", [None, "grader=openai/gpt-4o-mini"])
 def test_a_missing_or_unusable_grader_on_the_command_line_fails_before_any_sample(
     tmp_path: Path, role: str | None
@@ -374,6 +381,7 @@ def test_a_missing_or_unusable_grader_on_the_command_line_fails_before_any_sampl
 # --- 7. one naming of sources -------------------------------------------------------------------
 
 
+@pytest.mark.dataset_download
 def test_the_prompt_variant_is_part_of_the_source_in_inspect_and_lm_eval(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -449,6 +457,7 @@ def _inspect_eval(
     )
 
 
+@pytest.mark.dataset_download
 def test_export_to_a_file_never_loses_a_table(tmp_path: Path) -> None:
     target = tmp_path / "ratings.csv"
     first = _inspect_eval("empathy/human", target, tmp_path / "logs1", tmp_path)
@@ -469,6 +478,7 @@ def test_export_to_a_file_never_loses_a_table(tmp_path: Path) -> None:
     assert not list((tmp_path / "logs3").rglob("*.eval"))
 
 
+@pytest.mark.dataset_download
 def test_export_to_a_folder_writes_one_table_per_log(tmp_path: Path) -> None:
     folder = tmp_path / "ratings"
     done = _inspect_eval("empathy/human,empathy/chatgpt", folder, tmp_path / "logs", tmp_path)
@@ -484,6 +494,7 @@ def test_export_to_a_folder_writes_one_table_per_log(tmp_path: Path) -> None:
     assert doc["groups"]["human"]["n"] == 2
 
 
+@pytest.mark.dataset_download
 def test_replies_of_a_log_for_rating_sheets_are_one_per_prompt_whatever_the_epochs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

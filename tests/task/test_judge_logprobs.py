@@ -158,6 +158,7 @@ def _metrics(log) -> dict[str, object]:
     return {k: m.value for k, m in score.metrics.items()}
 
 
+@pytest.mark.dataset_download
 def test_logprobs_run_keeps_probabilities_per_reply_and_uses_them_in_the_mean_rating() -> None:
     log = _run("empathy/chatgpt", "empathy/mock-judge", sample=32, judge_logprobs="true")
     expected_ratings = []
@@ -192,6 +193,7 @@ def test_logprobs_run_keeps_probabilities_per_reply_and_uses_them_in_the_mean_ra
     assert by.loc[(s.id, "empathy/chatgpt"), "p_bad"] == pytest.approx(value["p_bad"])
 
 
+@pytest.mark.dataset_download
 def test_default_run_asks_for_no_logprobs_and_keeps_its_score_keys() -> None:
     configs: list[GenerateConfig] = []
 
@@ -217,6 +219,7 @@ def test_default_run_asks_for_no_logprobs_and_keeps_its_score_keys() -> None:
     assert configs and all(c.logprobs is True and c.top_logprobs == 5 for c in configs)
 
 
+@pytest.mark.dataset_download
 def test_a_provider_without_logprobs_rates_on_the_label_alone() -> None:
     grader = get_model("empathy/mock-judge", logprobs="false")
     log = _run("empathy/chatgpt", grader, sample=16, judge_logprobs=True)
@@ -233,6 +236,7 @@ def test_a_provider_without_logprobs_rates_on_the_label_alone() -> None:
     ]
 
 
+@pytest.mark.dataset_download
 def test_asking_for_logprobs_is_its_own_cache_entry(tmp_path: Path) -> None:
     calls = tmp_path / "calls.txt"
 
@@ -260,6 +264,7 @@ def test_asking_for_logprobs_is_its_own_cache_entry(tmp_path: Path) -> None:
     assert n_calls() == 2 * first  # both entries stay cached
 
 
+@pytest.mark.dataset_download
 def test_cli_run_with_logprobs_exports_probability_columns(tmp_path: Path) -> None:
     out = tmp_path / "ratings.csv"
     proc = subprocess.run(

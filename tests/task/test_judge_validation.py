@@ -45,6 +45,7 @@ def _model_events(sample) -> list[ModelEvent]:
     return [e for e in sample.events if isinstance(e, ModelEvent)]
 
 
+@pytest.mark.dataset_download
 def test_validation_rates_every_stored_source_against_the_crowd() -> None:
     log = _validate(sample=96, seed=3)
     assert len(log.samples) == 96
@@ -79,6 +80,7 @@ def test_validation_rates_every_stored_source_against_the_crowd() -> None:
     assert log.eval.metadata["data_sha256"]
 
 
+@pytest.mark.dataset_download
 def test_a_cached_human_baseline_is_not_paid_for_again(tmp_path: Path) -> None:
     """The validation call is the scorer's call, byte for byte: Inspect's cache serves it."""
     calls_task, calls_validation = tmp_path / "task.txt", tmp_path / "validation.txt"
@@ -112,6 +114,7 @@ def test_a_cached_human_baseline_is_not_paid_for_again(tmp_path: Path) -> None:
         assert event.config.temperature == scorer_event.config.temperature == 0
 
 
+@pytest.mark.dataset_download
 def test_a_judge_named_on_the_command_line_still_judges_at_temperature_zero() -> None:
     # A role model replaces the task's temperature-0 default: the scorer sets it on the call.
     [log] = inspect_eval(
@@ -125,6 +128,7 @@ def test_a_judge_named_on_the_command_line_still_judges_at_temperature_zero() ->
     assert judged and all(e.config.temperature == 0 for e in judged)
 
 
+@pytest.mark.dataset_download
 def test_sources_and_parameters_are_checked() -> None:
     with pytest.raises(PrerequisiteError, match="unknown source"):
         judge_validation(sources="human,gpt5")
@@ -136,6 +140,7 @@ def test_sources_and_parameters_are_checked() -> None:
     assert {s.metadata["source"] for s in log.samples} == {"chatgpt"}
 
 
+@pytest.mark.dataset_download
 def test_folder_spec_runs_only_the_main_task_and_the_name_runs_validation(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "INSPECT_LOG_DIR": str(tmp_path / "logs")}
     common = ["--display", "none", "--log-dir", str(tmp_path / "logs")]
@@ -315,6 +320,7 @@ def test_the_reporter_calibrates_a_judge_from_its_inputs(
     assert [ce["source"] for ce in report["crowd_equivalent"]] == ["mockllm/model"]
 
 
+@pytest.mark.dataset_download
 def test_task_reports_the_crowd_equivalent_good_rate_with_a_calibration(
     tmp_path: Path, validation_log: Path
 ) -> None:
@@ -362,6 +368,7 @@ def test_task_reports_the_crowd_equivalent_good_rate_with_a_calibration(
     assert np.isnan(_metrics(log)["crowd_equivalent_good_rate"])
 
 
+@pytest.mark.dataset_download
 def test_repeatability_from_epochs_and_not_from_cache_hits(tmp_path: Path) -> None:
     from empathy_task.ratings.judge_runs import judge_run_stats, repeated_ratings
 
@@ -389,6 +396,7 @@ def test_repeatability_from_epochs_and_not_from_cache_hits(tmp_path: Path) -> No
     assert stats.runs == 2 and stats.asked == 36 and stats.parse_rate == 1.0
 
 
+@pytest.mark.dataset_download
 def test_judge_stored_reply_asks_the_model_the_scorers_question_about_the_stored_reply() -> None:
     from empathy_task.task.judge_validation import judge_stored_reply
     from empathy_task.task.provider import mock_judgement

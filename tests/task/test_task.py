@@ -219,6 +219,7 @@ def test_entry_point_stays_light() -> None:
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.dataset_download
 def test_without_a_judge_the_run_fails_before_any_reply(tmp_path: Path) -> None:
     # The default judge is openai/gpt-4o-mini; with no key (or no openai package) for it the run
     # must stop at task creation, name the override, exit non-zero and write no log.
