@@ -59,11 +59,33 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: ``python -m llama_cpp.server`` with llama.cpp's extra weight buffers (AMX, repacked) off: the
+#: server has no option for it, and on a VM that reports AMX but faults on it (a general
+#: protection fault in libggml-cpu at the first request) they crash the server.
+_SERVER_WITHOUT_EXTRA_BUFFERS = """\
+import runpy
+import llama_cpp.llama_cpp as C
+_default = C.llama_model_default_params
+def _params():
+    params = _default()
+    params.use_extra_bufts = False
+    return params
+C.llama_model_default_params = _params
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+
 @contextmanager
-def llama_server(model: Path, log: Path, n_ctx: int = 4096) -> Iterator[str]:
-    """``python -m llama_cpp.server`` on a free loopback port; yields its ``/v1`` base URL."""
+def llama_server(
+    model: Path, log: Path, n_ctx: int = 4096, extra_buffers: bool = True
+) -> Iterator[str]:
+    """``python -m llama_cpp.server`` on a free loopback port; yields its ``/v1`` base URL.
+
+    ``extra_buffers=False`` keeps llama.cpp's weights in plain CPU buffers (no AMX or repacking).
+    """
     port = _free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
+    server = ["-m", "llama_cpp.server"] if extra_buffers else ["-c", _SERVER_WITHOUT_EXTRA_BUFFERS]
+    cmd = [sys.executable, *server, "--model", str(model)]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

