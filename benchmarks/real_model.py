@@ -77,11 +77,13 @@ runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 
 @contextmanager
 def llama_server(
-    model: Path, log: Path, n_ctx: int = 4096, extra_buffers: bool = True
+    model: Path, log: Path, n_ctx: int = 4096, extra_buffers: bool = False
 ) -> Iterator[str]:
     """``python -m llama_cpp.server`` on a free loopback port; yields its ``/v1`` base URL.
 
-    ``extra_buffers=False`` keeps llama.cpp's weights in plain CPU buffers (no AMX or repacking).
+    By default llama.cpp's weights stay in plain CPU buffers (no AMX or repacking): on this
+    workplace's machines the CPU reports AMX and the source build's AMX buffers crash the server
+    at its first request. ``extra_buffers=True`` allows them where they work.
     """
     port = _free_port()
     server = ["-m", "llama_cpp.server"] if extra_buffers else ["-c", _SERVER_WITHOUT_EXTRA_BUFFERS]
