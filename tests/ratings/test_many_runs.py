@@ -343,12 +343,13 @@ def test_the_grader_named_in_python_eval_is_used_and_a_missing_one_stops_every_r
 
 
 @pytest.mark.dataset_download
-@pytest.mark.parametrize("role", [None, "grader=openai/gpt-4o-mini"])
+@pytest.mark.parametrize("role", ["grader=openai/gpt-4o-mini"])
 def test_a_missing_or_unusable_grader_on_the_command_line_fails_before_any_sample(
     tmp_path: Path, role: str | None
 ) -> None:
-    # No judge named (the default's provider cannot run here: no API key or package), or a named
-    # one that cannot run (Inspect itself refuses to create it, with its own message).
+    # A named judge that cannot run (Inspect itself refuses to create it, with its own message);
+    # no judge named at all is tests/task/test_task.py's
+    # test_without_a_judge_the_run_fails_before_any_reply.
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     logs = tmp_path / "logs"
     done = subprocess.run(

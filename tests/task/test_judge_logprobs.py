@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from inspect_ai import eval as inspect_eval
 from inspect_ai.log import read_eval_log
 from inspect_ai.model import (
     GenerateConfig,
@@ -33,10 +32,10 @@ from empathy_task.ratings.table import (
     RatingTableError,
     validate_rating_table,
 )
-from empathy_task.task.empathy_task import empathy_task
 from empathy_task.task.provider import mock_label_probabilities, mock_logprobs
 from empathy_task.task.scorer import PROBABILITY_KEYS
 from empathy_task.task.verdict import parse_rating, token_label, verdict_probabilities
+from tests.task.support import metric_values, run_task
 
 INSPECT = str(Path(sys.executable).with_name("inspect"))
 LABELS = ("Bad", "Okay", "Good")
@@ -141,26 +140,9 @@ def test_mock_logprobs_give_back_the_mock_probabilities() -> None:
 # --- through Inspect ------------------------------------------------------------------------
 
 
-def _run(model: str, grader, **task_args):
-    [log] = inspect_eval(
-        empathy_task(**task_args),
-        model=model,
-        model_roles={"grader": grader},
-        display="none",
-        log_dir=os.environ["INSPECT_LOG_DIR"],
-    )
-    assert log.status == "success", log.error
-    return log
-
-
-def _metrics(log) -> dict[str, object]:
-    [score] = log.results.scores
-    return {k: m.value for k, m in score.metrics.items()}
-
-
 @pytest.mark.dataset_download
 def test_logprobs_run_keeps_probabilities_per_reply_and_uses_them_in_the_mean_rating() -> None:
-    log = _run("empathy/chatgpt", "empathy/mock-judge", sample=32, judge_logprobs="true")
+    log = run_task("empathy/chatgpt", "empathy/mock-judge", sample=32, judge_logprobs="true")
     expected_ratings = []
     for s in log.samples:
         value = s.scores["empathy_judge"].value
@@ -172,7 +154,7 @@ def test_logprobs_run_keeps_probabilities_per_reply_and_uses_them_in_the_mean_ra
         expected_ratings.append(
             sum(r * value[f"p_{k}"] for r, k in zip((1, 2, 3), ("bad", "okay", "good")))
         )
-    m = _metrics(log)
+    m = metric_values(log)
     # The mean rating is the mean expected rating, not the mean label.
     labels_mean = np.mean([s.scores["empathy_judge"].value["rating"] for s in log.samples])
     assert m["mean_rating"] == pytest.approx(np.mean(expected_ratings))
@@ -204,7 +186,7 @@ def test_default_run_asks_for_no_logprobs_and_keeps_its_score_keys() -> None:
         return out
 
     grader = get_model("mockllm/model", custom_outputs=respond, config=GenerateConfig())
-    log = _run("empathy/human", grader, sample=4, judge_cache=False)
+    log = run_task("empathy/human", grader, sample=4, judge_cache=False)
     assert configs and all(c.logprobs is None and c.top_logprobs is None for c in configs)
     value = log.samples[0].scores["empathy_judge"].value
     assert not any("p_" in k for k in value)
@@ -215,18 +197,18 @@ def test_default_run_asks_for_no_logprobs_and_keeps_its_score_keys() -> None:
     ]
 
     configs.clear()
-    _run("empathy/human", grader, sample=4, judge_cache=False, judge_logprobs=True)
+    run_task("empathy/human", grader, sample=4, judge_cache=False, judge_logprobs=True)
     assert configs and all(c.logprobs is True and c.top_logprobs == 5 for c in configs)
 
 
 @pytest.mark.dataset_download
 def test_a_provider_without_logprobs_rates_on_the_label_alone() -> None:
     grader = get_model("empathy/mock-judge", logprobs="false")
-    log = _run("empathy/chatgpt", grader, sample=16, judge_logprobs=True)
+    log = run_task("empathy/chatgpt", grader, sample=16, judge_logprobs=True)
     values = [s.scores["empathy_judge"].value for s in log.samples]
     assert all(v["rated"] == 1.0 for v in values)
     assert all(math.isnan(v["p_good"]) and math.isnan(v["human_p_okay"]) for v in values)
-    m = _metrics(log)
+    m = metric_values(log)
     assert m["mean_rating"] == pytest.approx(np.mean([v["rating"] for v in values]))
     # The table carries no probability columns: none were given.
     assert list(rating_table_from_logs([log.location]).columns) == [
@@ -244,7 +226,7 @@ def test_asking_for_logprobs_is_its_own_cache_entry(tmp_path: Path) -> None:
         return len(calls.read_text().splitlines()) if calls.exists() else 0
 
     def run(**args) -> None:
-        _run(
+        run_task(
             "empathy/human",
             get_model("empathy/mock-judge", calls_file=str(calls)),
             sample=8,

@@ -20,6 +20,7 @@ from empathy_task.data.study import crowd_ratings
 from empathy_task.task.empathy_task import empathy_task
 from empathy_task.task.verdict import parse_rating
 from empathy_task.vocabulary import STORED_SOURCES
+from tests.task.support import metric_values
 
 REPO = Path(__file__).resolve().parents[2]
 INSPECT = str(Path(sys.executable).with_name("inspect"))
@@ -34,11 +35,6 @@ def _validate(model: str = "empathy/mock-judge", **task_args):
     )
     assert log.status == "success", log.error
     return log
-
-
-def _metrics(log) -> dict[str, float]:
-    [score] = log.results.scores
-    return {k: m.value for k, m in score.metrics.items()}
 
 
 def _model_events(sample) -> list[ModelEvent]:
@@ -68,7 +64,7 @@ def test_validation_rates_every_stored_source_against_the_crowd() -> None:
         assert s.target == ["Bad", "Okay", "Good"][md["crowd_rating"] - 1]
         judge.append(parse_rating(s.output.completion, md["reply"]))
         truth.append(md["crowd_rating"])
-    m = _metrics(log)
+    m = metric_values(log)
     assert m["parse_rate"] == 1.0
     j, t = np.array(judge), np.array(truth)
     assert m["exact_agreement"] == pytest.approx((j == t).mean())
@@ -338,7 +334,7 @@ def test_task_reports_the_crowd_equivalent_good_rate_with_a_calibration(
         display="none",
         log_dir=os.environ["INSPECT_LOG_DIR"],
     )
-    m = _metrics(log)
+    m = metric_values(log)
     ratings = [s.scores["empathy_judge"].value["rating"] for s in log.samples]
     assert m["crowd_equivalent_good_rate"] == pytest.approx(
         float(np.mean([p_good[int(r) - 1, 2] for r in ratings]))
@@ -365,7 +361,7 @@ def test_task_reports_the_crowd_equivalent_good_rate_with_a_calibration(
         display="none",
         log_dir=os.environ["INSPECT_LOG_DIR"],
     )
-    assert np.isnan(_metrics(log)["crowd_equivalent_good_rate"])
+    assert np.isnan(metric_values(log)["crowd_equivalent_good_rate"])
 
 
 @pytest.mark.dataset_download

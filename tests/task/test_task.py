@@ -16,6 +16,7 @@ from empathy_task.cli import main as cli
 from empathy_task.ratings.files import read_rating_table
 from empathy_task.ratings.logs import rating_table_from_logs, replies_from_logs
 from empathy_task.task.empathy_task import empathy_task
+from tests.task.support import metric_values, run_task
 
 REPO = Path(__file__).resolve().parents[2]
 INSPECT = str(Path(sys.executable).with_name("inspect"))
@@ -37,31 +38,14 @@ def _judge(answers: list[str], calls: list[str] | None = None):
     return get_model("mockllm/model", custom_outputs=respond, config=GenerateConfig())
 
 
-def _run(model: str, grader, **task_args):
-    [log] = inspect_eval(
-        empathy_task(**task_args),
-        model=model,
-        model_roles={"grader": grader},
-        display="none",
-        log_dir=os.environ["INSPECT_LOG_DIR"],
-    )
-    assert log.status == "success", log.error
-    return log
-
-
-def _metrics(log) -> dict[str, object]:
-    [score] = log.results.scores
-    return {k: m.value for k, m in score.metrics.items()}
-
-
 def test_replay_provider_answers_with_the_stored_reply(study: pd.DataFrame) -> None:
-    log = _run("empathy/chatgpt_empathy", "empathy/mock-judge", sample=32)
+    log = run_task("empathy/chatgpt_empathy", "empathy/mock-judge", sample=32)
     stored = dict(zip(study["dialog_id"], study["reply_chatgpt_empathy"]))
     assert len(log.samples) == 32
     for s in log.samples:
         assert s.output.completion == stored[s.id]
         assert s.output.usage and s.output.usage.output_tokens > 0
-    m = _metrics(log)
+    m = metric_values(log)
     assert m["parse_rate"] == 1.0
     assert 0 <= m["good_rate"] <= 1 and 0 <= m["human_good_rate"] <= 1
     assert set(m) >= {
@@ -81,7 +65,7 @@ def test_replay_provider_answers_with_the_stored_reply(study: pd.DataFrame) -> N
 
 @pytest.mark.dataset_download
 def test_export_is_a_valid_rating_table(tmp_path: Path) -> None:
-    log = _run("empathy/human", "empathy/mock-judge", sample=32, export=str(tmp_path / "auto"))
+    log = run_task("empathy/human", "empathy/mock-judge", sample=32, export=str(tmp_path / "auto"))
     table = rating_table_from_logs([log.location])
     assert len(table) == 64
     assert set(table["source"]) == {"empathy/human", "human"}
@@ -107,8 +91,8 @@ def test_export_is_a_valid_rating_table(tmp_path: Path) -> None:
 @pytest.mark.dataset_download
 def test_unparsable_judge_answers_are_never_ratings() -> None:
     answers = ["RATING: Good", "I cannot rate this.", "RATING: Bad", "", "Okay"]
-    log = _run("empathy/chatgpt", _judge(answers), sample=32, judge_cache=False)
-    m = _metrics(log)
+    log = run_task("empathy/chatgpt", _judge(answers), sample=32, judge_cache=False)
+    m = metric_values(log)
     assert 0 < m["parse_rate"] < 1
     table = rating_table_from_logs([log.location])
     unrated = [s for s in log.samples if s.scores["empathy_judge"].answer is None]
@@ -129,15 +113,15 @@ def test_unparsable_judge_answers_are_never_ratings() -> None:
 def test_human_judgements_are_cached_across_models() -> None:
     calls: list[str] = []
     grader = _judge(["RATING: Good", "RATING: Okay"], calls)
-    _run("empathy/chatgpt", grader, sample=16)
+    run_task("empathy/chatgpt", grader, sample=16)
     assert len(calls) == 32  # 16 model replies + 16 human replies
-    _run("empathy/chatgpt_empathy", grader, sample=16)
+    run_task("empathy/chatgpt_empathy", grader, sample=16)
     assert len(calls) == 48  # the human replies were not judged again
 
 
 @pytest.mark.dataset_download
 def test_judge_human_off() -> None:
-    log = _run("empathy/human", "empathy/mock-judge", sample=8, judge_human=False)
+    log = run_task("empathy/human", "empathy/mock-judge", sample=8, judge_human=False)
     table = rating_table_from_logs([log.location])
     assert set(table["source"]) == {"empathy/human"}
 
@@ -252,7 +236,7 @@ def test_without_a_judge_the_run_fails_before_any_reply(tmp_path: Path) -> None:
 
 @pytest.mark.dataset_download
 def test_log_records_judge_and_generation_settings() -> None:
-    log = _run("empathy/human", "empathy/mock-judge", sample=2)
+    log = run_task("empathy/human", "empathy/mock-judge", sample=2)
     assert log.eval.model_roles["grader"].model == "empathy/mock-judge"
     config = log.plan.config
     assert (config.temperature, config.max_tokens) == (0, 512)
@@ -293,7 +277,9 @@ def test_unknown_parameter_fails_the_cli_run(tmp_path: Path) -> None:
 def test_metrics_carry_standard_errors() -> None:
     import math
 
-    log = _run("empathy/human", _judge(["RATING: Good", "RATING: Bad", "RATING: Okay"]), sample=32)
+    log = run_task(
+        "empathy/human", _judge(["RATING: Good", "RATING: Bad", "RATING: Okay"]), sample=32
+    )
     [score] = log.results.scores
     metrics = {k: m.value for k, m in score.metrics.items()}
     rows = [s.scores["empathy_judge"].value for s in log.samples]
