@@ -25,11 +25,34 @@ def resource_path(name: str) -> Path:
     raise FileNotFoundError(f"empathy_task resource not found: {name}")
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping.
+
+    YAML keeps the last of two equal keys without a word, so a second ``version:`` would silently
+    replace the first; this loader names the key and both lines instead.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first on line {seen[key]}, again on line {line})",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 @cache
 def registry() -> dict[str, Any]:
-    """The parsed ``registry.yaml``."""
+    """The parsed ``registry.yaml`` (a key written twice is an error, not the last one wins)."""
     with resource_path("registry.yaml").open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=UniqueKeyLoader)
 
 
 @dataclass(frozen=True)

@@ -403,3 +403,48 @@ def test_judge_stored_reply_asks_the_model_the_scorers_question_about_the_stored
     for s in log.samples:
         [message] = judge_messages(s.metadata, s.metadata["reply"])
         assert s.output.completion == mock_judgement(message.text)
+
+
+def test_judge_agreement_reads_the_judge_answer_beside_the_crowd(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The scorer alone (no CSV): mockllm answers as a judge would, one sample per answer kind.
+    import inspect_ai.model._model as model_module
+    from inspect_ai import Task
+    from inspect_ai.dataset import Sample
+    from inspect_ai.model import ModelOutput
+    from inspect_ai.solver import generate
+
+    from empathy_task.task.judge_validation import judge_agreement
+
+    # mockllm counts tokens with tiktoken, whose encoding is a download: words serve offline.
+    monkeypatch.setattr(model_module, "count_text_tokens", lambda text: max(1, len(text.split())))
+    answers = ["The reply listens.\nRATING: Good", "RATING: Bad", "I cannot say."]
+    crowd = [3, 2, 1]
+    samples = [
+        Sample(
+            id=i,
+            input="rate it",
+            metadata={"reply": "I am sorry.", "crowd_rating": c, "source": "human", "dialog_id": i},
+        )
+        for i, c in enumerate(crowd)
+    ]
+    model = get_model(
+        "mockllm/model", custom_outputs=[ModelOutput.from_content("mockllm", a) for a in answers]
+    )
+    [log] = inspect_eval(
+        Task(dataset=samples, solver=generate(), scorer=judge_agreement()),
+        model=model,
+        display="none",
+        log_dir=os.environ["INSPECT_LOG_DIR"],
+        max_samples=1,
+    )
+    assert log.status == "success", log.error
+    values = {s.id: s.scores["judge_agreement"].value for s in log.samples}
+    assert values[0]["rating"] == 3.0 and values[0]["exact"] == 1.0
+    assert values[1]["rating"] == 1.0 and values[1]["exact"] == 0.0
+    assert values[2]["rated"] == 0.0 and np.isnan(values[2]["rating"])
+    assert log.samples[2].scores["judge_agreement"].metadata["judge"] == "mockllm/model"
+    metrics = metric_values(log)
+    assert metrics["parse_rate"] == pytest.approx(2 / 3)
+    assert metrics["exact_agreement"] == pytest.approx(0.5)
