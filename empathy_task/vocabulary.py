@@ -66,6 +66,14 @@ HUMAN = "human"
 #: The rater kind of every pseudonymised person.
 CROWD = "crowd"
 
+#: The scale a Good rate is on, named wherever one is published (listing, EEE records): the
+#: crowd's ratings (:data:`CROWD`) or an LLM judge's, comparable only with the same judge's.
+JUDGE_SCALE = "judge"
+SCALES: dict[str, str] = {
+    CROWD: "the study's crowd raters (one rating per reply)",
+    JUDGE_SCALE: "an LLM judge (the grader role), comparable only with the same judge's ratings",
+}
+
 KEY_BYTES = 32
 PSEUDONYM = re.compile(r"r-(?:[0-9a-f]{32}|[0-9a-f]{12})")
 JUDGE_NAME = re.compile(r"[a-z0-9][a-z0-9_.\-]*/[^\s@]+")
