@@ -7,7 +7,7 @@ from inspect_ai.model import GenerateConfig, Model, get_model, model_roles
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from empathy_task.resources import data_pin, registry
-from empathy_task.task.prerequisite import PrerequisiteError
+from empathy_task.task.prerequisite import PrerequisiteError, says_why
 from empathy_task.task.prompts import prompt_versions
 from empathy_task.task.scorer import DEFAULT_GRADER, GraderError, empathy_judge, grader_model
 
@@ -18,6 +18,7 @@ GENERATION_CONFIG = GenerateConfig(temperature=0, max_tokens=512)
 
 
 @task
+@says_why
 def empathy_task(
     prompt: str = "empathy",
     emotions: str | list[str] | None = None,
@@ -65,7 +66,11 @@ def empathy_task(
         )
     # Imported here: Inspect imports the package's entry point on every run, for every task.
     from empathy_task.task.dataset import inspect_dataset, prompt_set
+    from empathy_task.task.paths import user_path
 
+    # Paths against the user's folder, not the task file's (the folder form changes to it).
+    data = user_path(str(data)) if data else data
+    calibration = user_path(str(calibration)) if calibration else calibration
     if export:
         from empathy_task.task.export_hook import check_export_target, register_export_hook
 

@@ -200,7 +200,10 @@ def judge_validation(
             f"{TASK_NAME}: unknown task parameter(s) {', '.join(sorted(unknown))}; the "
             f"parameters are {', '.join(VALIDATION_PARAMETERS)}."
         )
+    from empathy_task.task.paths import user_path
+
     chosen = _sources(sources)
+    data = user_path(str(data)) if data else data
     samples = validation_samples(data, chosen, _optional_int(sample, "sample"), _int(seed, "seed"))
     from inspect_ai.dataset import MemoryDataset
 
