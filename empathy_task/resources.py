@@ -64,9 +64,9 @@ class DataPin:
     rows: int
 
 
-def data_pin() -> DataPin:
-    """The pinned authors' CSV."""
-    d = registry()["data"]
+def data_pin(key: str = "data") -> DataPin:
+    """The pinned authors' CSV (``key="data"``) or the second file (``key="models_data"``)."""
+    d = registry()[key]
     return DataPin(
         url=d["url"],
         sha256=d["sha256"],
@@ -74,6 +74,16 @@ def data_pin() -> DataPin:
         commit=d["commit"],
         rows=int(d["rows"]),
     )
+
+
+def models_data_pin() -> DataPin:
+    """The pinned second file (Distilling-Empathy): the LLaMA-2, Gemini and Mixtral ratings."""
+    return data_pin("models_data")
+
+
+def source_display_names() -> dict[str, str]:
+    """What the paper calls each stored source (``registry.yaml: source_display_names``)."""
+    return dict(registry()["source_display_names"])
 
 
 def published_good_counts() -> dict[str, int]:

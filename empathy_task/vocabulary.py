@@ -4,7 +4,10 @@ rater kinds, the rater's question, and which rater ids may leave the machine.
 **The scale.** A rater answers the study's question (:data:`RATER_QUESTION`) with Bad, Okay or Good,
 stored as 1, 2, 3 (:data:`RATINGS`, :data:`LABELS`, :data:`RATING_LABELS`).
 
-**Sources.** The authors' CSV holds three (:data:`STORED_SOURCES`); :data:`HUMAN` is the baseline.
+**Sources.** Two pinned files hold the study's six stored sources (:data:`STORED_SOURCES`): the
+authors' CSV three (:data:`AUTHORS_SOURCES`), the second file (``registry.yaml: models_data``) the
+paper's other three models (:data:`MODELS_FILE_SOURCES`) beside the same human and GPT-4 replies
+(:data:`SHARED_SOURCES`). :data:`HUMAN` is the baseline.
 
 **Rater kinds.** Ratings of different kinds are never tested against each other
 (docs/design.md, "The method"). A rater in a rating table is one of:
@@ -60,7 +63,13 @@ RATER_QUESTION = (
 VALENCES: tuple[str, ...] = ("positive", "negative")
 
 #: Response sources whose replies and crowd ratings the authors' CSV holds; the first is the baseline.
-STORED_SOURCES: tuple[str, ...] = ("human", "chatgpt", "chatgpt_empathy")
+AUTHORS_SOURCES: tuple[str, ...] = ("human", "chatgpt", "chatgpt_empathy")
+#: The sources only the second pinned file (Distilling-Empathy, ``models_data``) holds.
+MODELS_FILE_SOURCES: tuple[str, ...] = ("llama_empathy", "gemini_empathy", "mixtral_empathy")
+#: The sources both files hold; their replies and ratings must agree row for row.
+SHARED_SOURCES: tuple[str, ...] = ("human", "chatgpt_empathy")
+#: Every stored source (replies and crowd ratings in a pinned file); the first is the baseline.
+STORED_SOURCES: tuple[str, ...] = (*AUTHORS_SOURCES, *MODELS_FILE_SOURCES)
 HUMAN = "human"
 
 #: The rater kind of every pseudonymised person.

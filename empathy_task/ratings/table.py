@@ -494,11 +494,11 @@ def canonical_flags(cells: pd.Series, fail: Callable[..., RatingTableError]) -> 
 
 
 def study_rating_table(study: pd.DataFrame) -> pd.DataFrame:
-    """The authors' crowd ratings as a rating table: sources human, chatgpt, chatgpt_empathy."""
+    """The study table's crowd ratings as a rating table: every stored source it holds."""
     from empathy_task.vocabulary import STORED_SOURCES
 
     parts = []
-    for s in STORED_SOURCES:
+    for s in [s for s in STORED_SOURCES if f"rating_{s}" in study.columns]:
         part = study[["dialog_id", *LABEL_COLUMNS]].copy()
         part["source"] = s
         part["rater"] = study[f"rater_{s}"].to_numpy()
