@@ -1051,7 +1051,8 @@ def published_rows() -> pd.DataFrame:
 
 
 #: Fewest crowd-rated replies (also judged) for which the report gives a PPI estimate: three of
-#: the study's batches; the interval is a normal one and needs some dozens.
+#: the study's batches (the clustered interval's t quantile with batches - 1 df holds its level
+#: there; ``benchmarks/interval_coverage.py``).
 PPI_MIN_LABELLED = 30
 
 
