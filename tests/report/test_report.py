@@ -291,6 +291,34 @@ def test_judge_and_crowd_are_never_compared_and_their_agreement_is_measured(
     assert plots.confusion_plot(np.eye(3) * 5, "crowd", "judge", "t").startswith(PNG)
 
 
+def test_a_third_partys_judge_named_without_provider_is_named_with_judge(
+    tmp_path: Path, crowd_table: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 23, item 6: a judge table whose rater is "gpt-4o-mini" (no provider).
+    judge = _judge_table(crowd_table, "gpt-4o-mini", ["human", "chatgpt"], n=100)
+    path = _write(judge, tmp_path / "third-party.csv")
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert cli(["report", str(path), "--out", str(out), "--format", "json", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "third-party.csv" in err and "row 2" in err
+    assert "openai/gpt-4o-mini" in err and "--judge" in err
+    assert "rater 'gp…'" in err  # the id itself stays masked
+    assert not out.exists()
+    args = ["report", str(path), "--out", str(out), "--format", "json", *FAST]
+    assert cli([*args, "--judge", "openai/gpt-4o-mini"]) == 0
+    doc = _strict_json((out / "report.json").read_text())
+    assert set(doc["groups_by_rater"]) == {"openai/gpt-4o-mini"}
+    out2 = tmp_path / "out2"
+    args2 = ["report", str(path), "--out", str(out2), "--format", "json", *FAST]
+    assert cli([*args2, "--judge", "gpt-4o-mini=acme/judge-1"]) == 0
+    doc = _strict_json((out2 / "report.json").read_text())
+    assert set(doc["groups_by_rater"]) == {"acme/judge-1"}
+    # A name that is not provider/model is refused, saying how to write one.
+    assert cli([*args2, "--force", "--judge", "gpt-4o-mini"]) == 2
+    assert "provider/model" in capsys.readouterr().err
+
+
 def test_degenerate_scopes_give_null_with_a_reason(tmp_path: Path, crowd_table: pd.DataFrame):
     # Model "m" answered only sad prompts, and every one of its ratings is Good.
     sad = crowd_table[crowd_table["emotion"] == "sad"].query("source == 'human'").copy()
