@@ -841,8 +841,39 @@ def _calibration_sections(a: Analysis) -> list[Section]:
         "sources, the map predicts each stored source's crowd Good rate; the RMS error of those "
         "predictions is how well it carries to a new model. A crowd-equivalent interval is a "
         "bootstrap interval (the calibration replies, the source's replies and the crowd's human "
-        "group resampled together) with each side widened by that RMS error in quadrature."
+        "group resampled together) with each side widened by the transfer error: the "
+        "between-source SD of the leave-one-source-out errors once their own sampling noise is "
+        "subtracted (random effects; 0 when the map carries exactly), added in quadrature with "
+        "Student's t on Welch-Satterthwaite degrees of freedom, at most the calibrating sources "
+        "- 1, as that SD rests on so few sources."
     )
+    if a.crowd_equivalent:
+        s.add(
+            Table(
+                [
+                    "source",
+                    "judge",
+                    "calibrating sources",
+                    "transfer SD (points)",
+                    "judge Good rate (sources' range)",
+                    "outside the range (points)",
+                    "warning",
+                ],
+                [
+                    [
+                        ce["source"],
+                        ce["judge"],
+                        fmt_int(ce.get("calibrating_sources", 0)),
+                        f"{100 * ce.get('transfer_sd', float('nan')):.1f}",
+                        f"{fmt_rate(ce['judge_good_rate'])} "
+                        + fmt_ci(*ce.get("judge_good_range", (float("nan"),) * 2)),
+                        f"{100 * ce.get('extrapolation', float('nan')):.1f}",
+                        "; ".join(ce.get("warnings") or []) or "none",
+                    ]
+                    for ce in a.crowd_equivalent
+                ],
+            )
+        )
     out = [s]
     for c in a.calibrations:
         sub = Section(f"Judge {c.judge}: leave-one-source-out", level=3)
@@ -860,7 +891,7 @@ def _calibration_sections(a: Analysis) -> list[Section]:
                     "crowd Good rate",
                     "judge Good rate (judge's scale)",
                     "calibrated from the others",
-                    "error (points)",
+                    "error (points; a share x 100)",
                 ],
                 [
                     [
