@@ -99,6 +99,15 @@ def test_json_reproduces_the_headline_and_has_every_comparison(study_report: Pat
     assert head["good_p"] < 1e-20 and head["dist_p"] < 1e-20
     assert head["good_marker"] == "***"
     assert head["rel_increase_good_low"] < 31.3 < head["rel_increase_good_high"]
+    # Issue 23: the crowd's headline interval resamples raters (each rated one batch of 10).
+    # Human vs vanilla GPT-4: Katz [21.6, 35.9], rater-cluster bootstrap about [20.0, 37.5].
+    vanilla = next(c for c in comparisons if c["b"] == "chatgpt" and c["scope"] == "overall")
+    assert vanilla["rel_increase_interval"] == "rater-cluster-bootstrap"
+    katz = (vanilla["rel_increase_good_low"], vanilla["rel_increase_good_high"])
+    assert katz == pytest.approx((21.6, 35.9), abs=0.05)
+    emotion = next(c for c in comparisons if c["scope"].startswith("emotion:"))
+    assert emotion["rel_increase_interval"] == "katz-log-adjusted"
+    assert "(rater clusters)" in (study_report / "report.md").read_text()
     # The valences add up to the whole.
     pos, neg = (
         next(
@@ -173,6 +182,18 @@ def test_html_is_self_contained_with_png_data_uris(study_report: Path) -> None:
     for src in parser.sources:
         assert src.startswith(prefix)
         assert base64.b64decode(src[len(prefix) :], validate=True).startswith(PNG)
+
+
+def test_the_crowds_headline_interval_resamples_raters(crowd_table: pd.DataFrame) -> None:
+    # Issue 23 on the authors' data (design effect about 2): human vs vanilla GPT-4, Katz
+    # [21.6, 35.9], a rater-cluster bootstrap about [20.0, 37.5].
+    a = analyse(crowd_table, AnalysisOptions(resamples=4000))
+    c = a.comparisons
+    row = c[(c["b"] == "chatgpt") & (c["scope"] == "overall") & c["vs_baseline"]].iloc[0]
+    cluster = (row["rel_increase_good_cluster_low"], row["rel_increase_good_cluster_high"])
+    assert cluster == pytest.approx((20.0, 37.5), abs=0.6)
+    assert cluster[0] < row["rel_increase_good_low"] and cluster[1] > row["rel_increase_good_high"]
+    assert row["rel_increase_interval"] == "rater-cluster-bootstrap"
 
 
 # --- inputs -------------------------------------------------------------------------------------
