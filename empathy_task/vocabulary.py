@@ -160,9 +160,12 @@ def masked(raw_id: str) -> str:
 
 PERSONAL_ID_HELP = (
     "is neither a crowd pseudonym (r- and 32 or 12 hex digits) nor a judge model "
-    "(provider/model): it looks like a person's id, which no output may hold. Import people's "
-    "ratings with `empathy-task import-returns --pseudonym-key FILE`, which replaces each id by "
-    "its keyed pseudonym"
+    "(provider/model): it looks like a person's id, which no output may hold. A judge's ratings: "
+    "name the judge provider/model in the rater column (e.g. openai/gpt-4o-mini, not "
+    "gpt-4o-mini), or name it on the command line: `--judge openai/gpt-4o-mini` takes a rater "
+    "named gpt-4o-mini as that judge (`--judge RATER=PROVIDER/MODEL` for any other name). "
+    "People's ratings: import them with `empathy-task import-returns --pseudonym-key FILE`, "
+    "which replaces each id by its keyed pseudonym"
 )
 
 

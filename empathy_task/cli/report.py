@@ -75,6 +75,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "of the stored sources are among the inputs is calibrated from them)",
     )
     parser.add_argument(
+        "--judge",
+        action="append",
+        default=[],
+        metavar="[RATER=]PROVIDER/MODEL",
+        help="name a judge whose ratings carry another name: `--judge openai/gpt-4o-mini` takes "
+        "a rater named gpt-4o-mini as the judge openai/gpt-4o-mini; `--judge RATER=PROVIDER/MODEL` "
+        "takes any rater name (repeatable)",
+    )
+    parser.add_argument(
         "--price-per-mtok",
         default=None,
         metavar="IN,OUT",
@@ -146,8 +155,14 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     options = analysis_options(args, args.baseline, args.sources)
     prices = parse_prices(args.price_per_mtok)
+    from empathy_task.ratings.inputs import judge_names
+
     table, loaded = load_inputs(
-        args.inputs, kind=args.kind, scorer=args.scorer, allow_incomplete=args.allow_incomplete
+        args.inputs,
+        kind=args.kind,
+        scorer=args.scorer,
+        allow_incomplete=args.allow_incomplete,
+        judges=judge_names(args.judge),
     )
     for item in loaded:
         for note in item.notes:

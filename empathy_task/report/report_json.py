@@ -290,10 +290,15 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         "intervals": {
             "good_rate": stats.GOOD_RATE_INTERVAL,
             "rel_increase_good": stats.REL_INCREASE_INTERVAL,
+            "rel_increase_good_cluster": stats.CLUSTER_REL_INCREASE_INTERVAL,
             "note": (
                 "good_rate: Wilson score interval; rel_increase_good: Katz log interval of the "
                 "ratio of two independent proportions (the Good rates on the prompts both "
-                "sources have), 0.5 added to each count; both assume independent ratings"
+                "sources have), 0.5 added to each count; both assume independent ratings. "
+                "rel_increase_good_cluster_low/high: percentile bootstrap resampling crowd "
+                "raters within each source (the crowd's comparisons with the baseline, overall "
+                "and per valence); each comparison's rel_increase_interval names its headline "
+                "interval"
             ),
         },
         "scopes": list(a.scopes),

@@ -188,6 +188,9 @@ def _leaderboard(a: Analysis) -> Section:
                 "good_marker",
                 "rel_increase_good_low",
                 "rel_increase_good_high",
+                "rel_increase_good_cluster_low",
+                "rel_increase_good_cluster_high",
+                "rel_increase_interval",
                 "good_chi2",
                 "good_p_adjusted",
                 "dist_chi2",
@@ -218,8 +221,7 @@ def _leaderboard(a: Analysis) -> Section:
             elif key in vs:
                 v = vs[key]
                 row += [
-                    f"{fmt_rel(v['rel_increase_good'])}{v['good_marker']} "
-                    f"{fmt_ci(v['rel_increase_good_low'], v['rel_increase_good_high'], 1.0)}"
+                    f"{fmt_rel(v['rel_increase_good'])}{v['good_marker']} {headline_ci(v)}"
                     + (_shared_n(v) if differs.get(kind) else ""),
                     fmt_num(v["good_chi2"]),
                     fmt_p(v["good_p_adjusted"]),
@@ -259,7 +261,7 @@ def _leaderboard(a: Analysis) -> Section:
                 f"Good rate [{round(a.options.confidence * 100)}% CI]",
                 "mean rating",
                 "rel. increase in Good [CI]",
-                "chi2 Good (2x2)",
+                "chi2 Good (2x2, the paper's test)",
                 p_label,
                 "chi2 dist (2x3)",
                 p_label,
@@ -268,6 +270,18 @@ def _leaderboard(a: Analysis) -> Section:
             rows,
         )
     )
+    if (c["rel_increase_interval"] == stats.CLUSTER_REL_INCREASE_INTERVAL).any():
+        s.add(
+            "The interval of a crowd row's relative increase is a rater-cluster bootstrap "
+            f"({a.options.resamples:,} resamples): each crowd rater rated one batch of 10 replies "
+            "of one source, and a lenient or harsh rater moves a whole batch, so raters are "
+            "resampled within each source. The Katz log interval, which treats the ratings as "
+            "independent, is narrower (in report.json as rel_increase_good_low/high; the "
+            "cluster one as rel_increase_good_cluster_low/high). A judge's rows (one rating per "
+            "prompt) keep the Katz interval. The chi-squared column is the paper's test, which "
+            "also treats the ratings as independent; the Rao-Scott corrected test is in 'Rater "
+            "clusters'."
+        )
     if a.crowd_equivalent:
         s.add(
             "Rows marked crowd-equivalent put a judge-rated source in the crowd's units: its "
@@ -404,6 +418,9 @@ _ROW_COLUMNS = [
     "rel_increase_good",
     "rel_increase_good_low",
     "rel_increase_good_high",
+    "rel_increase_good_cluster_low",
+    "rel_increase_good_cluster_high",
+    "rel_increase_interval",
     "rel_increase_reason",
     *(f"{t}_{x}" for t in TESTS for x in ("chi2", "p_adjusted", "marker", "reason")),
     "dist_cramers_v",
@@ -424,8 +441,7 @@ def _comparison_rows(frame: pd.DataFrame, with_scope: bool, with_pair: bool) -> 
             fmt_int(r["n_b"]),
             fmt_int(r["good_a"]),
             fmt_int(r["good_b"]),
-            f"{fmt_rel(r['rel_increase_good'])} "
-            f"{fmt_ci(r['rel_increase_good_low'], r['rel_increase_good_high'], 1.0)}".strip(),
+            f"{fmt_rel(r['rel_increase_good'])} {headline_ci(r)}".strip(),
             fmt_num(r["good_chi2"]),
             fmt_p(r["good_p_adjusted"]) + r["good_marker"],
             fmt_num(r["dist_chi2"]),
@@ -435,6 +451,15 @@ def _comparison_rows(frame: pd.DataFrame, with_scope: bool, with_pair: bool) -> 
         ]
         rows.append(row)
     return rows
+
+
+def headline_ci(r: dict[str, Any]) -> str:
+    """A comparison's headline interval of the relative increase: the rater-cluster bootstrap
+    where the row has one (the crowd's, overall and per valence), else the Katz log interval."""
+    if r.get("rel_increase_interval") == stats.CLUSTER_REL_INCREASE_INTERVAL:
+        low, high = r["rel_increase_good_cluster_low"], r["rel_increase_good_cluster_high"]
+        return f"{fmt_ci(low, high, 1.0)} (rater clusters)" if fmt_ci(low, high, 1.0) else ""
+    return fmt_ci(r["rel_increase_good_low"], r["rel_increase_good_high"], 1.0)
 
 
 def _comparison_columns(a: Analysis, with_scope: bool, with_pair: bool) -> list[str]:
@@ -841,8 +866,39 @@ def _calibration_sections(a: Analysis) -> list[Section]:
         "sources, the map predicts each stored source's crowd Good rate; the RMS error of those "
         "predictions is how well it carries to a new model. A crowd-equivalent interval is a "
         "bootstrap interval (the calibration replies, the source's replies and the crowd's human "
-        "group resampled together) with each side widened by that RMS error in quadrature."
+        "group resampled together) with each side widened by the transfer error: the "
+        "between-source SD of the leave-one-source-out errors once their own sampling noise is "
+        "subtracted (random effects; 0 when the map carries exactly), added in quadrature with "
+        "Student's t on Welch-Satterthwaite degrees of freedom, at most the calibrating sources "
+        "- 1, as that SD rests on so few sources."
     )
+    if a.crowd_equivalent:
+        s.add(
+            Table(
+                [
+                    "source",
+                    "judge",
+                    "calibrating sources",
+                    "transfer SD (points)",
+                    "judge Good rate (sources' range)",
+                    "outside the range (points)",
+                    "warning",
+                ],
+                [
+                    [
+                        ce["source"],
+                        ce["judge"],
+                        fmt_int(ce.get("calibrating_sources", 0)),
+                        f"{100 * ce.get('transfer_sd', float('nan')):.1f}",
+                        f"{fmt_rate(ce['judge_good_rate'])} "
+                        + fmt_ci(*ce.get("judge_good_range", (float("nan"),) * 2)),
+                        f"{100 * ce.get('extrapolation', float('nan')):.1f}",
+                        "; ".join(ce.get("warnings") or []) or "none",
+                    ]
+                    for ce in a.crowd_equivalent
+                ],
+            )
+        )
     out = [s]
     for c in a.calibrations:
         sub = Section(f"Judge {c.judge}: leave-one-source-out", level=3)
@@ -860,7 +916,7 @@ def _calibration_sections(a: Analysis) -> list[Section]:
                     "crowd Good rate",
                     "judge Good rate (judge's scale)",
                     "calibrated from the others",
-                    "error (points)",
+                    "error (points; a share x 100)",
                 ],
                 [
                     [

@@ -99,6 +99,15 @@ def test_json_reproduces_the_headline_and_has_every_comparison(study_report: Pat
     assert head["good_p"] < 1e-20 and head["dist_p"] < 1e-20
     assert head["good_marker"] == "***"
     assert head["rel_increase_good_low"] < 31.3 < head["rel_increase_good_high"]
+    # Issue 23: the crowd's headline interval resamples raters (each rated one batch of 10).
+    # Human vs vanilla GPT-4: Katz [21.6, 35.9], rater-cluster bootstrap about [20.0, 37.5].
+    vanilla = next(c for c in comparisons if c["b"] == "chatgpt" and c["scope"] == "overall")
+    assert vanilla["rel_increase_interval"] == "rater-cluster-bootstrap"
+    katz = (vanilla["rel_increase_good_low"], vanilla["rel_increase_good_high"])
+    assert katz == pytest.approx((21.6, 35.9), abs=0.05)
+    emotion = next(c for c in comparisons if c["scope"].startswith("emotion:"))
+    assert emotion["rel_increase_interval"] == "katz-log-adjusted"
+    assert "(rater clusters)" in (study_report / "report.md").read_text()
     # The valences add up to the whole.
     pos, neg = (
         next(
@@ -173,6 +182,18 @@ def test_html_is_self_contained_with_png_data_uris(study_report: Path) -> None:
     for src in parser.sources:
         assert src.startswith(prefix)
         assert base64.b64decode(src[len(prefix) :], validate=True).startswith(PNG)
+
+
+def test_the_crowds_headline_interval_resamples_raters(crowd_table: pd.DataFrame) -> None:
+    # Issue 23 on the authors' data (design effect about 2): human vs vanilla GPT-4, Katz
+    # [21.6, 35.9], a rater-cluster bootstrap about [20.0, 37.5].
+    a = analyse(crowd_table, AnalysisOptions(resamples=4000))
+    c = a.comparisons
+    row = c[(c["b"] == "chatgpt") & (c["scope"] == "overall") & c["vs_baseline"]].iloc[0]
+    cluster = (row["rel_increase_good_cluster_low"], row["rel_increase_good_cluster_high"])
+    assert cluster == pytest.approx((20.0, 37.5), abs=0.6)
+    assert cluster[0] < row["rel_increase_good_low"] and cluster[1] > row["rel_increase_good_high"]
+    assert row["rel_increase_interval"] == "rater-cluster-bootstrap"
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -289,6 +310,34 @@ def test_judge_and_crowd_are_never_compared_and_their_agreement_is_measured(
     assert "descriptive only" in md and "### judge openai/gpt-judge vs crowd raters" in md
     assert "Same order of sources: " in md
     assert plots.confusion_plot(np.eye(3) * 5, "crowd", "judge", "t").startswith(PNG)
+
+
+def test_a_third_partys_judge_named_without_provider_is_named_with_judge(
+    tmp_path: Path, crowd_table: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 23, item 6: a judge table whose rater is "gpt-4o-mini" (no provider).
+    judge = _judge_table(crowd_table, "gpt-4o-mini", ["human", "chatgpt"], n=100)
+    path = _write(judge, tmp_path / "third-party.csv")
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert cli(["report", str(path), "--out", str(out), "--format", "json", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "third-party.csv" in err and "row 2" in err
+    assert "openai/gpt-4o-mini" in err and "--judge" in err
+    assert "rater 'gp…'" in err  # the id itself stays masked
+    assert not out.exists()
+    args = ["report", str(path), "--out", str(out), "--format", "json", *FAST]
+    assert cli([*args, "--judge", "openai/gpt-4o-mini"]) == 0
+    doc = _strict_json((out / "report.json").read_text())
+    assert set(doc["groups_by_rater"]) == {"openai/gpt-4o-mini"}
+    out2 = tmp_path / "out2"
+    args2 = ["report", str(path), "--out", str(out2), "--format", "json", *FAST]
+    assert cli([*args2, "--judge", "gpt-4o-mini=acme/judge-1"]) == 0
+    doc = _strict_json((out2 / "report.json").read_text())
+    assert set(doc["groups_by_rater"]) == {"acme/judge-1"}
+    # A name that is not provider/model is refused, saying how to write one.
+    assert cli([*args2, "--force", "--judge", "gpt-4o-mini"]) == 2
+    assert "provider/model" in capsys.readouterr().err
 
 
 def test_degenerate_scopes_give_null_with_a_reason(tmp_path: Path, crowd_table: pd.DataFrame):

@@ -242,6 +242,17 @@ def test_calibrate_then_report_in_crowd_units(
     assert lo < ce["good_rate"] < hi
     assert ce["rel_increase_good_ci"][0] < ce["rel_increase_good"] < ce["rel_increase_good_ci"][1]
     assert sum(ce["counts"].values()) == pytest.approx(2000)
+    # Issue 23: how many sources calibrate, the transfer SD and how far the model lies outside
+    # their range, in report.json and the report.
+    assert (
+        ce["calibrating_sources"] == len(STORED_SOURCES)
+        and ce["transfer_df"] == len(STORED_SOURCES) - 1
+    )
+    assert ce["transfer_sd"] >= 0 and ce["extrapolation"] >= 0
+    low, high = ce["judge_good_range"]
+    inside = low <= ce["judge_good_rate"] <= high
+    assert (ce["extrapolation"] == 0) == inside
+    assert any("extrapolates" in w for w in ce["warnings"]) == (not inside)
     [card] = report["judge_card"]
     # The card comes with the file: the validation run's parse rate and tokens, priced here.
     assert card["human_ceiling_kappa"] == 0.28 and card["parse_rate"] == 1.0
@@ -251,6 +262,7 @@ def test_calibrate_then_report_in_crowd_units(
     assert "crowd-equivalent (judge empathy/mock-judge)" in md
     assert "judge empathy/mock-judge (judge's scale)" in md
     assert "Is the judge good enough?" in md
+    assert "| calibrating sources |" in md and "outside the range (points)" in md
 
 
 def test_a_calibration_whose_key_does_not_match_is_refused(
