@@ -205,13 +205,17 @@ def panel_mock_rating(
     bias: dict[str, float],
 ) -> int:
     """A mock judge's rating with known biases: the crowd's rating of a stored reply with chance
-    ``crowd_share`` (else ``verdict``), then moved a step by its source's ``bias`` shift.
+    ``crowd_share`` (else a verdict of its own, or ``verdict`` with ``crowd_share`` 0), then
+    moved a step by its source's ``bias`` shift.
 
     Deterministic: each chance is a hash of the judge's name and the response, so two judges of
     different names err apart, and a judge repeats itself.
     """
     source, crowd = known if known is not None else ("model", None)
+    # The judge's own noise: a hash verdict of its name and the response (judges err apart).
     rating = verdict
+    if crowd_share:
+        rating = (1, 2, 2, 3, 3, 3)[int(_uniform(judge, "verdict", response) * 6)]
     if crowd is not None and _uniform(judge, "crowd", response) < crowd_share:
         rating = crowd
     shift = bias.get(source, 0.0)
