@@ -60,8 +60,8 @@ def panel_weights(rms: Sequence[float], weighting: str = "inverse_mse") -> np.nd
 
 def vote(ratings: npt.ArrayLike) -> np.ndarray:
     """The panel's label per reply on the judges' own scale: the median of the judges' ratings
-    (rows: replies, columns: judges); an even panel split between two labels gives Okay, the
-    middle of the scale, when the two medians straddle it, else the lower label."""
+    (rows: replies, columns: judges); an even panel whose two middle labels differ gives Okay
+    (a half-way median, 1.5 or 2.5, lies beside Okay; Bad against Good is Okay already)."""
     r = np.asarray(ratings, dtype=float)
     if r.ndim != 2 or r.shape[1] == 0:
         raise ValueError("ratings must be (replies, judges)")
