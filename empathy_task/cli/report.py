@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from empathy_task.analysis.crowd_equivalent import with_calibrations
+    from empathy_task.analysis.judge_panel import with_panel
     from empathy_task.analysis.steps import analyse
     from empathy_task.ratings.inputs import load_inputs
     from empathy_task.report.render import render_report, write_report
@@ -177,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         data=study[0] if study else None,
         prices=prices,
     )
+    analysis = with_panel(analysis, table)
     report = render_report(analysis, formats, loaded)
     written = write_report(report, Path(args.out), force=args.force)
     for p in written:

@@ -27,7 +27,14 @@
   ``ppi`` (only where the crowd rated part of a source that a judge rated in full: the
   prediction-powered Good rate, see :func:`empathy_task.report.report_json.ppi_json`),
   ``coverage`` (prompts per source and whether a rater kind's sources differ in them), ``paired``
-  (a judge's paired tests: McNemar, Stuart-Maxwell, prompt-bootstrap intervals).
+  (a judge's paired tests: McNemar, Stuart-Maxwell, prompt-bootstrap intervals),
+  ``self_preference`` (``[{"source", "judge", "reason"}]``: a judge sharing a provider or family
+  with a source it rated) and ``panel`` (only with two or more calibrated judges: ``judges``,
+  ``weights``, the nested ``loso`` and ``loso_rms_error``, ``judge_loso_rms_error``, ``card`` (the
+  panel's report-card row), ``crowd_equivalent`` (per source: the pooled crowd-equivalent Good rate
+  and relative increase with intervals, ``judge_good_rates``, ``judge_error_correlation``,
+  ``without``: the panel without a self-preferring judge), ``judge_scale`` (the panel vote's Good
+  rate, on the judges' scale) and ``source_bias`` per judge; docs/design.md, "Several judges").
 
 NaN becomes ``null``; floats are written at full (``repr``) precision. Everything is rendered in memory; :func:`write_report` then moves the files
 into place, so a failure leaves no partial report.
@@ -357,7 +364,10 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             for i in inputs
         ],
         "repeatability": [dataclasses.asdict(r) for r in a.repeatability],
+        "self_preference": list(a.self_preference),
     }
+    if a.panel is not None:
+        doc["panel"] = a.panel
     if a.ppi:
         doc["ppi"] = ppi_json(a)
     # One top-level key per line, each value by json's C encoder (an indent would make json use

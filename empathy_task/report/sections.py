@@ -249,6 +249,7 @@ def _leaderboard(a: Analysis) -> Section:
                 "",
             ]
         )
+    rows += _panel_leaderboard_rows(a)
     s.add(
         Table(
             [
@@ -955,8 +956,10 @@ def _judge_card(a: Analysis) -> Section:
         return fmt_num(float("nan") if v is None else v, digits)
 
     rows = []
-    for c in a.calibrations:
-        card = c.card
+    cards = [(c.judge, c.card) for c in a.calibrations]
+    if a.panel is not None:
+        cards.append((a.panel["card"]["judge"], a.panel["card"]))
+    for judge, card in cards:
         lb = card.get("length_bias") or {}
         rep = card.get("repeatability") or {}
         order = card.get("same_order_as_crowd")
@@ -970,7 +973,7 @@ def _judge_card(a: Analysis) -> Section:
         ratio = lb.get("odds_ratio_per_doubling")
         rows.append(
             [
-                c.judge,
+                judge,
                 fmt_int(card.get("pairs")),
                 fmt_rate(card.get("exact_agreement")),
                 num(card, "kappa_quadratic"),
@@ -1150,6 +1153,7 @@ def build_document(
     return [
         _overview(a, inputs),
         _leaderboard(a),
+        *_self_preference(a),
         _published(a),
         *_comparisons(a),
         *_paired_sections(a),
@@ -1158,9 +1162,164 @@ def build_document(
         *_agreement_sections(a, figures),
         *_ppi_sections(a),
         *_calibration_sections(a),
+        *_panel_sections(a),
         *_repeatability(a),
         _quality(a),
         _families(a),
         _plots_section(a, figures),
         _method(a),
     ]
+
+
+# --- several judges (analysis/judge_panel.py) ---------------------------------------------------
+
+
+def _panel_leaderboard_rows(a: Analysis) -> list[list[str]]:
+    """The panel's crowd-equivalent Good rate of each source, in the leaderboard's columns."""
+    if a.panel is None:
+        return []
+    rows = []
+    for ce in a.panel["crowd_equivalent"]:
+        rows.append(
+            [
+                ce["source"],
+                f"crowd-equivalent (panel of {len(ce['judges'])} judges)",
+                fmt_int(ce["n"]),
+                "",
+                "",
+                f"{ce['good_rate'] * ce['n']:,.1f}",
+                f"{fmt_rate(ce['good_rate'])} {fmt_ci(*ce['good_rate_ci'])}",
+                "",
+                f"{fmt_rel(ce['rel_increase_good'])} {fmt_ci(*ce['rel_increase_good_ci'], 1.0)}",
+                "interval only",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
+    for js in a.panel["judge_scale"]:
+        rows.append(
+            [
+                js["source"],
+                js["rater"],
+                fmt_int(js["n_prompts"]),
+                "",
+                "",
+                "",
+                fmt_rate(js["good_rate"]),
+                "",
+                f"{fmt_rel(js['rel_increase_good'])} (vs the vote on the human replies)",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
+    return rows
+
+
+def _self_preference(a: Analysis) -> list[Section]:
+    if not a.self_preference:
+        return []
+    s = Section("Self-preference warning", level=3)
+    s.add(
+        "A judge that shares a provider or a model family with the model it rates may favour "
+        "it (judges tend to prefer replies like their own). Its ratings of that source stand, "
+        "but read them with care; with a panel, the result without those judges is under "
+        "'Several judges'."
+    )
+    s.add(
+        Table(
+            ["source", "judge", "why"],
+            [[p["source"], p["judge"], p["reason"]] for p in a.self_preference],
+        )
+    )
+    return [s]
+
+
+def _panel_sections(a: Analysis) -> list[Section]:
+    """The panel: its pooled crowd-equivalent results, its validation, each judge's source bias."""
+    p = a.panel
+    if p is None:
+        return []
+    judges = p["judges"]
+    s = Section("Several judges: the panel")
+    s.add(
+        f"{len(judges)} judges, each calibrated to the crowd on its own, pooled in the crowd's "
+        f"units with weights from their leave-one-source-out errors ({p['weighting']}: "
+        + ", ".join(f"{j} {w:.2f}" for j, w in p["weights"].items())
+        + "). The panel is validated leaving one stored source out, its weights chosen without "
+        "the held-out source. Its interval is a bootstrap that resamples the replies with every "
+        "judge's rating of them together (so the judges' correlated errors are in it), widened "
+        "by the panel's leave-one-source-out RMS error times a t quantile. The panel vote (the "
+        "median of the judges' labels) is on the judges' own scale and is labelled so."
+    )
+    conf = round(a.options.confidence * 100)
+    rows = []
+    for ce in p["crowd_equivalent"]:
+        without = ce.get("without")
+        rows.append(
+            [
+                ce["source"],
+                fmt_int(ce["n"]),
+                f"{fmt_rate(ce['good_rate'])} {fmt_ci(*ce['good_rate_ci'])}",
+                f"{fmt_rel(ce['rel_increase_good'])} {fmt_ci(*ce['rel_increase_good_ci'], 1.0)}",
+                ", ".join(f"{j} {fmt_rate(g)}" for j, g in ce["judge_good_rates"].items()),
+                "n/a"
+                if without is None
+                else f"{fmt_rate(without['good_rate'])} {fmt_ci(*without['good_rate_ci'])} "
+                f"({' + '.join(without['judges'])})",
+            ]
+        )
+    s.add(
+        Table(
+            [
+                "source",
+                "prompts",
+                f"panel Good rate, crowd-equivalent [{conf}% CI]",
+                "rel. increase vs crowd human [CI]",
+                "each judge, calibrated",
+                "without self-preferring judges",
+            ],
+            rows,
+        )
+    )
+    loso = Section("The panel: leave-one-source-out", level=3)
+    loso.add(
+        f"RMS error of the panel's predicted Good rate {100 * p['loso_rms_error']:.1f} points; "
+        "each judge's own: "
+        + ", ".join(f"{j} {100 * e:.1f}" for j, e in p["judge_loso_rms_error"].items())
+        + "."
+    )
+    loso.add(
+        Table(
+            ["held-out source", "crowd Good rate", *judges, "panel", "error (points)"],
+            [
+                [
+                    r["source"],
+                    fmt_rate(r["crowd_good_rate"]),
+                    *(fmt_rate(r["judge_calibrated_good_rates"][j]) for j in judges),
+                    fmt_rate(r["panel_good_rate"]),
+                    f"{100 * r['error']:+.1f}",
+                ]
+                for r in p["loso"]
+            ],
+        )
+    )
+    bias = Section("Source bias per judge", level=3)
+    bias.add(
+        "Judge minus crowd Good rate on the same stored replies, in points (the study's 2026 "
+        "extension found judges favour LLM-written replies); the panel's row is its vote."
+    )
+    sources = list(dict.fromkeys(b["source"] for b in p["source_bias"]))
+    table_rows = []
+    for who, items in [
+        *((j, [b for b in p["source_bias"] if b["judge"] == j]) for j in judges),
+        (p["card"]["judge"] + " (vote)", p["card"]["source_bias"]),
+    ]:
+        by = {b["source"]: b["difference"] for b in items}
+        table_rows.append([who, *(f"{100 * by[x]:+.1f}" if x in by else "n/a" for x in sources)])
+    bias.add(Table(["judge", *sources], table_rows))
+    return [s, loso, bias]

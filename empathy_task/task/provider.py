@@ -15,6 +15,11 @@
   across processes). Asked for log-probabilities (``GenerateConfig(logprobs=True)``), it returns
   them as a provider would (:func:`mock_logprobs`: deterministic, a hash of the response);
   ``logprobs=false`` plays a provider that has none.
+- ``empathy/mock-judge-<name>`` (any name): more mock judges for a panel, each its own rater.
+  Two model args give any mock judge known biases (:func:`panel_mock_rating`): ``crowd`` (0 to 1,
+  default 0), the chance that it gives a stored reply the crowd's rating of it (else its hash
+  verdict), and ``bias`` (``source:shift,...``; a shift in -1..1 moves that source's ratings one
+  step up, or down, with that chance; ``model`` is any reply that is not stored).
 
 Usage is reported in words (no tokenizer is involved), so Inspect never reaches for tiktoken.
 """
@@ -68,10 +73,11 @@ class EmpathyProvider(ModelAPI):
         **model_args: Any,
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
-        if model_name not in (*STORED_SOURCES, *MOCK_JUDGES):
+        if model_name not in STORED_SOURCES and not is_mock_judge(model_name):
             raise ValueError(
                 f"unknown empathy model {model_name!r}: use one of "
                 + ", ".join(f"empathy/{m}" for m in (*STORED_SOURCES, *MOCK_JUDGES))
+                + f", empathy/{MOCK_JUDGE}-<name>"
             )
         self._data = data
         self._replies: dict[str, str] | None = None
@@ -85,6 +91,11 @@ class EmpathyProvider(ModelAPI):
         self._calls_file = Path(str(calls_file)) if calls_file else None
         self._logprobs = str(model_args.get("logprobs", "true")).lower() not in ("false", "0", "no")
         self._calls = 0
+        self._crowd_share = float(model_args.get("crowd", 0.0))
+        self._bias = parse_bias(model_args.get("bias"))
+        if not 0 <= self._crowd_share <= 1:
+            raise ValueError("mock-judge crowd= must be between 0 and 1")
+        self._known: dict[str, tuple[str, int]] | None = None
 
     def _reply_for(self, dialog_id: str) -> str:
         if self._replies is None:
@@ -101,7 +112,7 @@ class EmpathyProvider(ModelAPI):
         tool_choice: ToolChoice,
         config: GenerateConfig,
     ) -> ModelOutput:
-        if self.model_name in MOCK_JUDGES:
+        if is_mock_judge(self.model_name):
             completion = await self._judge(input[-1].text)
         else:
             dialog_id = _dialog_id(input)
@@ -126,11 +137,91 @@ class EmpathyProvider(ModelAPI):
             raise RuntimeError(f"mock-judge: injected failure after {self._fail_after} calls")
         if self._delay:
             await asyncio.sleep(self._delay)
-        return mock_judgement(prompt, self._style, strict=self.model_name == MOCK_JUDGE_STRICT)
+        judgement = mock_judgement(prompt, self._style, strict=self.model_name == MOCK_JUDGE_STRICT)
+        if self._crowd_share or self._bias:
+            label = mock_verdict(prompt, strict=self.model_name == MOCK_JUDGE_STRICT)
+            known = self._stored().get(rated_response(prompt).strip())
+            rating = panel_mock_rating(
+                self.model_name,
+                rated_response(prompt),
+                LABELS.index(label) + 1,
+                known,
+                self._crowd_share,
+                self._bias,
+            )
+            judgement = judgement.replace(f"RATING: {label}", f"RATING: {LABELS[rating - 1]}")
+        return judgement
+
+    def _stored(self) -> dict[str, tuple[str, int]]:
+        """Each stored reply's text -> (its source, the crowd's rating of it)."""
+        if self._known is None:
+            from empathy_task.data.study import crowd_ratings
+
+            study = load_study(self._data).set_index("dialog_id")
+            known: dict[str, tuple[str, int]] = {}
+            for r in crowd_ratings().itertuples(index=False):
+                if r.dialog_id in study.index and f"reply_{r.source}" in study.columns:
+                    text = str(study.at[r.dialog_id, f"reply_{r.source}"]).strip()
+                    known.setdefault(text, (str(r.source), int(r.rating)))
+            self._known = known
+        return self._known
 
     def max_connections(self) -> int:
         # Nothing is rate-limited: let Inspect run samples as fast as the event loop allows.
         return 256
+
+
+def is_mock_judge(name: str) -> bool:
+    """``mock-judge``, ``mock-judge-strict`` or a panel's ``mock-judge-<name>``."""
+    return name == MOCK_JUDGE or name.startswith(f"{MOCK_JUDGE}-")
+
+
+def parse_bias(value: object) -> dict[str, float]:
+    """``source:shift,...`` (or a mapping) -> shifts in -1..1, for :func:`panel_mock_rating`."""
+    if value is None or value == "":
+        return {}
+    items = value.items() if isinstance(value, dict) else (
+        part.split(":", 1) for part in str(value).split(",") if part.strip()
+    )  # fmt: skip
+    out = {}
+    for item in items:
+        key, shift = item
+        out[str(key).strip()] = float(shift)
+        if not -1 <= out[str(key).strip()] <= 1:
+            raise ValueError(f"mock-judge bias= shifts must be in -1..1, got {shift}")
+    return out
+
+
+def _uniform(*parts: str) -> float:
+    return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "big") / 2**64
+
+
+def panel_mock_rating(
+    judge: str,
+    response: str,
+    verdict: int,
+    known: tuple[str, int] | None,
+    crowd_share: float,
+    bias: dict[str, float],
+) -> int:
+    """A mock judge's rating with known biases: the crowd's rating of a stored reply with chance
+    ``crowd_share`` (else a verdict of its own, or ``verdict`` with ``crowd_share`` 0), then
+    moved a step by its source's ``bias`` shift.
+
+    Deterministic: each chance is a hash of the judge's name and the response, so two judges of
+    different names err apart, and a judge repeats itself.
+    """
+    source, crowd = known if known is not None else ("model", None)
+    # The judge's own noise: a hash verdict of its name and the response (judges err apart).
+    rating = verdict
+    if crowd_share:
+        rating = (1, 2, 2, 3, 3, 3)[int(_uniform(judge, "verdict", response) * 6)]
+    if crowd is not None and _uniform(judge, "crowd", response) < crowd_share:
+        rating = crowd
+    shift = bias.get(source, 0.0)
+    if shift and _uniform(judge, "bias", response) < abs(shift):
+        rating = min(3, max(1, rating + (1 if shift > 0 else -1)))
+    return rating
 
 
 def _dialog_id(messages: list[ChatMessage]) -> str:
