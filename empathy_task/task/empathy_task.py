@@ -7,6 +7,7 @@ from inspect_ai.model import GenerateConfig, Model, get_model, model_roles
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from empathy_task.resources import data_pin, registry
+from empathy_task.task.metrics import JUDGE_METRICS, MIN_PARSE_RATE, parse_rate_floor
 from empathy_task.task.prerequisite import PrerequisiteError
 from empathy_task.task.prompts import prompt_versions
 from empathy_task.task.scorer import DEFAULT_GRADER, GraderError, empathy_judge, grader_model
@@ -30,6 +31,7 @@ def empathy_task(
     data: str | None = None,
     export: str | None = None,
     calibration: str | None = None,
+    min_parse_rate: float | str = MIN_PARSE_RATE,
     **unknown: object,
 ) -> Task:
     """Welivita & Pu (2024): how empathetic are a model's replies, rated Bad / Okay / Good.
@@ -55,6 +57,9 @@ def empathy_task(
         calibration: The judge's calibration to the crowd (``empathy-task calibrate``): the run
             also reports ``crowd_equivalent_good_rate``. Without it every metric is on the
             judge's scale.
+        min_parse_rate: The run fails (status error, a non-zero exit) when the judge rates a
+            smaller share of replies than this (default 0.95; 0 allows any): unrated replies are
+            left out of the Good rate, so a share of them could move it unseen.
         unknown: Refused: Inspect only warns about a -T it cannot pass on, and a typo would
             then run all 2,000 prompts.
     """
@@ -90,13 +95,14 @@ def empathy_task(
         raise PrerequisiteError(
             f"empathy_task: {str(e).replace(CLI_DATA_OPTION, 'pass its path with -T data=')}"
         ) from e
+    floor = _share(min_parse_rate, "min_parse_rate")
     roles = _named_grader()
-    metrics = None
+    metrics = [*JUDGE_METRICS, parse_rate_floor(floor)]
     if calibration:
-        from empathy_task.task.metrics import JUDGE_METRICS, crowd_equivalent_good_rate
+        from empathy_task.task.metrics import crowd_equivalent_good_rate
 
         judge = str(roles["grader"]) if roles else None
-        metrics = [*JUDGE_METRICS, crowd_equivalent_good_rate(_p_good(calibration, judge))]
+        metrics.append(crowd_equivalent_good_rate(_p_good(calibration, judge)))
     return Task(
         dataset=inspect_dataset(frame),
         # The judge is resolved when the eval starts, not here: from Python, `eval(empathy_task(),
@@ -203,6 +209,7 @@ TASK_PARAMETERS = (
     "data",
     "export",
     "calibration",
+    "min_parse_rate",
 )
 
 
@@ -222,6 +229,16 @@ def _int(value: int | str, name: str) -> int:
         raise PrerequisiteError(
             f"empathy_task: -T {name}= must be a whole number, got {value!r}."
         ) from None
+
+
+def _share(value: float | str, name: str) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = float("nan")
+    if not 0 <= share <= 1:
+        raise PrerequisiteError(f"empathy_task: -T {name}= must be between 0 and 1, got {value!r}.")
+    return share
 
 
 def _optional_int(value: int | str | None, name: str) -> int | None:
