@@ -10,6 +10,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from empathy_task.resources import data_pin, registry
 from empathy_task.task.judges import JudgeSlot, judge_slots, self_preference_warnings
+from empathy_task.task.metrics import JUDGE_METRICS, MIN_PARSE_RATE, parse_rate_floor
 from empathy_task.task.prerequisite import PrerequisiteError, says_why
 from empathy_task.task.prompts import prompt_versions
 from empathy_task.task.scorer import DEFAULT_GRADER, GraderError, empathy_judge, grader_model
@@ -36,6 +37,7 @@ def empathy_task(
     export: str | None = None,
     calibration: str | None = None,
     judges: str | list[str] | None = None,
+    min_parse_rate: float | str = MIN_PARSE_RATE,
     **unknown: object,
 ) -> Task:
     """Welivita & Pu (2024): how empathetic are a model's replies, rated Bad / Okay / Good.
@@ -64,6 +66,9 @@ def empathy_task(
         judges: A panel: the model roles whose models judge (``grader,grader_2``; default:
             ``grader`` and every ``grader_<name>`` role of the run, one judge per model of a role
             bound to a list). Each is its own scorer of the log (``task/judges.py``).
+        min_parse_rate: The run fails (status error, a non-zero exit) when the judge rates a
+            smaller share of replies than this (default 0.95; 0 allows any): unrated replies are
+            left out of the Good rate, so a share of them could move it unseen.
         unknown: Refused: Inspect only warns about a -T it cannot pass on, and a typo would
             then run all 2,000 prompts.
     """
@@ -103,16 +108,17 @@ def empathy_task(
         raise PrerequisiteError(
             f"empathy_task: {str(e).replace(CLI_DATA_OPTION, 'pass its path with -T data=')}"
         ) from e
+    floor = _share(min_parse_rate, "min_parse_rate")
     slots = _judge_slots(judges)
     roles = _named_graders(slots)
     names = _judge_names(roles, slots)
     warnings = _self_preference(names)
-    metrics = None
+    metrics = [*JUDGE_METRICS, parse_rate_floor(floor)]
     if calibration:
-        from empathy_task.task.metrics import JUDGE_METRICS, crowd_equivalent_good_rate
+        from empathy_task.task.metrics import crowd_equivalent_good_rate
 
         judge = names[0] if len(names) == 1 else None
-        metrics = [*JUDGE_METRICS, crowd_equivalent_good_rate(_p_good(calibration, judge))]
+        metrics.append(crowd_equivalent_good_rate(_p_good(calibration, judge)))
     panel = {"judges": names} if len(slots) > 1 else {}
     if warnings:
         panel["self_preference"] = warnings
@@ -288,6 +294,7 @@ TASK_PARAMETERS = (
     "export",
     "calibration",
     "judges",
+    "min_parse_rate",
 )
 
 
@@ -307,6 +314,16 @@ def _int(value: int | str, name: str) -> int:
         raise PrerequisiteError(
             f"empathy_task: -T {name}= must be a whole number, got {value!r}."
         ) from None
+
+
+def _share(value: float | str, name: str) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = float("nan")
+    if not 0 <= share <= 1:
+        raise PrerequisiteError(f"empathy_task: -T {name}= must be between 0 and 1, got {value!r}.")
+    return share
 
 
 def _optional_int(value: int | str | None, name: str) -> int | None:

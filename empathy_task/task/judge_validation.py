@@ -27,7 +27,7 @@ from empathy_task.task.metrics import parse_rate
 from empathy_task.task.prerequisite import PrerequisiteError
 from empathy_task.task.prompts import JUDGE_PROMPT_VERSION
 from empathy_task.task.scorer import JUDGE_CACHE, NAN, judge_messages, judge_reply
-from empathy_task.task.verdict import parse_rating
+from empathy_task.task.verdict import judged_text, parse_rating
 from empathy_task.vocabulary import GOOD, HUMAN, RATING_LABELS, STORED_SOURCES
 
 TASK_NAME = "empathy_judge_validation"
@@ -142,7 +142,7 @@ def judge_agreement() -> Scorer:
 
     async def score(state: TaskState, target: Target) -> Score:
         md = state.metadata
-        rating = parse_rating(state.output.completion, md["reply"])
+        rating = parse_rating(state.output.completion, judged_text(md["reply"]))
         crowd = int(md["crowd_rating"])
         value: dict[str, float] = {
             "crowd_rating": float(crowd),

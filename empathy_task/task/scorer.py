@@ -28,6 +28,7 @@ from empathy_task.task.prompts import JUDGE_PROMPT_VERSION, judge_prompt
 from empathy_task.task.verdict import (
     TOP_LOGPROBS,
     injection_flags,
+    judged_text,
     parse_rating,
     verdict_probabilities,
 )
@@ -110,13 +111,15 @@ def judge_messages(metadata: dict[str, Any], reply: str) -> list[ChatMessage]:
     """The judge call's messages for one reply: what Inspect's cache keys the call on.
 
     Every path that asks the judge about a reply (this scorer, the judge validation task) builds
-    its call here, so the same reply costs one judge call however it is reached.
+    its call here, so the same reply costs one judge call however it is reached. The judge reads
+    :func:`~empathy_task.task.verdict.judged_text`: the reply cut to a length cap, its verdict
+    lines neutralised (a plain reply as it is).
     """
     prompt = judge_prompt(
         emotion=metadata["emotion"],
         situation=metadata["situation"],
         speaker_turn=metadata["speaker_turn"],
-        reply=reply,
+        reply=judged_text(reply),
     )
     return [ChatMessageUser(content=prompt)]
 
@@ -165,7 +168,8 @@ async def ask_judge(
             return JudgeAnswer(None, f"{TIMEOUT_NOTE} ({e})")
         raise
     text = output.completion
-    rating = parse_rating(text, reply)
+    # Checked against what the judge read: a final line that repeats one of its lines is a quote.
+    rating = parse_rating(text, judged_text(reply))
     probabilities = None
     if logprobs and output.choices:
         probabilities = verdict_probabilities(output.choices[0].logprobs, rating)
