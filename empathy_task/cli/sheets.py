@@ -9,7 +9,8 @@ HELP = (
     "prompts) and source, items shuffled with a recorded seed, as CSV and JSONL, and a separate "
     "key mapping the blinded ids back to dialog and source. INPUT is Inspect logs (.eval/.json) "
     "or a replies table (.csv/.jsonl with dialog_id, reply and optional source); without INPUT, "
-    "--source names a stored source of the authors' CSV (human, chatgpt, chatgpt_empathy)."
+    "--source names a stored source (human, chatgpt, chatgpt_empathy of the authors' CSV; "
+    "llama_empathy, gemini_empathy, mixtral_empathy of the second study file, --models-data)."
 )
 
 
@@ -33,6 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="sheet formats, comma-separated: csv, jsonl (default both)",
     )
     parser.add_argument("--data", help="a local copy of the authors' dataset_and_ratings.csv")
+    from empathy_task.cli.reproduce import add_models_data_option
+
+    add_models_data_option(parser)
     parser.add_argument("--force", action="store_true", help="replace existing sheets and key")
 
 
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         write_sheets,
     )
 
-    study = load_study(args.data)
+    study = load_study(args.data, models_data=args.models_data)
     if args.inputs:
         replies = read_replies(args.inputs, args.source)
         origin = ", ".join(args.inputs)

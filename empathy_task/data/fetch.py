@@ -182,7 +182,7 @@ def install_data_file(
     if actual != pin.sha256:
         expected = " or ".join(f.pin().sha256 for f in PINNED_FILES)
         raise DataError(
-            f"{src} is not a pinned study data file: expected sha256 {expected}, got {actual}; "
+            f"{src} is not the pinned study data: expected sha256 {expected}, got {actual}; "
             "nothing was installed"
         )
     dest = cache_dir() / spec.file_name

@@ -144,11 +144,15 @@ def load_inputs(
 
             parts.append((str(p), k, read_rating_table(p), p, 0))
         elif k == "study":
-            from empathy_task.data.study import load_study
-            from empathy_task.ratings.table import study_rating_table
+            from empathy_task.data.study import load_study, missing_sources_note
+            from empathy_task.ratings.table import stored_rating_table
 
             study = load_study(p)
-            parts.append((str(p), k, study_rating_table(study), p, len(study)))
+            # Every stored source: without the second file, its sources' shipped ratings.
+            frame, shipped = stored_rating_table(study)
+            if shipped:
+                notes.setdefault(str(p), []).append(missing_sources_note(shipped))
+            parts.append((str(p), k, frame, p, len(study)))
         else:
             from empathy_task.ratings.logs import rating_table_from_logs
 

@@ -255,5 +255,6 @@ def reply_words(data: str | os.PathLike[str] | None = None) -> pd.DataFrame | No
             }
         )
         for s in STORED_SOURCES
+        if f"reply_{s}" in study.columns  # the second file's sources only when it is here
     ]
     return pd.concat(parts, ignore_index=True)

@@ -506,3 +506,29 @@ def study_rating_table(study: pd.DataFrame) -> pd.DataFrame:
         part["teq"] = [json.dumps(list(v)) for v in study[f"teq_{s}"]]
         parts.append(part)
     return pd.concat(parts, ignore_index=True)[[*RATING_COLUMNS, "teq"]]
+
+
+def stored_rating_table(study: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The crowd ratings of every stored source: the study table's, and, for a source whose file
+    is absent (no second study file), the shipped ratings of ``human_baseline/crowd_ratings.csv``.
+
+    The ratings are published figures, so the study's six rows never need the second file's
+    text; only replay, validation and rating sheets do. Returns the table and the sources that
+    came from the shipped ratings (empty when every stored source's file is here).
+    """
+    from empathy_task.data.study import crowd_ratings, manifest, missing_sources
+
+    table = study_rating_table(study)
+    missing = missing_sources(study)
+    if not missing:
+        return table, ()
+    shipped = crowd_ratings()
+    shipped = shipped[shipped["source"].isin(missing)]
+    shipped = shipped[shipped["dialog_id"].isin(study["dialog_id"])]
+    # In the stored order (the shipped file is sorted by name), as the study table's sources are.
+    shipped = shipped.sort_values("source", key=lambda c: c.map(missing.index), kind="stable")
+    labels = manifest()[["dialog_id", *LABEL_COLUMNS]]
+    shipped = shipped.merge(labels, on="dialog_id", how="left")
+    shipped["teq"] = ""  # the shipped figures carry no TEQ answers
+    out = pd.concat([table, shipped[[*RATING_COLUMNS, "teq"]]], ignore_index=True)
+    return out, missing

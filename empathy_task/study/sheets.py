@@ -106,16 +106,18 @@ def _check_source_name(name: str) -> str:
 
 
 def replies_from_study(source: str, study: pd.DataFrame | None = None) -> pd.DataFrame:
-    """A stored source's replies from the authors' CSV: columns ``dialog_id, source, reply``."""
-    from empathy_task.data.study import load_study
+    """A stored source's replies from the study table: columns ``dialog_id, source, reply``."""
+    from empathy_task.data.study import load_study, missing_sources_note
     from empathy_task.vocabulary import STORED_SOURCES
 
     if source not in STORED_SOURCES:
         raise ValueError(
-            f"{source!r} is not a stored source; the authors' CSV holds {', '.join(STORED_SOURCES)}"
-            " (give an INPUT file for other sources)"
+            f"{source!r} is not a stored source; the study's files hold "
+            f"{', '.join(STORED_SOURCES)} (give an INPUT file for other sources)"
         )
     study = load_study() if study is None else study
+    if f"reply_{source}" not in study.columns:
+        raise ValueError(missing_sources_note((source,)))
     return pd.DataFrame(
         {"dialog_id": study["dialog_id"], "source": source, "reply": study[f"reply_{source}"]}
     )

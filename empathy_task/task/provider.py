@@ -2,7 +2,9 @@
 
 - ``empathy/human``, ``empathy/chatgpt``, ``empathy/chatgpt_empathy`` replay the stored reply of
   that source for each prompt, so the human baseline and the paper's GPT-4 replies run through the
-  same pipeline as any model.
+  same pipeline as any model. ``empathy/llama_empathy``, ``empathy/gemini_empathy`` and
+  ``empathy/mixtral_empathy`` replay the paper's other three models from the second study file
+  (``EMPATHY_TASK_MODELS_DATA``, ``-M models_data=``, or the cache).
 - ``empathy/mock-judge`` is an offline, deterministic judge for dry runs and tests: it answers in
   the judge format with a rating derived from a hash of the response. ``empathy/mock-judge-strict``
   is a second, differently named judge that rates one step lower (Good -> Okay, Okay -> Bad), for
@@ -46,7 +48,7 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from empathy_task.data.study import load_study
-from empathy_task.vocabulary import LABELS, STORED_SOURCES
+from empathy_task.vocabulary import LABELS, MODELS_FILE_SOURCES, STORED_SOURCES
 
 MOCK_JUDGE = "mock-judge"
 MOCK_JUDGE_STRICT = "mock-judge-strict"
@@ -70,6 +72,7 @@ class EmpathyProvider(ModelAPI):
         api_key: str | None = None,
         config: GenerateConfig = GenerateConfig(),
         data: str | None = None,
+        models_data: str | None = None,
         **model_args: Any,
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
@@ -79,7 +82,10 @@ class EmpathyProvider(ModelAPI):
                 + ", ".join(f"empathy/{m}" for m in (*STORED_SOURCES, *MOCK_JUDGES))
                 + f", empathy/{MOCK_JUDGE}-<name>"
             )
+        if model_name in MODELS_FILE_SOURCES:
+            _require_models_data(model_name, models_data)
         self._data = data
+        self._models_data = models_data
         self._replies: dict[str, str] | None = None
         self._style = str(model_args.get("style", "rating"))
         if self._style not in MOCK_STYLES:
@@ -99,7 +105,7 @@ class EmpathyProvider(ModelAPI):
 
     def _reply_for(self, dialog_id: str) -> str:
         if self._replies is None:
-            study = load_study(self._data)
+            study = load_study(self._data, models_data=self._models_data)
             self._replies = dict(zip(study["dialog_id"], study[f"reply_{self.model_name}"]))
         if dialog_id not in self._replies:
             raise ValueError(f"empathy/{self.model_name}: no stored reply for dialog {dialog_id!r}")
@@ -222,6 +228,22 @@ def panel_mock_rating(
     if shift and _uniform(judge, "bias", response) < abs(shift):
         rating = min(3, max(1, rating + (1 if shift > 0 else -1)))
     return rating
+
+
+def _require_models_data(model_name: str, models_data: str | None) -> None:
+    """Fail before the run, saying how to give the second study file, when it is absent."""
+    from empathy_task.data.fetch import MODELS_DATA_ENV, DataError, find_models_data_file
+
+    try:
+        found = find_models_data_file(models_data)
+    except DataError as e:
+        raise ValueError(f"empathy/{model_name}: {e}") from None
+    if found is None:
+        raise ValueError(
+            f"empathy/{model_name} replays the second study file (Distilling-Empathy "
+            f"datasets/dataset.csv), which is not here: set {MODELS_DATA_ENV} to a copy, pass "
+            "-M models_data=PATH, or fetch it into the cache with `empathy-task data`"
+        )
 
 
 def _dialog_id(messages: list[ChatMessage]) -> str:

@@ -43,18 +43,22 @@ def _model_events(sample) -> list[ModelEvent]:
 
 @pytest.mark.dataset_download
 def test_validation_rates_every_stored_source_against_the_crowd() -> None:
-    log = _validate(sample=96, seed=3)
-    assert len(log.samples) == 96
+    from empathy_task.data.study import load_study, study_sources
+
+    # All six stored sources with the second study file, the authors' three without it.
+    sources = study_sources(load_study())
+    log = _validate(sample=32 * len(sources), seed=3)
+    assert len(log.samples) == 32 * len(sources)
     by_source: dict[str, list] = {}
     for s in log.samples:
         by_source.setdefault(s.metadata["source"], []).append(s)
-    assert sorted(by_source) == sorted(STORED_SOURCES)
+    assert sorted(by_source) == sorted(sources) and set(sources) <= set(STORED_SOURCES)
     assert {len(v) for v in by_source.values()} == {32}
     # Stratified by emotion: 32 prompts per source, one per emotion, the same prompts each.
     for samples in by_source.values():
         assert len({s.metadata["emotion"] for s in samples}) == 32
     prompts = [sorted(s.metadata["dialog_id"] for s in v) for v in by_source.values()]
-    assert prompts[0] == prompts[1] == prompts[2]
+    assert all(p == prompts[0] for p in prompts)
 
     crowd = crowd_ratings().set_index(["dialog_id", "source"])["rating"]
     judge, truth = [], []
@@ -148,7 +152,7 @@ def test_folder_spec_runs_only_the_main_task_and_the_name_runs_validation(tmp_pa
     logs = list((tmp_path / "logs").glob("*.eval"))
     assert len(logs) == 1 and "_empathy-task_" in logs[0].name
     subprocess.run(
-        [INSPECT, "eval", "empathy_task/empathy_judge_validation", "-T", "sample=3",
+        [INSPECT, "eval", "empathy_task/empathy_judge_validation", "-T", "sample=6",
          "--model", "empathy/mock-judge", *common],
         cwd=REPO, env=env, check=True, capture_output=True,
     )  # fmt: skip
@@ -203,6 +207,7 @@ def test_calibrate_then_report_in_crowd_units(
     import json
 
     from empathy_task.cli import main as cli
+    from empathy_task.data.study import study_sources
     from empathy_task.resources import data_pin
 
     cal_file = tmp_path / "judge.calibration.json"
@@ -215,8 +220,9 @@ def test_calibrate_then_report_in_crowd_units(
         "judge_prompt_version": "judge-2",
         "data_sha256": data_pin().sha256,
     }
-    assert [r["source"] for r in entry["loso"]] == list(STORED_SOURCES)
-    assert sum(sum(sum(t, [])) for t in [entry["counts"][s] for s in STORED_SOURCES]) == 300
+    sources = study_sources(study)  # six with the second study file, three without
+    assert [r["source"] for r in entry["loso"]] == list(sources)
+    assert sum(sum(sum(t, [])) for t in [entry["counts"][s] for s in sources]) == 300
     # An existing file is not overwritten without --force.
     assert cli(["calibrate", str(validation_log), "--out", str(cal_file)]) == 2
 
