@@ -45,6 +45,8 @@ from empathy_task.vocabulary import RATINGS
 K = len(RATINGS)
 GOOD_INDEX = RATINGS.index(3)
 DEFAULT_SMOOTHING = 1.0
+#: How :func:`crowd_equivalent`'s intervals are made (named in report.json and the EEE records).
+CROWD_EQUIVALENT_INTERVAL = "percentile-bootstrap-widened-by-loso-rms"
 
 
 def _soft(ratings: npt.ArrayLike) -> np.ndarray:

@@ -40,7 +40,8 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         default="md,html,json",
-        help="comma-separated output formats: md, html, json (default all three)",
+        help="comma-separated output formats: md, html, json, eee (Every Eval Ever records, "
+        "eee-<source>.json: aggregates only; default md,html,json)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing report files")
 
@@ -118,7 +119,9 @@ def parse_formats(text: str) -> tuple[str, ...]:
     formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise ValueError(f"unknown --format {text!r}: use a comma-separated list of md, html, json")
+        raise ValueError(
+            f"unknown --format {text!r}: use a comma-separated list of {', '.join(FORMATS)}"
+        )
     return formats
 
 

@@ -136,6 +136,19 @@ def judge_prompt(emotion: str, situation: str, speaker_turn: str, reply: str) ->
     )
 
 
+def judge_prompt_template() -> str:
+    """The judge prompt with the per-reply fields left as ``{emotion}``, ``{situation}``,
+    ``{speaker_turn}``, ``{reply}`` and the fence lines as ``{open_fence}``, ``{close_fence}``
+    (for a results record; a template, never a prompt's data)."""
+    fields = ("emotion", "situation", "speaker_turn", "reply", "open_fence", "close_fence")
+    return _JUDGE.format(
+        version=JUDGE_PROMPT_VERSION,
+        definition=EMPATHY_DEFINITION,
+        question=RATER_QUESTION,
+        **{f: "{" + f + "}" for f in fields},
+    )
+
+
 def generation_prompt_for(row: Mapping[str, str], variant: PromptVariant | str = "empathy") -> str:
     """:func:`generation_prompt` for a row of :func:`empathy_task.data.study.load_study`."""
     return generation_prompt(row["situation"], row["speaker_turn"], variant)
