@@ -15,7 +15,7 @@ import pytest
 
 from empathy_task import report
 from empathy_task.analysis.results import AnalysisOptions
-from empathy_task.analysis.steps import analyse
+from empathy_task.analysis.steps import analyse, interval_gaps
 from empathy_task.cli import main as cli
 from empathy_task.data.study import emotions
 from empathy_task.ratings.inputs import detect_kind, load_inputs
@@ -355,6 +355,19 @@ def test_degenerate_scopes_give_null_with_a_reason(tmp_path: Path, crowd_table: 
     doc = _strict_json((tmp_path / "o" / "report.json").read_text())
     afraid = next(x for x in doc["comparisons"] if x["scope"] == "emotion:afraid")
     assert afraid["good_chi2"] is None and afraid["good_reason"]
+    # Issue 23: every comparison has an interval of the relative increase or a counted reason.
+    gaps = doc["rel_increase_interval_gaps"]
+    missing = [x for x in doc["comparisons"] if x["rel_increase_good_low"] is None]
+    assert sum(gaps.values()) == len(missing) > 0
+    assert all(x["rel_increase_reason"] for x in missing)
+    assert gaps == {"no prompt in this scope was rated for both sources": 32}  # 31 + positive
+    assert any("comparisons have no interval of the relative increase" in n for n in a.notes)
+    # A baseline with no Good rating in a scope: the relative increase is a division by 0.
+    worst = table.copy()
+    worst.loc[(worst["source"] == "human") & (worst["emotion"] == "sad"), "rating"] = 1
+    gaps = interval_gaps(analyse(worst, AnalysisOptions(resamples=50)).comparisons)
+    # On the prompts both share (the sad ones): overall, negative valence and sad.
+    assert gaps["no Good rating of the compared-against side (a) in the scope"] == 3
 
 
 def test_holm_and_bh_adjust_within_families(crowd_table: pd.DataFrame) -> None:
