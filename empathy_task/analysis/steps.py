@@ -102,10 +102,18 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
     if gaps:
         notes.append(
             f"{sum(gaps.values()):,} of {len(comparisons):,} comparisons have no interval of the "
-            "relative increase: "
-            + "; ".join(f"{n:,}: {why}" for why, n in gaps.items())
-            + ". A relative increase over a baseline with no Good rating is a division by 0: "
-            "the Good rates and their Wilson intervals stand instead."
+            "relative increase: " + "; ".join(f"{n:,}: {why}" for why, n in gaps.items()) + "."
+        )
+    undefined = int(
+        (
+            comparisons["rel_increase_good"].isna() & comparisons["rel_increase_good_low"].notna()
+        ).sum()
+    )
+    if undefined:
+        notes.append(
+            f"{undefined:,} comparisons have no relative increase, as the side compared against "
+            "has no Good rating in the scope (a division by 0), but do have its interval (Katz, "
+            "0.5 added to each count)."
         )
     rater_kind_of_rating = c.kind_of_rater[c.rater_codes]
     return Analysis(

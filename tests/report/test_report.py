@@ -362,12 +362,15 @@ def test_degenerate_scopes_give_null_with_a_reason(tmp_path: Path, crowd_table: 
     assert all(x["rel_increase_reason"] for x in missing)
     assert gaps == {"no prompt in this scope was rated for both sources": 32}  # 31 + positive
     assert any("comparisons have no interval of the relative increase" in n for n in a.notes)
-    # A baseline with no Good rating in a scope: the relative increase is a division by 0.
+    # A baseline with no Good rating in a scope: the relative increase is a division by 0, but
+    # its interval is given (on the prompts both share, the sad ones: overall, negative, sad).
     worst = table.copy()
     worst.loc[(worst["source"] == "human") & (worst["emotion"] == "sad"), "rating"] = 1
-    gaps = interval_gaps(analyse(worst, AnalysisOptions(resamples=50)).comparisons)
-    # On the prompts both share (the sad ones): overall, negative valence and sad.
-    assert gaps["no Good rating of the compared-against side (a) in the scope"] == 3
+    b = analyse(worst, AnalysisOptions(resamples=50))
+    undefined = b.comparisons[b.comparisons["rel_increase_good"].isna()]
+    assert len(undefined) == 35 and interval_gaps(b.comparisons) == gaps
+    assert undefined["rel_increase_good_low"].notna().sum() == 3
+    assert any(n.startswith("3 comparisons have no relative increase") for n in b.notes)
 
 
 def test_holm_and_bh_adjust_within_families(crowd_table: pd.DataFrame) -> None:
