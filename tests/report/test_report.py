@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from empathy_task import report
-from empathy_task.analysis.results import AnalysisOptions
+from empathy_task.analysis import calibration as cal
+from empathy_task.analysis.results import Analysis, AnalysisOptions
 from empathy_task.analysis.steps import analyse, interval_gaps
 from empathy_task.cli import main as cli
 from empathy_task.data.study import emotions
@@ -610,3 +611,31 @@ def test_crowd_clusters_are_raters_and_the_report_shows_them(crowd_table: pd.Dat
     assert {r["source"] for r in doc["clusters"]["rows"]} == {"human", "chatgpt", "chatgpt_empathy"}
     md = report.render_markdown(report.build_document(a, {}))
     assert "## Rater clusters" in md and "| crowd raters | human | rater | 200 |" in md
+
+
+# --- text that says no more than the code does (issue 23, item 5) ---------------------------------
+
+DOCS_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_design_promises_only_the_intervals_the_code_computes() -> None:
+    design = (DOCS_ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    # The relative increase has closed-form and cluster/prompt bootstrap intervals, no plain one.
+    assert "bootstrap intervals for Good rates and the relative increase" not in design
+    assert "rater-cluster bootstrap" in design and "rel_increase_good_cluster_low" in design
+
+
+def test_method_says_the_stuart_maxwell_df_is_the_rank() -> None:
+    a = Analysis.__new__(Analysis)  # the text needs the options only
+    object.__setattr__(a, "options", AnalysisOptions())
+    text = sections._method_rater_designs(a)
+    assert "Stuart-Maxwell" in text and "rank of its covariance" in text
+
+
+def test_readme_calls_the_loso_error_a_share() -> None:
+    readme = (DOCS_ROOT / "README.md").read_text(encoding="utf-8")
+    part = readme.split("**The calibration.**", 1)[1].split("**Crowd-equivalent rows**", 1)[0]
+    assert "(in points)" not in part
+    assert "`loso_rms_error`, a share" in part
+    # The code's error is a share: a Good rate minus a Good rate.
+    assert "a share, not points" in cal.leave_one_source_out.__doc__
