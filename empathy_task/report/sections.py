@@ -1108,8 +1108,10 @@ def _ppi_sections(a: Analysis) -> list[Section]:
         "interval is the normal interval of the crowd-rated replies alone, and the effective "
         "sample size is how many crowd ratings alone would give the PPI interval's width. A crowd "
         "rater rates a whole batch, so the crowd's terms of both intervals are cluster-robust "
-        "over the batches (the judge's term is per reply). It assumes the crowd-rated batches "
-        "are a random choice of the study's batches."
+        "over the batches (the judge's term is per reply), with Student's t on batches - 1 "
+        "degrees of freedom instead of the normal quantile (a variance from a few batches is "
+        "itself uncertain). It assumes the crowd-rated batches are a random choice of the "
+        "study's batches."
     )
     rows = []
     for row in a.ppi:
