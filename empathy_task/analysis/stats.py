@@ -458,8 +458,11 @@ def relative_increase_ci(
     With ``of="counts"`` it is converted to the paper's count-based relative increase,
     ``(good_b - good_a) / good_a``, by the factor ``n_b / n_a``; with ``of="rates"`` it is of
     ``(rate_b - rate_a) / rate_a`` (the report's, on the prompts both groups share). The two agree
-    when the groups are the same size. NaN where A has no Good rating (the relative increase is
-    undefined) or a group is empty.
+    when the groups are the same size. Where A has no Good rating the relative increase itself is
+    undefined (a division by 0), but the adjusted interval is not: it is given (a finite lower
+    bound, a large upper one), so that every comparison has an interval (issue 23: leaving those
+    draws out made the interval cover 0.58 of all draws at a baseline rate of 1/60 in 60, 0.948
+    with them). NaN only where a group is empty.
     """
     if of not in ("counts", "rates"):
         raise ValueError("of must be 'counts' or 'rates'")
@@ -470,7 +473,7 @@ def relative_increase_ci(
     ga, na, gb, nb = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (good_a, n_a, good_b, n_b))
     )
-    ok = (ga > 0) & (na > 0) & (nb > 0)
+    ok = (na > 0) & (nb > 0)
     low = np.full(ga.shape, np.nan)
     high = np.full(ga.shape, np.nan)
     if ok.any():

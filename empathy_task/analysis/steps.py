@@ -98,6 +98,23 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
             "Some compared groups have different numbers of ratings on the prompts they share "
             "(several epochs or raters per prompt): rel_increase_good compares their Good rates."
         )
+    gaps = interval_gaps(comparisons)
+    if gaps:
+        notes.append(
+            f"{sum(gaps.values()):,} of {len(comparisons):,} comparisons have no interval of the "
+            "relative increase: " + "; ".join(f"{n:,}: {why}" for why, n in gaps.items()) + "."
+        )
+    undefined = int(
+        (
+            comparisons["rel_increase_good"].isna() & comparisons["rel_increase_good_low"].notna()
+        ).sum()
+    )
+    if undefined:
+        notes.append(
+            f"{undefined:,} comparisons have no relative increase, as the side compared against "
+            "has no Good rating in the scope (a division by 0), but do have its interval (Katz, "
+            "0.5 added to each count)."
+        )
     rater_kind_of_rating = c.kind_of_rater[c.rater_codes]
     return Analysis(
         options=opts,
@@ -399,6 +416,27 @@ def _add_cluster_test(comparisons: pd.DataFrame, clusters: pd.DataFrame) -> None
         statistic[rows], pvalue[rows] = stats.rao_scott_good_tests(counts("a"), da, counts("b"), db)
     comparisons["good_rs_chi2"] = statistic
     comparisons["good_rs_p"] = pvalue
+
+
+def interval_gaps(comparisons: pd.DataFrame) -> dict[str, int]:
+    """Why comparisons have no interval of the relative increase, and how many (issue 23).
+
+    Reasons with the scope's name left out (``no Good rating of human in this scope`` counts
+    under ``no Good rating of the baseline side (a) in the scope``).
+    """
+    if not len(comparisons):
+        return {}
+    missing = comparisons["rel_increase_good_low"].isna().to_numpy()
+    out: dict[str, int] = {}
+    for reason in comparisons.loc[missing, "rel_increase_reason"]:
+        if reason is None:
+            key = "no interval (undetermined)"
+        elif str(reason).startswith("no Good rating of"):
+            key = "no Good rating of the compared-against side (a) in the scope"
+        else:
+            key = str(reason)
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 #: Levels whose crowd comparisons with the baseline get the rater-cluster bootstrap interval of
@@ -927,10 +965,11 @@ def _comparisons_frame(
     # Object dtype keeps None as None (pandas would infer a string column with NaN).
     frame["rel_increase_reason"] = pd.Series(reason, index=frame.index, dtype=object)
 
-    # Intervals of the relative increase: comparisons with the baseline only, every scope.
+    # Intervals of the relative increase: every comparison, every scope (issue 23: a row without
+    # one carries rel_increase_reason, counted in the report by interval_gaps).
     low = np.full(len(pi), np.nan)
     high = np.full(len(pi), np.nan)
-    sel = pv[pi].astype(bool)
+    sel = np.ones(len(pi), dtype=bool)
     if sel.any():
         low[sel], high[sel], _, _ = stats.relative_increase_ci(
             A[sel, 2], n_a[sel], B[sel, 2], n_b[sel], confidence=opts.confidence, of="rates"

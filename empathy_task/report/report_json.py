@@ -53,6 +53,7 @@ import pandas as pd
 
 from empathy_task.analysis import stats
 from empathy_task.analysis.results import Analysis, KindAgreement
+from empathy_task.analysis.steps import interval_gaps
 from empathy_task.ratings.inputs import LoadedInput
 from empathy_task.vocabulary import LABELS
 
@@ -308,6 +309,8 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
                 "interval"
             ),
         },
+        # Issue 23: every comparison without an interval of the relative increase, by reason.
+        "rel_increase_interval_gaps": interval_gaps(a.comparisons),
         "scopes": list(a.scopes),
         "groups": by_rater[a.primary_kind],
         "groups_by_rater": by_rater,

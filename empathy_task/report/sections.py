@@ -64,7 +64,7 @@ def _method(a: Analysis) -> Section:
         )
         + " Beyond the paper: Cramer's V (here equal to Cohen's w, from the uncorrected "
         f"statistic), {round(o.confidence * 100)}% confidence intervals for Good rates and for "
-        "the relative increase against the baseline, the a-priori power of each comparison, "
+        "the relative increase of every comparison, the a-priori power of each comparison, "
         "agreement between rater kinds, and rater quality from the Toronto Empathy "
         "Questionnaire (TEQ)."
     )
@@ -74,9 +74,13 @@ def _method(a: Analysis) -> Section:
         "(of the relative increase of the Good rates on the shared prompts). Both are closed forms: "
         "they hold at small counts (a group with no Good rating still gets a non-empty interval), "
         "need no resampling, and identical counts get identical intervals in every scope. Every "
-        "group and every comparison with the baseline, in every scope, has one; the relative "
-        "increase has none where the baseline has no Good rating (it is undefined). They treat "
-        "ratings as independent. Power is given only a priori, at the planned effect size "
+        "group and every comparison, in every scope, has one, also where the side compared "
+        "against has no Good rating (the relative increase itself is then undefined); a "
+        "comparison without one (no prompt rated for both sources) is counted in the notes. "
+        "They treat ratings as independent: the crowd's comparisons with the baseline, overall "
+        "and per valence, show a rater-cluster bootstrap interval instead (raters resampled "
+        "within each source; the Katz one stays in report.json). Power is given only a priori, "
+        "at the planned effect size "
         f"w = {o.effect}: power at the observed effect is a fixed function of the p-value and "
         "adds nothing to it."
     )
@@ -107,7 +111,9 @@ def _method_rater_designs(a: Analysis) -> str:
         "tests stay as the paper-faithful columns, and beside them, in 'Paired tests', McNemar's "
         f"test on Good vs not Good (exact binomial below {paired.MCNEMAR_EXACT_BELOW} discordant "
         "pairs, chi-squared with continuity correction from there), the Stuart-Maxwell test of "
-        "the Bad/Okay/Good margins (df 2), and percentile bootstrap intervals of the Good-rate "
+        "the Bad/Okay/Good margins (df 2, or the rank of its covariance where pairs differ in "
+        "some categories only, 1 in such a singular table), and percentile bootstrap intervals "
+        "of the Good-rate "
         f"difference and the relative increase that resample prompts ({o.resamples:,} "
         "resamples, overall and per valence, against the baseline). With several epochs, the "
         "pairs are (prompt, epoch) and the bootstrap resamples whole prompts with all their "
@@ -1105,8 +1111,10 @@ def _ppi_sections(a: Analysis) -> list[Section]:
         "interval is the normal interval of the crowd-rated replies alone, and the effective "
         "sample size is how many crowd ratings alone would give the PPI interval's width. A crowd "
         "rater rates a whole batch, so the crowd's terms of both intervals are cluster-robust "
-        "over the batches (the judge's term is per reply). It assumes the crowd-rated batches "
-        "are a random choice of the study's batches."
+        "over the batches (the judge's term is per reply), with Student's t on batches - 1 "
+        "degrees of freedom instead of the normal quantile (a variance from a few batches is "
+        "itself uncertain). It assumes the crowd-rated batches are a random choice of the "
+        "study's batches."
     )
     rows = []
     for row in a.ppi:

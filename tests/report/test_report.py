@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from empathy_task import report
-from empathy_task.analysis.results import AnalysisOptions
-from empathy_task.analysis.steps import analyse
+from empathy_task.analysis import calibration as cal
+from empathy_task.analysis.results import Analysis, AnalysisOptions
+from empathy_task.analysis.steps import analyse, interval_gaps
 from empathy_task.cli import main as cli
 from empathy_task.data.study import emotions
 from empathy_task.ratings.inputs import detect_kind, load_inputs
@@ -355,6 +356,22 @@ def test_degenerate_scopes_give_null_with_a_reason(tmp_path: Path, crowd_table: 
     doc = _strict_json((tmp_path / "o" / "report.json").read_text())
     afraid = next(x for x in doc["comparisons"] if x["scope"] == "emotion:afraid")
     assert afraid["good_chi2"] is None and afraid["good_reason"]
+    # Issue 23: every comparison has an interval of the relative increase or a counted reason.
+    gaps = doc["rel_increase_interval_gaps"]
+    missing = [x for x in doc["comparisons"] if x["rel_increase_good_low"] is None]
+    assert sum(gaps.values()) == len(missing) > 0
+    assert all(x["rel_increase_reason"] for x in missing)
+    assert gaps == {"no prompt in this scope was rated for both sources": 32}  # 31 + positive
+    assert any("comparisons have no interval of the relative increase" in n for n in a.notes)
+    # A baseline with no Good rating in a scope: the relative increase is a division by 0, but
+    # its interval is given (on the prompts both share, the sad ones: overall, negative, sad).
+    worst = table.copy()
+    worst.loc[(worst["source"] == "human") & (worst["emotion"] == "sad"), "rating"] = 1
+    b = analyse(worst, AnalysisOptions(resamples=50))
+    undefined = b.comparisons[b.comparisons["rel_increase_good"].isna()]
+    assert len(undefined) == 35 and interval_gaps(b.comparisons) == gaps
+    assert undefined["rel_increase_good_low"].notna().sum() == 3
+    assert any(n.startswith("3 comparisons have no relative increase") for n in b.notes)
 
 
 def test_holm_and_bh_adjust_within_families(crowd_table: pd.DataFrame) -> None:
@@ -594,3 +611,31 @@ def test_crowd_clusters_are_raters_and_the_report_shows_them(crowd_table: pd.Dat
     assert {r["source"] for r in doc["clusters"]["rows"]} == {"human", "chatgpt", "chatgpt_empathy"}
     md = report.render_markdown(report.build_document(a, {}))
     assert "## Rater clusters" in md and "| crowd raters | human | rater | 200 |" in md
+
+
+# --- text that says no more than the code does (issue 23, item 5) ---------------------------------
+
+DOCS_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_design_promises_only_the_intervals_the_code_computes() -> None:
+    design = (DOCS_ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    # The relative increase has closed-form and cluster/prompt bootstrap intervals, no plain one.
+    assert "bootstrap intervals for Good rates and the relative increase" not in design
+    assert "rater-cluster bootstrap" in design and "rel_increase_good_cluster_low" in design
+
+
+def test_method_says_the_stuart_maxwell_df_is_the_rank() -> None:
+    a = Analysis.__new__(Analysis)  # the text needs the options only
+    object.__setattr__(a, "options", AnalysisOptions())
+    text = sections._method_rater_designs(a)
+    assert "Stuart-Maxwell" in text and "rank of its covariance" in text
+
+
+def test_readme_calls_the_loso_error_a_share() -> None:
+    readme = (DOCS_ROOT / "README.md").read_text(encoding="utf-8")
+    part = readme.split("**The calibration.**", 1)[1].split("**Crowd-equivalent rows**", 1)[0]
+    assert "(in points)" not in part
+    assert "`loso_rms_error`, a share" in part
+    # The code's error is a share: a Good rate minus a Good rate.
+    assert "a share, not points" in cal.leave_one_source_out.__doc__
