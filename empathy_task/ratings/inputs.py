@@ -13,7 +13,6 @@ Each input is one of three kinds, told apart by its name and, for CSV, its heade
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from collections.abc import Sequence
@@ -61,8 +60,9 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
     if fmt in ("jsonl", "parquet"):
         return "ratings"
     if fmt == "csv":
-        with p.open(newline="", encoding="utf-8-sig", errors="replace") as f:
-            header = next(csv.reader(f), [])
+        from empathy_task.ratings.files import csv_header
+
+        header = csv_header(p, errors="replace")
         return "study" if set(STUDY_MARKER_COLUMNS) <= set(header) else "ratings"
     suffix = p.suffix.lower()
     raise ValueError(

@@ -93,6 +93,18 @@ def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
     return f"{text[: limit - 1]}… ({len(str(value)):,} characters)"
 
 
+def shown(value: object, column: str) -> str:
+    """A cell as an error message may show it: a rater's cell masked (it may be a person's
+    e-mail or crowd id, issue 26), any other an :func:`excerpt`."""
+    if column != "rater":
+        return excerpt(value)
+    from empathy_task.vocabulary import masked
+
+    if isinstance(value, str):
+        return masked(value.strip("\x00\t\r\n "))
+    return f"(a {type(value).__name__}, not shown)"
+
+
 class RatingTableError(ValueError):
     """A rating file is malformed; the message names file, row and column."""
 
@@ -138,7 +150,7 @@ class _Rows:
     def fail(self, at: pd.Series | np.ndarray | int, column: str, what: str) -> RatingTableError:
         """The error for the first row of a mask (or row ``at``), naming the row's value."""
         i = at if isinstance(at, int) else int(np.asarray(at).nonzero()[0][0])
-        value = excerpt(self.out[column].iloc[i])
+        value = shown(self.out[column].iloc[i], column)
         return RatingTableError(self.origin, f"{what} (value {value})", self.row(i), column)
 
     def factorize(self, column: str) -> tuple[np.ndarray, Any]:
@@ -382,7 +394,7 @@ def combine_repeats(frame: pd.DataFrame, place: Callable[[int], str]) -> tuple[p
         raise RatingTableError(
             place(int(b)),
             f"rating {int(distinct.at[b, 'rating'])} of dialog {row['dialog_id']!r}, source "
-            f"{row['source']!r} by {row['rater']!r} (epoch {int(row['epoch'])}) disagrees with "
+            f"{row['source']!r} by rater {shown(row['rater'], 'rater')} (epoch {int(row['epoch'])}) disagrees with "
             f"rating {int(distinct.at[a, 'rating'])} of the same reply in {place(int(a))}: one "
             "rating cannot have two values (report the runs separately, or pick one judge "
             "scorer with --scorer)",
