@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -116,6 +117,17 @@ def read_pseudonym_key(path: str | os.PathLike[str]) -> bytes:
         raise PseudonymKeyError(f"{path}: not a pseudonym key (hex digits): {e}") from None
     if len(key) < KEY_BYTES:
         raise PseudonymKeyError(f"{path}: the key must be at least {KEY_BYTES} bytes")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        # Whoever reads the key can undo the pseudonyms (or forge what it signs): say so, since
+        # a key made 0600 became readable by a copy, an archive or a chmod.
+        logging.getLogger(__name__).warning(
+            "%s is readable by others (mode %o): anyone who can read it can re-identify raters "
+            "or forge what it signs; chmod 600 %s",
+            path,
+            mode,
+            path,
+        )
     return key
 
 

@@ -98,7 +98,7 @@ class SheetSet:
 
 
 def _check_source_name(name: str) -> str:
-    if not _SOURCE_NAME.match(name):
+    if not _SOURCE_NAME.fullmatch(name):
         raise ValueError(
             f"source name {name!r}: use letters, digits and _ . : / @ + - (at most 128 characters)"
         )
@@ -275,7 +275,7 @@ def existing_sheet_files(out_dir: Path) -> list[Path]:
     return sorted(
         p
         for p in out_dir.iterdir()
-        if p.suffix.lstrip(".") in SHEET_FORMATS and SHEET_ID.match(p.stem)
+        if p.suffix.lstrip(".") in SHEET_FORMATS and SHEET_ID.fullmatch(p.stem)
     )
 
 
@@ -342,13 +342,13 @@ def read_sheet(path: str | os.PathLike[str]) -> Sheet:
     origin = str(p)
     frame = _read_records(p, SHEET_COLUMNS, "sheet")
     ids = set(frame["sheet_id"].astype(str))
-    if ids != {p.stem} or not SHEET_ID.match(p.stem):
+    if ids != {p.stem} or not SHEET_ID.fullmatch(p.stem):
         raise RatingTableError(
             origin, "the sheet_id column must match the file name", column="sheet_id"
         )
     items = []
     for i, rec in enumerate(frame.to_dict(orient="records"), start=1):
-        if not ITEM_ID.match(str(rec["item_id"])):
+        if not ITEM_ID.fullmatch(str(rec["item_id"])):
             raise RatingTableError(origin, f"malformed item id {rec['item_id']!r}", i, "item_id")
         if str(rec["position"]) != str(i):
             raise RatingTableError(origin, f"position must be {i}", i, "position")
