@@ -250,7 +250,7 @@ def with_panel(
     prefs = self_preference_rows(a)
     for p in prefs:
         logger.warning(
-            "self-preference: the judge %s %s (%s); the panel is also shown without it",
+            "self-preference: the judge %s %s (%s); the report marks it",
             p["judge"],
             p["reason"],
             p["source"],

@@ -146,12 +146,12 @@ class EmpathyProvider(ModelAPI):
         judgement = mock_judgement(prompt, self._style, strict=self.model_name == MOCK_JUDGE_STRICT)
         if self._crowd_share or self._bias:
             label = mock_verdict(prompt, strict=self.model_name == MOCK_JUDGE_STRICT)
-            known = self._stored().get(rated_response(prompt).strip())
+            text = rated_response(prompt).strip()
             rating = panel_mock_rating(
                 self.model_name,
-                rated_response(prompt),
+                text,
                 LABELS.index(label) + 1,
-                known,
+                self._stored().get(text),
                 self._crowd_share,
                 self._bias,
             )
