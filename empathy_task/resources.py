@@ -61,3 +61,12 @@ def published_good_counts() -> dict[str, int]:
 def human_ceiling_kappa() -> float:
     """The study pilot's weighted kappa between two crowd raters (a published figure)."""
     return float(registry()["reference_results"]["pilot_weighted_kappa"])
+
+
+def display_names() -> dict[str, str]:
+    """The paper's name of each stored source (``registry.yaml``, ``sources``), e.g.
+    ``llama_empathy`` -> ``LLaMA-2-70B-Chat``; empty where the registry names none."""
+    return {
+        str(name): str((entry or {}).get("display", name))
+        for name, entry in (registry().get("sources") or {}).items()
+    }

@@ -33,6 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def headline(analysis: Analysis) -> list[str]:
     """One line per computed group and per published row: Good counts, increase, p-values."""
     from empathy_task.report.document import fmt_p, fmt_rel
+    from empathy_task.resources import display_names
 
     o = analysis.options
     g = analysis.groups
@@ -40,6 +41,7 @@ def headline(analysis: Analysis) -> list[str]:
     c = analysis.comparisons
     vs = c[(c["scope"] == "overall") & c["vs_baseline"]].set_index("b")
     width = max(len(s) for s in g["source"])
+    names = display_names()
     lines = [f"Crowd ratings of the authors' data (baseline {o.baseline}):"]
     for _, r in g.iterrows():
         line = (
@@ -54,9 +56,14 @@ def headline(analysis: Analysis) -> list[str]:
                 f"  Good chi2 {v['good_chi2']:.2f}, p {fmt_p(v['good_p'])};"
                 f" distribution chi2 {v['dist_chi2']:.2f}, p {fmt_p(v['dist_p'])}"
             )
+        if names.get(r["source"], r["source"]).lower() != r["source"].lower():
+            line += f"  [{names[r['source']]}]"
         lines.append(line)
     pub = analysis.published
-    lines.append("Published (paper, reference only):")
+    if pub.empty:
+        return lines
+    # Only the paper's models whose ratings are not in the input.
+    lines.append("Published (paper, reference only; their ratings are not in the input):")
     width = max(len(s) for s in pub["source"])
     for _, r in pub.iterrows():
         rel = "baseline" if r["source"] == "human" else fmt_rel(r["rel_increase_good"])
