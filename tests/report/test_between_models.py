@@ -140,9 +140,10 @@ def test_between_models_key_and_section_name_the_correction(six_report: Path) ->
     # Holm's correction over the family (the 480 per-emotion Good tests of the crowd, with the
     # baseline and between models) leaves no per-emotion difference between two models.
     assert not any(p["a_better"] or p["b_better"] for p in pairs)
-    assert {(p["a"], p["b"]): p["better"] for p in pairs}[
-        ("llama_empathy", "gemini_empathy")
-    ] == "A"
+    by_pair = {(p["a"], p["b"]): p for p in pairs}
+    llama_gemini = by_pair[("llama_empathy", "gemini_empathy")]
+    assert llama_gemini["better"] == "A" and llama_gemini["good_marker"] == "***"
+    assert round(llama_gemini["rel_increase_good"], 1) == -11.3
     assert set(between["columns"]) >= {"a", "b", "good_p_adjusted", "better"}
 
     md = (six_report / "report.md").read_text()
