@@ -24,6 +24,7 @@ from empathy_task.report.document import (
     fmt_rel,
     kind_title,
 )
+from empathy_task.vocabulary import CROWD
 
 #: Models per rater kind whose pairs the document shows (the highest Good rates); report.json
 #: holds every pair.
@@ -228,6 +229,12 @@ def between_sections(
             return r["rater_kind"] == kind and r["a"] in models and r["b"] in models
 
         sub = Section(f"Between models: {kind_title(kind)}", level=3)
+        if kind != CROWD:
+            sub.add(
+                "A judge rates both models' replies to the same prompts: beside these "
+                "between-subjects tests (the paper's), the paired tests between the models "
+                "(McNemar, Stuart-Maxwell) are in report.json (key paired), every pair and scope."
+            )
         if len(models) < len(result.sources[kind]):
             sub.add(
                 f"Shown: the {len(models)} models with the highest Good rate of "
