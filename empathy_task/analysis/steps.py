@@ -13,7 +13,7 @@ call (:func:`empathy_task.analysis.stats.chi2_tests`), so that a million ratings
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,7 +138,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
             c.source_names,
         ),
         rater_quality=_rater_quality(table, rater_kind_of_rating),
-        published=published_rows(),
+        published=published_rows(plan.sources.get(CROWD, ())),
         notes=tuple(notes),
         ppi=ppi,
         repeatability=repeatability(table),
@@ -1116,21 +1116,54 @@ def flagged_counts(table: pd.DataFrame, kinds: np.ndarray) -> pd.DataFrame:
     return out[list(FLAGGED_COLUMNS)]
 
 
-def published_rows() -> pd.DataFrame:
-    """The paper's published Good counts as reference rows, tested against the published human.
+def _paper_sources() -> dict[str, str | None]:
+    """The paper's published rows (``reference_results.good``, keyed by the paper's names) ->
+    the stored source of each (``registry.yaml``'s ``sources`` display names), None if none."""
+    from empathy_task.resources import published_good_counts, source_display_names
 
-    Only Good counts are published, so only the Good test can be recomputed from them.
+    names = source_display_names()
+    source_of = {display: source for source, display in names.items()}
+    return {
+        model: model if model in names else source_of.get(model)
+        for model in published_good_counts()
+    }
+
+
+def paper_models(present: Collection[str]) -> list[dict[str, Any]]:
+    """The paper's models in its order: ``{"model", "source", "computed"}``, computed when the
+    crowd's ratings of the model's stored source are in the input (``present``), else the
+    leaderboard falls back to the published row."""
+    from empathy_task.resources import source_display_names
+
+    names = source_display_names()
+    return [
+        {"model": names.get(model, model), "source": source, "computed": source in present}
+        for model, source in _paper_sources().items()
+    ]
+
+
+def published_rows(present: Collection[str] | None = None) -> pd.DataFrame:
+    """The paper's published Good counts as rows, tested against the published human.
+
+    Only Good counts are published, so only the Good test can be recomputed from them. With
+    ``present`` (the sources the crowd rated in the input), only the rows of the paper's models
+    whose crowd ratings are not there: the labelled fallback of the leaderboard (a model that is
+    there gets its row computed from the ratings). Without it, every published row.
     """
     from empathy_task.resources import published_good_counts, registry
 
     ref = registry()["reference_results"]
     n = int(ref["n"])
     good = published_good_counts()
+    stored = _paper_sources()
     human = good.get("human")
     rows = []
     for source, g in good.items():
+        if present is not None and stored.get(source) in present:
+            continue
         row = {
             "source": source,
+            "stored_source": stored.get(source),
             "rater_kind": str(ref.get("rater", CROWD)),
             "n": n,
             "Good": int(g),
@@ -1149,7 +1182,9 @@ def published_rows() -> pd.DataFrame:
                 good_marker=stats.significance_marker(res.pvalue),
             )
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["source", "stored_source", "rater_kind", "n", "Good", "good_rate"]
+    columns += ["rel_increase_good", "good_chi2", "good_p", "good_marker"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 #: Fewest crowd-rated replies (also judged) for which the report gives a PPI estimate: three of

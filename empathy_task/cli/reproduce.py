@@ -46,14 +46,13 @@ def add_models_data_option(parser: argparse.ArgumentParser) -> None:
 def headline(analysis: Analysis) -> list[str]:
     """One line per computed group and per published row: Good counts, increase, p-values."""
     from empathy_task.report.document import fmt_p, fmt_rel
+    from empathy_task.resources import source_display_names
 
     o = analysis.options
     g = analysis.groups
     g = g[(g["scope"] == "overall") & (g["rater_kind"] == analysis.primary_kind)]
     c = analysis.comparisons
     vs = c[(c["scope"] == "overall") & c["vs_baseline"]].set_index("b")
-    from empathy_task.resources import source_display_names
-
     display = source_display_names()
     names = {s: f"{s} ({display[s]})" if s in display else s for s in g["source"]}
     width = max(len(n) for n in names.values())
@@ -72,7 +71,10 @@ def headline(analysis: Analysis) -> list[str]:
             )
         lines.append(line)
     pub = analysis.published
-    lines.append("Published (paper, reference only):")
+    if pub.empty:
+        return lines
+    # Only the paper's models whose ratings are not in the input.
+    lines.append("Published (paper, reference only; their ratings are not in the input):")
     width = max(len(s) for s in pub["source"])
     for _, r in pub.iterrows():
         rel = "baseline" if r["source"] == "human" else fmt_rel(r["rel_increase_good"])

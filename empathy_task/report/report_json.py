@@ -23,7 +23,12 @@
   ``judge_card``: the judges' report cards (docs/design.md, "Judge calibration").
 - added: ``intervals`` (the method of each interval), ``clusters`` (the cluster bootstrap and
   design effects; ``good_rs_chi2, good_rs_p`` in the overall comparisons), ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
-  ``published`` (the paper's reference rows, never mixed with computed ones), ``inputs``, and
+  ``paper_models`` (the paper's models, their stored sources and whether the input's crowd
+  ratings compute their rows), ``published`` (the paper's published rows of the models whose
+  ratings are not in the input: the leaderboard's labelled fallback), ``between_models`` (the
+  models compared with each other: per pair the emotions where each is significantly better,
+  and every pair's rows in every scope; its fields are declared in
+  :mod:`empathy_task.report.between_models`), ``inputs``, and
   ``ppi`` (only where the crowd rated part of a source that a judge rated in full: the
   prediction-powered Good rate, see :func:`empathy_task.report.report_json.ppi_json`),
   ``coverage`` (prompts per source and whether a rater kind's sources differ in them), ``paired``
@@ -53,9 +58,9 @@ import pandas as pd
 
 from empathy_task.analysis import stats
 from empathy_task.analysis.results import Analysis, KindAgreement
-from empathy_task.analysis.steps import interval_gaps
+from empathy_task.analysis.steps import interval_gaps, paper_models
 from empathy_task.ratings.inputs import LoadedInput
-from empathy_task.vocabulary import LABELS
+from empathy_task.vocabulary import CROWD, LABELS
 
 SCHEMA = "empathy-task-report/1"
 
@@ -189,6 +194,18 @@ def _paired_json(a: Analysis) -> str:
     return encode(head)[:-1] + ', "rows": ' + _comparisons_json(a.paired) + "}"
 
 
+def _between_json(a: Analysis) -> str:
+    """``between_models``: the models compared with each other (report/between_models.py
+    declares its fields), rows written column-wise."""
+    from empathy_task.report import between_models as bm
+
+    result = bm.compute(a)
+    encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
+    head = encode(_json_safe(bm.between_json_head(result)))
+    rows = result.rows[[c.key for c in bm.ROW_COLUMNS]]
+    return head[:-1] + ', "rows": ' + _comparisons_json(rows) + "}"
+
+
 def _agreement_json(ag: KindAgreement) -> dict[str, Any]:
     def one(r: stats.AgreementResult) -> dict[str, Any]:
         return {
@@ -317,6 +334,7 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         "comparisons": None,  # written column-wise below
         "coverage": _coverage_json(a),
         "paired": None,  # written column-wise below
+        "between_models": None,  # rows written column-wise below
         "clusters": {
             "note": (
                 "overall Good rate per group with whole clusters resampled (unit: rater for the "
@@ -351,8 +369,13 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         "crowd_equivalent": list(a.crowd_equivalent),
         "judge_card": [dict(c.card) for c in a.calibrations],
         "rater_quality": a.rater_quality.to_dict(orient="records"),
+        "paper_models": paper_models(a.sources.get(CROWD, ())),
         "published": {
-            "note": "the paper's published Good counts; reference rows, not computed from the input",
+            "note": (
+                "the paper's published Good counts, only for its models whose crowd ratings are "
+                "not in the input (the leaderboard's labelled fallback; a model whose ratings "
+                "are in the input is computed from them, see paper_models)"
+            ),
             "rows": a.published.to_dict(orient="records"),
         },
         "inputs": [
@@ -384,6 +407,8 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             text = _comparisons_json(a.comparisons)
         elif key == "paired":
             text = _paired_json(a)
+        elif key == "between_models":
+            text = _between_json(a)
         elif key in ("groups", "groups_by_rater"):
             text = encode(value)  # built JSON-safe by _group_entries
         else:

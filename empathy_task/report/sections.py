@@ -11,6 +11,7 @@ import pandas as pd
 from empathy_task.analysis import paired, stats
 from empathy_task.analysis.results import OVERALL, TESTS, Analysis
 from empathy_task.ratings.inputs import LoadedInput
+from empathy_task.report.between_models import CORRECTION_NAMES, between_sections
 from empathy_task.report.document import (
     Figure,
     Section,
@@ -25,6 +26,7 @@ from empathy_task.report.document import (
     is_nan,
     kind_title,
 )
+from empathy_task.resources import source_display_names
 from empathy_task.vocabulary import CROWD, LABELS
 
 
@@ -175,7 +177,8 @@ def _leaderboard(a: Analysis) -> Section:
         s.add(note)
     s.add(
         "Computed from the input, grouped by rater kind; each source is compared with the "
-        f"baseline {a.options.baseline!r} rated by the same kind of rater. Sorted by Good rate."
+        f"baseline {a.options.baseline!r} rated by the same kind of rater. Sorted by Good rate. "
+        "A stored source shows the paper's name of its model in brackets."
     )
     differs = a.coverage_differs()
     g = a.overall_groups()
@@ -207,12 +210,13 @@ def _leaderboard(a: Analysis) -> Section:
         )
     }
     p_label = "p" if a.options.correction == "none" else f"p ({a.options.correction})"
+    names = source_display_names()
     rows = []
     for kind in a.rater_kinds:
         part = g[g["rater_kind"] == kind].sort_values("good_rate", ascending=False, kind="stable")
         for r in part.to_dict("records"):
             row = [
-                str(r["source"]),
+                _with_paper_name(str(r["source"]), names),
                 kind_title(kind) if kind == CROWD else f"{kind_title(kind)} (judge's scale)",
                 fmt_int(r["n"]),
                 fmt_int(r["Bad"]),
@@ -238,10 +242,11 @@ def _leaderboard(a: Analysis) -> Section:
             else:
                 row += ["descriptive only", "", "", "", "", ""]
             rows.append(row)
+    rows += _published_fallback_rows(a)
     for ce in a.crowd_equivalent:
         rows.append(
             [
-                ce["source"],
+                _with_paper_name(str(ce["source"]), names),
                 f"crowd-equivalent (judge {ce['judge']})",
                 fmt_int(ce["n"]),
                 *(f"{ce['counts'][label]:,.1f}" for label in LABELS),
@@ -289,6 +294,8 @@ def _leaderboard(a: Analysis) -> Section:
             "also treats the ratings as independent; the Rao-Scott corrected test is in 'Rater "
             "clusters'."
         )
+    if not a.published.empty:
+        s.add(_published_note(a))
     if a.crowd_equivalent:
         s.add(
             "Rows marked crowd-equivalent put a judge-rated source in the crowd's units: its "
@@ -364,47 +371,51 @@ def _flagged_note(a: Analysis) -> str | None:
     )
 
 
-def _published(a: Analysis) -> Section:
-    p = a.published
-    s = Section("Published reference rows (not computed from your input)")
-    s.add(
-        "The paper's Good counts (Welivita & Pu, 2024), shipped with the package as reference "
-        "rows. They are published figures, not recomputed here: GPT-4 in the paper is the "
-        "chatgpt_empathy source of the authors' data. The relative increase and the Good test are "
-        "computed against the published human count."
-    )
+def _published_fallback_rows(a: Analysis) -> list[list[str]]:
+    """The paper's published row of each of its models whose crowd ratings are not in the
+    input (the fallback; a model whose ratings are there has its row computed above)."""
     rows = []
-    for _, r in p.iterrows():
+    for r in a.published.to_dict("records"):
+        stored = r["stored_source"]
         rows.append(
             [
-                "published",
-                str(r["source"]),
-                kind_title(str(r["rater_kind"])),
+                f"{stored} ({r['source']})" if stored else str(r["source"]),
+                f"{kind_title(str(r['rater_kind']))}, published (ratings not in the input)",
                 fmt_int(r["n"]),
+                "n/a",
+                "n/a",
                 fmt_int(r["Good"]),
                 fmt_rate(r["good_rate"]),
-                "baseline" if r["source"] == "human" else fmt_rel(r["rel_increase_good"]),
+                "n/a",
+                "baseline"
+                if r["source"] == "human"
+                else f"{fmt_rel(r['rel_increase_good'])}{r['good_marker']}",
                 fmt_num(r["good_chi2"]),
-                fmt_p(r["good_p"]) + str(r["good_marker"]),
+                fmt_p(r["good_p"]),
+                "n/a",
+                "n/a",
+                "n/a",
             ]
         )
-    s.add(
-        Table(
-            [
-                "row",
-                "source",
-                "rater",
-                "n",
-                "Good",
-                "Good rate",
-                "rel. increase vs published human",
-                "chi2 Good (2x2)",
-                "p",
-            ],
-            rows,
-        )
+    return rows
+
+
+def _with_paper_name(source: str, names: dict[str, str]) -> str:
+    """A stored source with the paper's name of it (registry.yaml ``sources``), where it differs."""
+    name = names.get(source)
+    return f"{source} ({name})" if name and name.lower() != source.lower() else source
+
+
+def _published_note(a: Analysis) -> str:
+    models = ", ".join(str(m) for m in a.published["source"])
+    return (
+        "Rows marked published are the paper's figures (Welivita & Pu, 2024) for its models "
+        f"whose crowd ratings are not in the input ({models}): only their Good counts are "
+        "published, so they have no interval, no Bad / Okay counts and no distribution test; "
+        "their relative increase and Good test are against the published human count. Add the "
+        "model's crowd ratings to the input (the second file, see the README's data section) "
+        "and its row is computed from them like the others."
     )
-    return s
 
 
 def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
@@ -1079,6 +1090,17 @@ def _plots_section(a: Analysis, figures: dict[str, bytes]) -> Section:
         )
     for name in sorted(n for n in figures if n.startswith("valence_")):
         s.add(Figure(name, "Good rate by valence with Wilson intervals", figures[name]))
+    for name in sorted(n for n in figures if n.startswith("heatmap_")):
+        s.add(
+            Figure(
+                name,
+                "Good rate per emotion and source (percent); stars: the source's Good rate "
+                f"differs from the baseline's at that emotion (p with "
+                f"{CORRECTION_NAMES[a.options.correction]}, within its family; * p < .05, "
+                "** p < .01, *** p < .001)",
+                figures[name],
+            )
+        )
     forests = sorted((n for n in figures if n.startswith("forest_")), key=lambda n: int(n[7:-4]))
     for name in forests:
         s.add(
@@ -1162,8 +1184,8 @@ def build_document(
         _overview(a, inputs),
         _leaderboard(a),
         *_self_preference(a),
-        _published(a),
         *_comparisons(a),
+        *between_sections(a, figures),
         *_paired_sections(a),
         _power(a),
         _clusters_section(a),

@@ -125,8 +125,12 @@ def test_json_extras(study_report: Path) -> None:
     doc = _strict_json((study_report / "report.json").read_text())
     assert doc["correction"] == "none" and doc["baseline"] == "human"
     assert doc["power"]["sample_size_for_power_0.95"]["df=8"] == 253
+    # The paper's models whose crowd ratings are in the input are computed; the published rows
+    # are only the fallback for the others.
     published = {r["source"]: r for r in doc["published"]["rows"]}
-    assert published["GPT-4"]["Good"] == 1295 and published["human"]["Good"] == 986
+    computed = {m["model"] for m in doc["paper_models"] if m["computed"]}
+    assert {"Human", "GPT-4"} <= computed and not computed & set(published)
+    assert all(doc["groups"].get(r["stored_source"]) is None for r in published.values())
     quality = {(r["rater_kind"], r["source"]): r for r in doc["rater_quality"]}
     assert quality[("crowd", "human")]["raters"] == 200  # each rater counted once
     assert quality[("all", "all")]["raters"] == 600
@@ -138,7 +142,7 @@ def test_markdown_has_the_sections_and_published_rows_apart(study_report: Path) 
     md = (study_report / "report.md").read_text()
     for heading in (
         "## Leaderboard",
-        "## Published reference rows",
+        "## Between models",
         "## By valence",
         "## By emotion",
         "## Power",
@@ -148,11 +152,13 @@ def test_markdown_has_the_sections_and_published_rows_apart(study_report: Path) 
         "## Method",
     ):
         assert heading in md
-    leaderboard = md.split("## Leaderboard")[1].split("## Published")[0]
-    assert "published" not in leaderboard.lower().replace("## published", "")
-    assert "GPT-4" not in leaderboard and "+31.3%***" in leaderboard
-    published = md.split("## Published reference rows")[1].split("\n## ")[0]
-    assert "| published | GPT-4 |" in published
+    assert "## Published reference rows" not in md  # published figures: only as fallback rows
+    leaderboard = md.split("## Leaderboard")[1].split("\n## ")[0]
+    assert "| chatgpt_empathy (GPT-4) | crowd raters |" in leaderboard
+    assert "+31.3%***" in leaderboard
+    # A paper model whose ratings are not in the input: a labelled published row, no interval.
+    fallback = [line for line in leaderboard.splitlines() if "(ratings not in the input)" in line]
+    assert all("published" in line and "[" not in line for line in fallback)
     for png in ("ratings_by_source.png", "forest_1.png", "valence_1.png"):
         assert f"]({png})" in md
         assert (study_report / png).read_bytes().startswith(PNG)
@@ -178,7 +184,8 @@ def test_html_is_self_contained_with_png_data_uris(study_report: Path) -> None:
     parser = _Images()
     parser.feed((study_report / "report.html").read_text())
     assert parser.external == []
-    assert len(parser.sources) == 3  # ratings per source, valence, forest
+    # ratings per source, valence, forest, heat map, between models
+    assert len(parser.sources) == 5
     prefix = "data:image/png;base64,"
     for src in parser.sources:
         assert src.startswith(prefix)
