@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from inspect_ai import Task, task
 from inspect_ai.model import GenerateConfig, Model, get_model, model_roles
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
@@ -30,6 +32,7 @@ def empathy_task(
     data: str | None = None,
     export: str | None = None,
     calibration: str | None = None,
+    prompts: str | None = None,
     **unknown: object,
 ) -> Task:
     """Welivita & Pu (2024): how empathetic are a model's replies, rated Bad / Okay / Good.
@@ -55,6 +58,10 @@ def empathy_task(
         calibration: The judge's calibration to the crowd (``empathy-task calibrate``): the run
             also reports ``crowd_equivalent_good_rate``. Without it every metric is on the
             judge's scale.
+        prompts: A user's own prompt set instead of the study's prompts: a CSV, JSONL or
+            Parquet file, a Hugging Face dataset folder (``save_to_disk``), or
+            ``hf:NAME[:SPLIT][@REVISION]`` (README, "Your own prompts"). The whole set is
+            validated before any model is called; its name and sha256 go into the log.
         unknown: Refused: Inspect only warns about a -T it cannot pass on, and a typo would
             then run all 2,000 prompts.
     """
@@ -75,15 +82,24 @@ def empathy_task(
 
     from empathy_task.data.fetch import CLI_DATA_OPTION, DataError
 
+    selection = {
+        "emotions": _emotions(emotions),
+        "valence": str(valence).lower(),
+        "sample": _optional_int(sample, "sample"),
+        "seed": _int(seed, "seed"),
+        "prompt": prompt,
+    }
+    # What the log records about its prompts: the study's data pin, or the user's set.
+    data_identity: dict[str, str] = {}
     try:
-        frame = prompt_set(
-            data,
-            emotions=_emotions(emotions),
-            valence=str(valence).lower(),
-            sample=_optional_int(sample, "sample"),
-            seed=_int(seed, "seed"),
-            prompt=prompt,
-        )
+        if prompts:
+            frame, pset = _own_prompts(str(prompts), selection)
+            data_identity = pset.identity()
+            dataset_name = pset.name
+        else:
+            frame = prompt_set(data, **selection)
+            data_identity = {"data_sha256": data_pin().sha256}
+            dataset_name = "empathy_task"
     except DataError as e:
         # The data error names the command line's option; in Inspect the parameter is -T data=.
         # A PrerequisiteError: Inspect prints it as a message, not a traceback.
@@ -98,7 +114,7 @@ def empathy_task(
         judge = str(roles["grader"]) if roles else None
         metrics = [*JUDGE_METRICS, crowd_equivalent_good_rate(_p_good(calibration, judge))]
     return Task(
-        dataset=inspect_dataset(frame),
+        dataset=inspect_dataset(frame, name=dataset_name),
         # The judge is resolved when the eval starts, not here: from Python, `eval(empathy_task(),
         # model_roles={"grader": ...})` names it only after the task is built.
         setup=judge_ready(),
@@ -114,8 +130,25 @@ def empathy_task(
         # of every rating (also after `inspect score`).
         model_roles=roles,
         version=registry()["version"],
-        metadata={**prompt_versions(prompt), "data_sha256": data_pin().sha256},
+        metadata={**prompt_versions(prompt), **data_identity},
     )
+
+
+def _own_prompts(spec: str, selection: dict[str, Any]) -> tuple[Any, Any]:
+    """A user's prompt set (``-T prompts=``), validated whole, or a PrerequisiteError.
+
+    Raised while the task is built: Inspect then prints the located error, writes no log and
+    calls no model (docs/design.md, "Offline facts").
+    """
+    from empathy_task.data.prompt_sets import PromptSetError
+    from empathy_task.task.dataset import own_prompt_set
+
+    try:
+        return own_prompt_set(spec, **selection)
+    except PromptSetError as e:
+        raise PrerequisiteError(f"empathy_task: -T prompts=: {e}") from e
+    except ValueError as e:
+        raise PrerequisiteError(f"empathy_task: -T prompts={spec}: {e}") from e
 
 
 def _p_good(path: str, judge: str | None) -> dict[str, list[float]]:
@@ -203,6 +236,7 @@ TASK_PARAMETERS = (
     "data",
     "export",
     "calibration",
+    "prompts",
 )
 
 
