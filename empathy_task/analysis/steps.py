@@ -171,8 +171,8 @@ def prompt_set_of_table(table: pd.DataFrame) -> dict[str, Any] | None:
 
 
 def prompt_set_keys(table: pd.DataFrame) -> pd.Series:
-    """Each rating's prompt set as one key: ``""`` for the study's prompts, else its name and
-    sha256."""
+    """Each rating's prompt set as one key: ``""`` for the study's prompts, else its sha256 (or
+    its name where the table gives no sha256)."""
     from empathy_task.ratings.table import own_prompt_rows
 
     own = own_prompt_rows(table)
@@ -184,13 +184,17 @@ def prompt_set_keys(table: pd.DataFrame) -> pd.Series:
         if "prompt_set_sha256" in table.columns
         else pd.Series("", index=table.index)
     )
-    return pd.Series(np.where(own, name + "@" + sha, ""), index=table.index)
+    # The sha256 is the set's identity (the same rows under another file name are the same set);
+    # a table written by hand without it is keyed by the name.
+    return pd.Series(
+        np.where(own, np.where(sha != "", "sha256:" + sha, "name:" + name), ""), index=table.index
+    )
 
 
 def split_by_prompt_set(table: pd.DataFrame) -> list[tuple[dict[str, Any] | None, pd.DataFrame]]:
     """The ratings of each prompt set apart, the study's prompts first: ``(set or None, table)``.
 
-    A set is named by its name and sha256 (two versions of one set are two sets).
+    A set is identified by its sha256 (two versions of one set are two sets).
     """
     keys = prompt_set_keys(table)
     out = []

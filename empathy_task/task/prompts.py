@@ -106,6 +106,13 @@ def generation_prompt(
     )
 
 
+def dialogue_before(speaker_turn: str, turns: Sequence[str] = ()) -> str:
+    """Speaker #1's turn as a rating sheet shows it: alone, or after the earlier turns."""
+    if not turns:
+        return speaker_turn.strip()
+    return _dialogue(speaker_turn, turns).removeprefix("Speaker #1: ")
+
+
 def _dialogue(speaker_turn: str, turns: Sequence[str] = ()) -> str:
     """The dialogue up to the turn to answer, one ``Speaker #n:`` line per turn."""
     lines = [f"Speaker #{1 + i % 2}: {t.strip()}" for i, t in enumerate(turns)]
