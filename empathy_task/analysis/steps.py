@@ -76,7 +76,8 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
     """
     opts = options or AnalysisOptions()
     table = _selected(rating_table, opts)
-    c = _codes(table)
+    own = prompt_set_of_table(table)
+    c = _codes(table) if own is None else _own_codes(table)
     grid = _count_grid(c)
     plan = _comparison_plan(grid, opts)
     clusters = _clusters(
@@ -91,7 +92,12 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
     comparisons, families = _comparisons_frame(grid, plan.pairs, opts, shared)
     _add_cluster_test(comparisons, clusters)
     _add_cluster_rel_increase(comparisons, c, per_dialog_n, opts)
-    ppi, ppi_notes = ppi_rows(table, opts.confidence, raters=(c.rater_codes, c.raters))
+    ppi, ppi_notes = ppi_rows(
+        table,
+        opts.confidence,
+        raters=(c.rater_codes, c.raters),
+        prompts=None if own is None else int(len(c.emotion_of_dialog)),
+    )
     notes = list(ppi_notes)
     if (comparisons["n_a"] != comparisons["n_b"]).any():
         notes.append(
@@ -116,7 +122,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
             "0.5 added to each count)."
         )
     rater_kind_of_rating = c.kind_of_rater[c.rater_codes]
-    return Analysis(
+    analysis = Analysis(
         options=opts,
         n_ratings=len(table),
         rater_kinds=tuple(c.kind_names),
@@ -156,6 +162,129 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
             opts,
         ),
         flagged=flagged_counts(table, rater_kind_of_rating),
+    )
+    if own is None:
+        return analysis
+    return _for_prompt_set(analysis, own, c)
+
+
+def prompt_set_of_table(table: pd.DataFrame) -> dict[str, Any] | None:
+    """The user's prompt set a rating table rates (``name``, ``sha256``), or None for the study's
+    prompts. A table that mixes prompt sets (or a set and the study's prompts) is refused:
+    ratings of different prompt sets are never compared (the reporter analyses each apart,
+    :func:`split_by_prompt_set`)."""
+    from empathy_task.ratings.table import own_prompt_rows
+
+    own = own_prompt_rows(table)
+    if own is None or not own.any():
+        return None
+    keys = prompt_set_keys(table)
+    if not own.all() or len(pd.unique(keys)) > 1:
+        raise ValueError(
+            "the ratings are of several prompt sets; ratings of different prompt sets are never "
+            "compared: analyse each set apart (split_by_prompt_set; `empathy-task report` does)"
+        )
+    sha = table["prompt_set_sha256"].iloc[0] if "prompt_set_sha256" in table.columns else None
+    return {"name": str(table["prompt_set"].iloc[0]), "sha256": sha if sha else None}
+
+
+def prompt_set_keys(table: pd.DataFrame) -> pd.Series:
+    """Each rating's prompt set as one key: ``""`` for the study's prompts, else its sha256 (or
+    its name where the table gives no sha256)."""
+    from empathy_task.ratings.table import own_prompt_rows
+
+    own = own_prompt_rows(table)
+    if own is None:
+        return pd.Series("", index=table.index)
+    name = table["prompt_set"].astype(object).fillna("").astype(str)
+    sha = (
+        table["prompt_set_sha256"].astype(object).fillna("").astype(str)
+        if "prompt_set_sha256" in table.columns
+        else pd.Series("", index=table.index)
+    )
+    # The sha256 is the set's identity (the same rows under another file name are the same set);
+    # a table written by hand without it is keyed by the name.
+    return pd.Series(
+        np.where(own, np.where(sha != "", "sha256:" + sha, "name:" + name), ""), index=table.index
+    )
+
+
+def split_by_prompt_set(table: pd.DataFrame) -> list[tuple[dict[str, Any] | None, pd.DataFrame]]:
+    """The ratings of each prompt set apart, the study's prompts first: ``(set or None, table)``.
+
+    A set is identified by its sha256 (two versions of one set are two sets).
+    """
+    keys = prompt_set_keys(table)
+    out = []
+    for key in sorted(pd.unique(keys), key=lambda k: (k != "", k)):
+        part = table[(keys == key).to_numpy()]
+        if key == "":
+            part = part.drop(columns=[c for c in ("prompt_set", "prompt_set_sha256") if c in part])
+        out.append((prompt_set_of_table(part), part.reset_index(drop=True)))
+    return out
+
+
+#: The hidden cell of a prompt set without emotions: its ratings count overall and per valence,
+#: and no emotion scope is shown for them.
+_NO_EMOTION = "\x00"
+
+
+def _own_codes(table: pd.DataFrame) -> _Codes:
+    """:func:`_codes` for a user's prompt set: its own emotion labels and valences (read from the
+    table, which the set's validation filled), or, where it has no emotions, one hidden cell per
+    valence, so that the scopes follow what the set has."""
+    emotion = table["emotion"].astype(object)
+    valence = table["sentiment"].astype(object).where(table["sentiment"].notna(), "")
+    has_emotion = emotion.notna().to_numpy() & emotion.astype(str).str.len().gt(0).to_numpy()
+    cell = np.where(has_emotion, emotion.astype(str), _NO_EMOTION + valence.astype(str))
+    emotions = tuple(sorted(pd.unique(cell)))
+    emo = pd.Categorical(cell, categories=emotions).codes.astype(np.int64)
+    valence_of = (
+        pd.Series(valence.to_numpy(), index=cell).groupby(level=0).first().reindex(emotions)
+    )
+    import dataclasses
+
+    base = _codes(table, emotions=emotions, emotion_codes=emo)
+    return dataclasses.replace(base, valence_of_emotion=valence_of.to_numpy(dtype=object))
+
+
+def _for_prompt_set(analysis: Analysis, own: dict[str, Any], c: _Codes) -> Analysis:
+    """An analysis of a user's prompt set: its hidden scopes dropped (no emotion scope where the
+    set has no emotions; a valence scope only where it has that valence), no published rows (the
+    paper's figures are of its own prompts), and the set named."""
+    import dataclasses
+
+    shown = tuple(
+        s
+        for s in c.scopes
+        if not s.startswith(f"emotion:{_NO_EMOTION}")
+        and (not s.startswith("valence:") or (c.valence_of_emotion == s.split(":", 1)[1]).any())
+    )
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty or "scope" not in frame.columns:
+            return frame
+        return frame[frame["scope"].isin(shown).to_numpy()].reset_index(drop=True)
+
+    levels = {_scope_level(s) for s in shown}
+    emotions = [s.split(":", 1)[1] for s in shown if s.startswith("emotion:")]
+    note = (
+        f"Prompt set {own['name']!r}: ratings of this set only; ratings of different prompt "
+        "sets are never compared with each other. Scopes: overall"
+        + (", per valence" if "valence" in levels else "")
+        + (f", per emotion ({len(emotions)})" if emotions else "")
+        + "."
+    )
+    return dataclasses.replace(
+        analysis,
+        scopes=shown,
+        groups=keep(analysis.groups),
+        comparisons=keep(analysis.comparisons),
+        paired=keep(analysis.paired),
+        families=tuple(f for f in analysis.families if f.level in levels),
+        published=analysis.published.iloc[0:0],
+        notes=(note, *analysis.notes),
+        prompt_set={**own, "emotions": tuple(emotions), "valence": "valence" in levels},
     )
 
 
@@ -207,20 +336,30 @@ class _Codes:
     rating: np.ndarray  # per rating: 0 Bad, 1 Okay, 2 Good
 
 
-def _codes(table: pd.DataFrame) -> _Codes:
+def _codes(
+    table: pd.DataFrame,
+    emotions: tuple[str, ...] | None = None,
+    emotion_codes: np.ndarray | None = None,
+) -> _Codes:
     """Code the ratings. The validated table carries each rating's emotion (filled from the
-    manifest once, at validation), so no dialog is looked up again here."""
+    manifest once, at validation), so no dialog is looked up again here. ``emotions`` and
+    ``emotion_codes``: a user's prompt set's own (:func:`_own_codes`)."""
     from empathy_task.data.study import emotions as study_emotions
     from empathy_task.data.study import manifest
 
-    emotions = study_emotions()
-    emo = pd.Categorical(table["emotion"], categories=emotions).codes.astype(np.int64)
-    if (emo < 0).any():
-        raise ValueError(
-            f"unknown emotion {table['emotion'].iloc[int(np.argmax(emo < 0))]!r}: "
-            "analyse takes a validated rating table"
-        )
-    by_emotion_label = manifest().drop_duplicates("emotion").set_index("emotion")
+    if emotions is None or emotion_codes is None:
+        emotions = study_emotions()
+        emo = pd.Categorical(table["emotion"], categories=emotions).codes.astype(np.int64)
+        if (emo < 0).any():
+            raise ValueError(
+                f"unknown emotion {table['emotion'].iloc[int(np.argmax(emo < 0))]!r}: "
+                "analyse takes a validated rating table"
+            )
+        by_emotion_label = manifest().drop_duplicates("emotion").set_index("emotion")
+        valence_of_emotion = by_emotion_label.loc[list(emotions), "sentiment"].to_numpy()
+    else:
+        emo = emotion_codes
+        valence_of_emotion = np.full(len(emotions), "", dtype=object)  # set by the caller
     dialog_codes, dialogs = pd.factorize(table["dialog_id"])
     emotion_of_dialog = np.zeros(len(dialogs), dtype=np.int64)
     emotion_of_dialog[dialog_codes] = emo  # a dialog has one emotion (checked at validation)
@@ -234,7 +373,7 @@ def _codes(table: pd.DataFrame) -> _Codes:
         emotions=emotions,
         scopes=scope_names(emotions),
         emotion_codes=emo,
-        valence_of_emotion=by_emotion_label.loc[list(emotions), "sentiment"].to_numpy(),
+        valence_of_emotion=valence_of_emotion,
         dialog_codes=dialog_codes,
         emotion_of_dialog=emotion_of_dialog,
         source_codes=source_codes,
@@ -1198,6 +1337,7 @@ def ppi_rows(
     confidence: float = 0.95,
     *,
     raters: tuple[np.ndarray, Any] | None = None,
+    prompts: int | None = None,
 ) -> tuple[tuple[PPIRow, ...], tuple[str, ...]]:
     """Prediction-powered Good rates: for every (source, judge) where the crowd rated some, but
     not all, of the replies the judge rated (the study kit's returns for some batches).
@@ -1208,6 +1348,8 @@ def ppi_rows(
     rater rates a whole batch. Returns the rows and notes for the report (a source too thinly
     crowd-rated, or ``ppi-python`` missing). Sources the crowd rated on every prompt (the stored
     ones) need no PPI. ``raters``: ``pd.factorize(table["rater"])`` where the caller has it.
+    ``prompts``: how many prompts a source could have (default the study's 2,000; a user's
+    prompt set gives its own).
     """
     from empathy_task.analysis.ppi import ppi_mean
     from empathy_task.data.study import manifest
@@ -1225,7 +1367,8 @@ def ppi_rows(
     )
     crowd_per_source = np.bincount(pairs // len(crowd_rows), minlength=len(source_names))
     # A source the crowd rated on every prompt (a stored one) has no reply to predict.
-    partial = (crowd_per_source > 0) & (crowd_per_source < len(manifest()))
+    n_prompts = len(manifest()) if prompts is None else prompts
+    partial = (crowd_per_source > 0) & (crowd_per_source < n_prompts)
     keep = np.flatnonzero(partial[source_codes])
     if crowd[keep].all():
         return (), ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from empathy_task.analysis.results import AnalysisOptions
@@ -91,6 +91,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the judge's price per million input and output tokens, for the report card's "
         "price per 1,000 ratings (e.g. 0.15,0.60)",
     )
+    parser.add_argument(
+        "--prompts",
+        action="append",
+        default=[],
+        metavar="SET",
+        help="a prompt set of your own whose human_rating column holds crowd ratings of its "
+        "human replies: they join the inputs, as the crowd's ratings of that set (repeatable)",
+    )
     from empathy_task.cli.export import add_log_options
 
     add_log_options(parser)
@@ -147,6 +155,27 @@ def analysis_options(
     )
 
 
+def with_prompt_set_ratings(table: Any, specs: list[str]) -> tuple[Any, list[Any]]:
+    """The inputs' table with the crowd ratings that prompt sets give of their human replies."""
+    import pandas as pd
+
+    from empathy_task.data.prompt_sets import crowd_rating_table, load_prompt_set
+    from empathy_task.ratings.inputs import LoadedInput
+    from empathy_task.ratings.table import combine_repeats, validate_rating_table
+
+    parts, loaded = [table], []
+    for spec in specs:
+        pset = load_prompt_set(spec)
+        crowd = crowd_rating_table(pset)
+        if crowd.empty:
+            raise ValueError(f"--prompts {spec}: the set gives no crowd ratings (human_rating)")
+        parts.append(validate_rating_table(crowd, spec))
+        loaded.append(LoadedInput(spec, "prompts", len(crowd), ("human",)))
+    combined = pd.concat(parts, ignore_index=True)
+    combined, _ = combine_repeats(combined, lambda i: f"input row {i}")
+    return combined.reset_index(drop=True), loaded
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -171,18 +200,44 @@ def run(args: argparse.Namespace) -> int:
     for item in loaded:
         for note in item.notes:
             print(f"note: {note}")
-    analysis = analyse(table, options)
+    if args.prompts:
+        table, more = with_prompt_set_ratings(table, args.prompts)
+        loaded = [*loaded, *more]
+    from empathy_task.analysis.steps import split_by_prompt_set
+
     study = [i.path for i in loaded if i.kind == "study"]
-    analysis = with_calibrations(
-        analysis,
-        table,
-        args.inputs if args.kind in (None, "log") else [],
-        args.calibration,
-        data=study[0] if study else None,
-        prices=prices,
-    )
-    analysis = with_panel(analysis, table)
-    report = render_report(analysis, formats, loaded)
+    logs = args.inputs if args.kind in (None, "log") else []
+    # Ratings of different prompt sets are never compared: each set is analysed apart. A judge's
+    # calibration comes from its ratings of the stored replies (the study's prompts).
+    parts = split_by_prompt_set(table)
+    study_table = next((t for s, t in parts if s is None), None)
+    analyses = []
+    for prompt_set, part in parts:
+        analysis = analyse(part, options)
+        analysis = with_calibrations(
+            analysis,
+            part if study_table is None or prompt_set is None else study_table,
+            logs,
+            args.calibration,
+            data=study[0] if study else None,
+            prices=prices,
+        )
+        analysis = with_panel(
+            analysis, part if study_table is None or prompt_set is None else study_table
+        )
+        if prompt_set is not None:
+            from empathy_task.analysis.domain_transfer import with_domain_transfer
+
+            analysis = with_domain_transfer(analysis, part)
+        analyses.append((prompt_set, analysis))
+    if len(analyses) == 1:
+        prompt_set, analysis = analyses[0]
+        title = "Empathy report" if prompt_set is None else f"Empathy report: {prompt_set['name']}"
+        report = render_report(analysis, formats, loaded, title)
+    else:
+        from empathy_task.report.by_prompt_set import render_by_prompt_set
+
+        report = render_by_prompt_set(analyses, formats, loaded)
     written = write_report(report, Path(args.out), force=args.force)
     for p in written:
         if p.suffix in (".md", ".html", ".json"):

@@ -396,6 +396,9 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         doc["panel"] = a.panel
     if a.ppi:
         doc["ppi"] = ppi_json(a)
+    if a.prompt_set is not None:
+        # A user's own prompt set (README, "Your own prompts"): which, and what it has.
+        doc["prompt_set"] = a.prompt_set
     # One top-level key per line, each value by json's C encoder (an indent would make json use
     # its pure-Python encoder, slower than everything else here together). The comparisons can
     # number tens of thousands; pandas' to_json would be faster but rounds floats to 15

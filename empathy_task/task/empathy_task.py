@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.model import GenerateConfig, Model, get_model, model_roles
@@ -38,6 +39,7 @@ def empathy_task(
     calibration: str | None = None,
     judges: str | list[str] | None = None,
     min_parse_rate: float | str = MIN_PARSE_RATE,
+    prompts: str | None = None,
     **unknown: object,
 ) -> Task:
     """Welivita & Pu (2024): how empathetic are a model's replies, rated Bad / Okay / Good.
@@ -69,6 +71,10 @@ def empathy_task(
         min_parse_rate: The run fails (status error, a non-zero exit) when the judge rates a
             smaller share of replies than this (default 0.95; 0 allows any): unrated replies are
             left out of the Good rate, so a share of them could move it unseen.
+        prompts: A user's own prompt set instead of the study's prompts: a CSV, JSONL or
+            Parquet file, a Hugging Face dataset folder (``save_to_disk``), or
+            ``hf:NAME[:SPLIT][@REVISION]`` (README, "Your own prompts"). The whole set is
+            validated before any model is called; its name and sha256 go into the log.
         unknown: Refused: Inspect only warns about a -T it cannot pass on, and a typo would
             then run all 2,000 prompts.
     """
@@ -84,6 +90,8 @@ def empathy_task(
     # Paths against the user's folder, not the task file's (the folder form changes to it).
     data = user_path(str(data)) if data else data
     calibration = user_path(str(calibration)) if calibration else calibration
+    if prompts and not str(prompts).startswith("hf:"):
+        prompts = user_path(str(prompts))
     if export:
         from empathy_task.task.export_hook import check_export_target, register_export_hook
 
@@ -93,15 +101,24 @@ def empathy_task(
 
     from empathy_task.data.fetch import CLI_DATA_OPTION, DataError
 
+    selection = {
+        "emotions": _emotions(emotions),
+        "valence": str(valence).lower(),
+        "sample": _optional_int(sample, "sample"),
+        "seed": _int(seed, "seed"),
+        "prompt": prompt,
+    }
+    # What the log records about its prompts: the study's data pin, or the user's set.
+    data_identity: dict[str, str] = {}
     try:
-        frame = prompt_set(
-            data,
-            emotions=_emotions(emotions),
-            valence=str(valence).lower(),
-            sample=_optional_int(sample, "sample"),
-            seed=_int(seed, "seed"),
-            prompt=prompt,
-        )
+        if prompts:
+            frame, pset = _own_prompts(str(prompts), selection)
+            data_identity = pset.identity()
+            dataset_name = pset.name
+        else:
+            frame = prompt_set(data, **selection)
+            data_identity = {"data_sha256": data_pin().sha256}
+            dataset_name = "empathy_task"
     except DataError as e:
         # The data error names the command line's option; in Inspect the parameter is -T data=.
         # A PrerequisiteError: Inspect prints it as a message, not a traceback.
@@ -123,7 +140,7 @@ def empathy_task(
     if warnings:
         panel["self_preference"] = warnings
     return Task(
-        dataset=inspect_dataset(frame),
+        dataset=inspect_dataset(frame, name=dataset_name),
         # The judge is resolved when the eval starts, not here: from Python, `eval(empathy_task(),
         # model_roles={"grader": ...})` names it only after the task is built.
         setup=judge_ready(slots),
@@ -145,7 +162,7 @@ def empathy_task(
         # of every rating (also after `inspect score`).
         model_roles=roles,
         version=registry()["version"],
-        metadata={**prompt_versions(prompt), "data_sha256": data_pin().sha256, **panel},
+        metadata={**prompt_versions(prompt), **data_identity, **panel},
     )
 
 
@@ -205,6 +222,23 @@ def _self_preference(judges: list[str]) -> list[str]:
     for w in warnings:
         logger.warning("empathy_task: %s", w)
     return warnings
+
+
+def _own_prompts(spec: str, selection: dict[str, Any]) -> tuple[Any, Any]:
+    """A user's prompt set (``-T prompts=``), validated whole, or a PrerequisiteError.
+
+    Raised while the task is built: Inspect then prints the located error, writes no log and
+    calls no model (docs/design.md, "Offline facts").
+    """
+    from empathy_task.data.prompt_sets import PromptSetError
+    from empathy_task.task.dataset import own_prompt_set
+
+    try:
+        return own_prompt_set(spec, **selection)
+    except PromptSetError as e:
+        raise PrerequisiteError(f"empathy_task: -T prompts=: {e}") from e
+    except ValueError as e:
+        raise PrerequisiteError(f"empathy_task: -T prompts={spec}: {e}") from e
 
 
 def _p_good(path: str, judge: str | None) -> dict[str, list[float]]:
@@ -295,6 +329,7 @@ TASK_PARAMETERS = (
     "calibration",
     "judges",
     "min_parse_rate",
+    "prompts",
 )
 
 

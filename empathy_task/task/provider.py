@@ -9,7 +9,8 @@
   the judge format with a rating derived from a hash of the response. ``empathy/mock-judge-strict``
   is a second, differently named judge that rates one step lower (Good -> Okay, Okay -> Bad), for
   re-judging a log with another judge. It rates nothing; it checks
-  the plumbing without an API key. Model args (``-M`` or the role's dict) inject faults:
+  the plumbing without an API key. ``empathy/mock-responder`` answers any prompt with one of a
+  few fixed replies (a hash of the prompt), for a user's own prompt set offline. Model args (``-M`` or the role's dict) inject faults:
   ``style`` (``rating``, ``bare``: a bare label, ``nonsense``: another format, ``empty``,
   ``quote-first``/``quote-last``: the response quoted verbatim before/after the verdict),
   ``fail_after`` (raise after that many calls in this process), ``delay`` (seconds before each
@@ -53,6 +54,14 @@ from empathy_task.vocabulary import LABELS, MODELS_FILE_SOURCES, STORED_SOURCES
 MOCK_JUDGE = "mock-judge"
 MOCK_JUDGE_STRICT = "mock-judge-strict"
 MOCK_JUDGES: tuple[str, ...] = (MOCK_JUDGE, MOCK_JUDGE_STRICT)
+#: An offline model that answers any prompt (a user's own prompt set has no stored replies).
+MOCK_RESPONDER = "mock-responder"
+_MOCK_REPLIES = (
+    "That sounds really hard. I am sorry you are going through this; I am here to help.",
+    "Thank you for telling me. It makes sense that you feel this way.",
+    "Oh no. Let us sort this out together, step by step.",
+    "I see. Here is what you can do next.",
+)
 _STRICTER = {"Good": "Okay", "Okay": "Bad", "Bad": "Bad"}
 
 
@@ -76,10 +85,10 @@ class EmpathyProvider(ModelAPI):
         **model_args: Any,
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
-        if model_name not in STORED_SOURCES and not is_mock_judge(model_name):
+        if model_name not in (*STORED_SOURCES, MOCK_RESPONDER) and not is_mock_judge(model_name):
             raise ValueError(
                 f"unknown empathy model {model_name!r}: use one of "
-                + ", ".join(f"empathy/{m}" for m in (*STORED_SOURCES, *MOCK_JUDGES))
+                + ", ".join(f"empathy/{m}" for m in (*STORED_SOURCES, *MOCK_JUDGES, MOCK_RESPONDER))
                 + f", empathy/{MOCK_JUDGE}-<name>"
             )
         if model_name in MODELS_FILE_SOURCES:
@@ -120,6 +129,10 @@ class EmpathyProvider(ModelAPI):
     ) -> ModelOutput:
         if is_mock_judge(self.model_name):
             completion = await self._judge(input[-1].text)
+        elif self.model_name == MOCK_RESPONDER:
+            self._count_call(input[-1].text, fail=False)
+            digest = hashlib.sha256(input[-1].text.encode()).digest()[0]
+            completion = _MOCK_REPLIES[digest % len(_MOCK_REPLIES)]
         else:
             dialog_id = _dialog_id(input)
             completion = self._reply_for(dialog_id)
@@ -134,11 +147,7 @@ class EmpathyProvider(ModelAPI):
     async def _judge(self, prompt: str) -> str:
         self._calls += 1
         fail = self._fail_after is not None and self._calls > self._fail_after
-        if self._calls_file is not None:
-            # One line per call: the prompt's hash, and "failed" for a call that raised.
-            with self._calls_file.open("a", encoding="utf-8") as f:
-                digest = hashlib.sha256(prompt.encode()).hexdigest()[:16]
-                f.write(f"{digest}{' failed' if fail else ''}\n")
+        self._count_call(prompt, fail)
         if fail:
             raise RuntimeError(f"mock-judge: injected failure after {self._fail_after} calls")
         if self._delay:
@@ -171,6 +180,13 @@ class EmpathyProvider(ModelAPI):
                     known.setdefault(text, (str(r.source), int(r.rating)))
             self._known = known
         return self._known
+
+    def _count_call(self, prompt: str, fail: bool) -> None:
+        if self._calls_file is not None:
+            # One line per call: the prompt's hash, and "failed" for a call that raised.
+            with self._calls_file.open("a", encoding="utf-8") as f:
+                digest = hashlib.sha256(prompt.encode()).hexdigest()[:16]
+                f.write(f"{digest}{' failed' if fail else ''}\n")
 
     def max_connections(self) -> int:
         # Nothing is rate-limited: let Inspect run samples as fast as the event loop allows.

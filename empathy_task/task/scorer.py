@@ -116,10 +116,12 @@ def judge_messages(metadata: dict[str, Any], reply: str) -> list[ChatMessage]:
     lines neutralised (a plain reply as it is).
     """
     prompt = judge_prompt(
-        emotion=metadata["emotion"],
-        situation=metadata["situation"],
+        emotion=metadata.get("emotion"),
+        situation=metadata.get("situation"),
         speaker_turn=metadata["speaker_turn"],
         reply=judged_text(reply),
+        # A user's prompt set may give earlier turns (the study's prompts have none).
+        turns=metadata.get("turns") or (),
     )
     return [ChatMessageUser(content=prompt)]
 
@@ -246,10 +248,10 @@ def empathy_judge(
             return JudgeAnswer(None, "")
 
         model_call = ask_judge(grader, md, reply, policy, logprobs) if reply else no_reply()
+        # A user's prompt set may give no human reply to a prompt: nothing to rate there.
+        rate_human = judge_human and bool(md.get("human_reply"))
         human_call = (
-            ask_judge(grader, md, md["human_reply"], policy, logprobs)
-            if judge_human
-            else no_reply()
+            ask_judge(grader, md, md["human_reply"], policy, logprobs) if rate_human else no_reply()
         )
         answer, human = await asyncio.gather(model_call, human_call)
         (rating, text), (human_rating, human_text) = answer[:2], human[:2]
@@ -263,7 +265,7 @@ def empathy_judge(
         # that carried the answer format or instructions for the judge.
         flags = injection_flags(reply)
         value["flagged"] = float(bool(flags))
-        if not judge_human:
+        if not rate_human:
             value["human_rated"] = NAN
         reason = None
         if rating is None:
@@ -281,9 +283,9 @@ def empathy_judge(
                 "judge_prompt_version": JUDGE_PROMPT_VERSION,
                 "reply_flags": flags,
                 # The human reply goes to the judge too: checked alike, for the rating table.
-                "human_reply_flags": injection_flags(md["human_reply"]) if judge_human else None,
+                "human_reply_flags": injection_flags(md["human_reply"]) if rate_human else None,
                 "human_answer": RATING_LABELS.get(human_rating) if human_rating else None,
-                "human_explanation": human_text if judge_human else None,
+                "human_explanation": human_text if rate_human else None,
             },
         )
 
