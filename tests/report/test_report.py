@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from empathy_task.analysis.steps import analyse, interval_gaps
 from empathy_task.cli import main as cli
 from empathy_task.data.study import emotions
 from empathy_task.ratings.inputs import detect_kind, load_inputs
-from empathy_task.ratings.table import RATING_COLUMNS, study_rating_table
+from empathy_task.ratings.table import RATING_COLUMNS
 from empathy_task.report import figures as plots
 from empathy_task.report import sections
 from empathy_task.vocabulary import STORED_SOURCES
@@ -65,8 +66,10 @@ def study_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def crowd_table() -> pd.DataFrame:
     from empathy_task.data.study import load_study
+    from empathy_task.ratings.table import stored_rating_table
 
-    return study_rating_table(load_study(STUDY_CSV))
+    # All six stored sources, with or without the second study file (then from the shipped ratings).
+    return stored_rating_table(load_study(STUDY_CSV))[0]
 
 
 # --- the paper's numbers ------------------------------------------------------------------------
@@ -82,7 +85,8 @@ def test_json_reproduces_the_headline_and_has_every_comparison(study_report: Pat
     assert doc["groups_by_rater"]["crowd"] == groups
 
     comparisons = doc["comparisons"]
-    pairs = [("human", "chatgpt"), ("human", "chatgpt_empathy"), ("chatgpt", "chatgpt_empathy")]
+    # Every pair of the six stored sources, the baseline's first.
+    pairs = list(itertools.combinations(STORED_SOURCES, 2))
     scopes = ["overall", "valence:positive", "valence:negative"] + [
         f"emotion:{e}" for e in emotions()
     ]
@@ -133,7 +137,7 @@ def test_json_extras(study_report: Path) -> None:
     assert all(doc["groups"].get(r["stored_source"]) is None for r in published.values())
     quality = {(r["rater_kind"], r["source"]): r for r in doc["rater_quality"]}
     assert quality[("crowd", "human")]["raters"] == 200  # each rater counted once
-    assert quality[("all", "all")]["raters"] == 600
+    assert quality[("all", "all")]["raters"] == 1200  # 200 per source, each counted once
     assert 0 <= quality[("all", "all")]["share_reverse_often"] <= 1
     assert doc["agreement"] == []  # one kind of rater only
 
@@ -389,7 +393,8 @@ def test_holm_and_bh_adjust_within_families(crowd_table: pd.DataFrame) -> None:
         assert (c["good_p_adjusted"] >= c["good_p"] - 1e-15).all()
         assert (c["good_p"] == none["good_p"]).all()
         fam = {f.name: f.size for f in a.families}
-        assert fam["crowd / good / emotion"] == 96 and fam["crowd / dist / overall"] == 3
+        # 15 pairs of the six stored sources: 15 x 32 emotions.
+        assert fam["crowd / good / emotion"] == 480 and fam["crowd / dist / overall"] == 15
         emo = c[c["level"] == "emotion"]
         assert (emo["family_good"] == "crowd / good / emotion").all()
     assert (none["good_p_adjusted"] == none["good_p"]).all()
@@ -482,8 +487,19 @@ def test_reproduce_prints_the_headline_and_the_report(
     args = ["reproduce", "--data", STUDY_CSV, "--out", str(out), "--format", "json", *FAST]
     assert cli(args) == 0
     printed = capsys.readouterr().out
-    assert "chatgpt_empathy  Good 1,295 of 2,000 (64.8%)  +31.3%***" in printed
-    assert "human            Good   986 of 2,000 (49.3%)  baseline" in printed
+    assert (
+        "chatgpt_empathy (GPT-4)                     Good 1,295 of 2,000 (64.8%)  +31.3%***"
+        in printed
+    )
+    # The paper's other three models, from raw ratings too.
+    assert (
+        "llama_empathy (LLaMA-2-70B-Chat)            Good 1,219 of 2,000 (61.0%)  +23.6%***"
+        in printed
+    )
+    assert (
+        "human (Human)                               Good   986 of 2,000 (49.3%)  baseline"
+        in printed
+    )
     assert "GPT-4" in printed and "Published" in printed
     assert f"Report: {(out / 'report.json').resolve()}" in printed
     assert cli(args) == 2  # no overwrite without --force
@@ -567,7 +583,7 @@ def test_intervals_for_every_source_and_scope_and_identical_for_identical_data(
     vs = c[c["vs_baseline"]]
     defined = vs["good_a"] > 0
     assert vs.loc[defined, "rel_increase_good_low"].notna().all()
-    assert set(vs.loc[vs["level"] == "emotion", "b"]) == {"chatgpt", "chatgpt_empathy", "twin"}
+    assert set(vs.loc[vs["level"] == "emotion", "b"]) == {*STORED_SOURCES[1:], "twin"}
     cv = vs.set_index(["b", "scope"])
     for col in ("rel_increase_good_low", "rel_increase_good_high"):
         assert (cv.loc["twin", col] == cv.loc["chatgpt", col]).all()
@@ -615,7 +631,7 @@ def test_crowd_clusters_are_raters_and_the_report_shows_them(crowd_table: pd.Dat
     # The clustered test is more cautious than the paper's where raters are heterogeneous.
     assert (overall["good_rs_chi2"] < overall["good_chi2"] * 1.05).all()
     doc = _strict_json(report.render_json(a))
-    assert {r["source"] for r in doc["clusters"]["rows"]} == {"human", "chatgpt", "chatgpt_empathy"}
+    assert {r["source"] for r in doc["clusters"]["rows"]} == set(STORED_SOURCES)
     md = report.render_markdown(report.build_document(a, {}))
     assert "## Rater clusters" in md and "| crowd raters | human | rater | 200 |" in md
 
