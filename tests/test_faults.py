@@ -174,7 +174,7 @@ def test_judge_that_times_out_is_retried_then_unscored(tmp_path: Path) -> None:
         memoize=False,
     )
     [log] = inspect_eval(
-        empathy_task(sample=4),
+        empathy_task(sample=4, min_parse_rate=0),  # a run of unrated replies, allowed
         model="empathy/chatgpt_empathy",
         model_roles={"grader": slow},
         display="none",
@@ -205,7 +205,7 @@ def test_judge_without_a_rating_is_unscored(
     nothing: every reply is unrated (``grader_failed``), never Bad, and the run completes;
     ``empathy-task export`` finds no rating in the log and writes no table."""
     [log] = inspect_eval(
-        empathy_task(sample=8),
+        empathy_task(sample=8, min_parse_rate=0),  # allowed: it rates nothing
         model="empathy/chatgpt",
         model_roles={"grader": get_model("empathy/mock-judge", style=style, memoize=False)},
         display="none",
@@ -239,7 +239,7 @@ def test_some_answers_unparsed_are_left_out_of_the_export(tmp_path: Path) -> Non
     answers = ["RATING: Good", "I would say it is fine.", "RATING: Bad", "RATING: okay"] * 2
     judge = get_model("mockllm/model", custom_outputs=[answer(a) for a in answers], memoize=False)
     [log] = inspect_eval(
-        empathy_task(sample=8, judge_human=False),
+        empathy_task(sample=8, judge_human=False, min_parse_rate=0),
         model="empathy/chatgpt",
         model_roles={"grader": judge},
         display="none",

@@ -131,13 +131,28 @@ def _line_ends_at_most(path: str | os.PathLike[str], limit: int) -> bool:
     return True
 
 
+#: The longest cell a Parquet table may hold (bytes). A rating table's cells are ids, labels,
+#: numbers and a 16-answer JSON list; a longer cell is refused before the rows are decoded.
+MAX_CELL_BYTES = 1 << 20
+
+
 def read_parquet_bounded(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """A Parquet file as a frame, refused before reading if it decodes to too much."""
+    """A Parquet file as a frame, refused before decoding if it decodes to too much.
+
+    Refused from the metadata: more rows than :func:`max_rows`, more bytes than
+    :data:`MAX_DECODED_BYTES`, a column name twice. Text columns are read dictionary-encoded
+    (each distinct value once, a dictionary page never expanded): a cell longer than
+    :data:`MAX_CELL_BYTES` is an error naming its row and column, and the decoded size is
+    counted from the value lengths before any value is copied (a 1 MB file whose dictionary
+    holds one 50 MB value would otherwise decode to GBs).
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     origin = str(path)
-    meta = pq.ParquetFile(path).metadata
+    probe = pq.ParquetFile(path)
+    meta = probe.metadata
     limit = max_rows()
     if meta.num_rows > limit:
         raise RatingTableError(
@@ -145,15 +160,68 @@ def read_parquet_bounded(path: str | os.PathLike[str]) -> pd.DataFrame:
             f"{meta.num_rows:,} rows, more than the {limit:,} an input may hold "
             "(set EMPATHY_TASK_MAX_ROWS to allow more)",
         )
+    names = probe.schema_arrow.names
+    seen: dict[str, int] = {}
+    for number, name in enumerate(names, start=1):
+        if name in seen:
+            raise RatingTableError(
+                origin,
+                f"the column name appears twice (columns {seen[name]} and {number})",
+                row=1,
+                column=excerpt(name)[1:-1] if len(name) > EXCERPT_CHARS else name,
+            )
+        seen[name] = number
     decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if decoded > MAX_DECODED_BYTES:
         raise RatingTableError(
             origin, f"decodes to {decoded:,} bytes, more than {MAX_DECODED_BYTES:,} an input may"
         )
-    # Row group by row group: the decoded batches, not one more copy of the whole file.
-    batches = pq.ParquetFile(path).iter_batches(batch_size=65_536)
-    table = pa.Table.from_batches(list(batches), schema=pq.ParquetFile(path).schema_arrow)
-    return table.to_pandas()
+    schema = probe.schema_arrow
+    text = [
+        f.name
+        for f in schema
+        if pa.types.is_string(f.type)
+        or pa.types.is_large_string(f.type)
+        or pa.types.is_binary(f.type)
+        or pa.types.is_large_binary(f.type)
+        or (pa.types.is_dictionary(f.type) and pa.types.is_string(f.type.value_type))
+    ]
+    reader = pq.ParquetFile(path, read_dictionary=text)
+    batches = []
+    offset = 0
+    total = 0
+    for batch in reader.iter_batches(batch_size=BATCH_ROWS):
+        columns = []
+        for name, column in zip(batch.schema.names, batch.columns):
+            if name in text and pa.types.is_dictionary(column.type):
+                lengths = pc.binary_length(column.dictionary)
+                widths = pc.take(lengths, column.indices)
+                longest = pc.max(lengths).as_py() or 0
+                if longest > MAX_CELL_BYTES:
+                    over = pc.greater(widths, MAX_CELL_BYTES).to_numpy(zero_copy_only=False)
+                    i = int(over.nonzero()[0][0])
+                    raise RatingTableError(
+                        origin,
+                        f"a cell of {longest:,} bytes, more than the {MAX_CELL_BYTES:,} a cell "
+                        "may hold",
+                        row=offset + i + 1,
+                        column=name,
+                    )
+                total += int(pc.sum(widths).as_py() or 0)
+                if total > MAX_DECODED_BYTES:
+                    raise RatingTableError(
+                        origin,
+                        f"decodes to more than {MAX_DECODED_BYTES:,} bytes (its text columns "
+                        "repeat long values), more than an input may",
+                        row=offset + batch.num_rows,
+                    )
+                column = column.dictionary_decode()
+            columns.append(column)
+        batches.append(pa.RecordBatch.from_arrays(columns, names=batch.schema.names))
+        offset += batch.num_rows
+    if not batches:
+        return schema.empty_table().to_pandas()
+    return pa.Table.from_batches(batches).to_pandas()
 
 
 _BARE_CR = re.compile(rb"\r(?!\n)")
@@ -185,20 +253,13 @@ def read_text_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     a file it refuses or could read differently (ragged rows, a repeated or empty column name) goes
     to ``read_safe_csv`` itself, so that both give the same table.
     """
-    import csv
 
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     origin = str(path)
     limit = max_rows()
-    try:
-        with Path(path).open(newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f), [])
-    except UnicodeDecodeError as e:
-        raise not_utf8(path, e) from e
-    except csv.Error as e:  # a header field over the csv module's 128 KiB limit
-        raise RatingTableError(origin, f"unreadable CSV header: {e}", row=1) from e
+    header = csv_header(path)
     seen: dict[str, int] = {}
     for number, name in enumerate(header, start=1):
         if name and name in seen:
@@ -253,6 +314,23 @@ def read_text_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
             hit = cells.str.contains(_NEUTRALISED, regex=True)
             frame.loc[hit[hit].index, col] = cells[hit].str.slice(1)
     return frame
+
+
+def csv_header(path: str | os.PathLike[str], errors: str = "strict") -> list[str]:
+    """The header line of a CSV file, as the csv module reads it.
+
+    A header field over the csv module's 128 KiB limit (a 2 MB header, quoted or not) is a
+    :class:`RatingTableError` at row 1, read no further than that field.
+    """
+    import csv
+
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig", errors=errors) as f:
+            return next(csv.reader(f), [])
+    except UnicodeDecodeError as e:
+        raise not_utf8(path, e) from e
+    except csv.Error as e:
+        raise RatingTableError(str(path), f"unreadable CSV header: {e}", row=1) from e
 
 
 def _read_safe_csv_bounded(path: str | os.PathLike[str], limit: int) -> pd.DataFrame:

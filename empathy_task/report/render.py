@@ -21,7 +21,9 @@ from empathy_task.report.sections import build_document
 
 logger = logging.getLogger(__name__)
 
-FORMATS: tuple[str, ...] = ("md", "html", "json")
+FORMATS: tuple[str, ...] = ("md", "html", "json", "eee")
+# What --format means without one: the report itself; eee (Every Eval Ever records) is asked for.
+DEFAULT_FORMATS: tuple[str, ...] = ("md", "html", "json")
 
 
 FILE_NAMES: dict[str, str] = {"md": "report.md", "html": "report.html", "json": "report.json"}
@@ -82,7 +84,7 @@ def render_html(sections: Sequence[Section], title: str = "Empathy report") -> s
 
 def render_report(
     a: Analysis,
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
     inputs: Sequence[LoadedInput] = (),
     title: str = "Empathy report",
     *,
@@ -97,7 +99,9 @@ def render_report(
 
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise ValueError(f"unknown format(s) {', '.join(unknown) or '(none)'}: use md, html, json")
+        raise ValueError(
+            f"unknown format(s) {', '.join(unknown) or '(none)'}: use {', '.join(FORMATS)}"
+        )
     clock = {} if timings is None else timings
     files: dict[str, bytes] = {}
     if "md" in formats or "html" in formats:
@@ -117,6 +121,11 @@ def render_report(
         start = time.perf_counter()
         files[FILE_NAMES["json"]] = render_json(a, inputs).encode("utf-8")
         clock["json"] = time.perf_counter() - start
+    if "eee" in formats:
+        from empathy_task.report.eee import render_eee
+
+        logs = any(i.kind == "log" for i in inputs) or not inputs
+        files.update(render_eee(a, library="inspect_ai" if logs else "empathy-task"))
     return RenderedReport(files)
 
 
@@ -125,7 +134,11 @@ def _is_report_file(path: Path) -> bool:
     return (
         path.is_file()
         and not path.is_symlink()
-        and (path.name in FILE_NAMES.values() or path.suffix.lower() == ".png")
+        and (
+            path.name in FILE_NAMES.values()
+            or path.suffix.lower() == ".png"
+            or (path.name.startswith("eee-") and path.suffix == ".json")
+        )
     )
 
 

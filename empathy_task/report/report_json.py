@@ -32,7 +32,14 @@
   ``ppi`` (only where the crowd rated part of a source that a judge rated in full: the
   prediction-powered Good rate, see :func:`empathy_task.report.report_json.ppi_json`),
   ``coverage`` (prompts per source and whether a rater kind's sources differ in them), ``paired``
-  (a judge's paired tests: McNemar, Stuart-Maxwell, prompt-bootstrap intervals).
+  (a judge's paired tests: McNemar, Stuart-Maxwell, prompt-bootstrap intervals),
+  ``self_preference`` (``[{"source", "judge", "reason"}]``: a judge sharing a provider or family
+  with a source it rated) and ``panel`` (only with two or more calibrated judges: ``judges``,
+  ``weights``, the nested ``loso`` and ``loso_rms_error``, ``judge_loso_rms_error``, ``card`` (the
+  panel's report-card row), ``crowd_equivalent`` (per source: the pooled crowd-equivalent Good rate
+  and relative increase with intervals, ``judge_good_rates``, ``judge_error_correlation``,
+  ``without``: the panel without a self-preferring judge), ``judge_scale`` (the panel vote's Good
+  rate, on the judges' scale) and ``source_bias`` per judge; docs/design.md, "Several judges").
 
 NaN becomes ``null``; floats are written at full (``repr``) precision. Everything is rendered in memory; :func:`write_report` then moves the files
 into place, so a failure leaves no partial report.
@@ -51,7 +58,7 @@ import pandas as pd
 
 from empathy_task.analysis import stats
 from empathy_task.analysis.results import Analysis, KindAgreement
-from empathy_task.analysis.steps import paper_models
+from empathy_task.analysis.steps import interval_gaps, paper_models
 from empathy_task.ratings.inputs import LoadedInput
 from empathy_task.vocabulary import CROWD, LABELS
 
@@ -308,12 +315,19 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         "intervals": {
             "good_rate": stats.GOOD_RATE_INTERVAL,
             "rel_increase_good": stats.REL_INCREASE_INTERVAL,
+            "rel_increase_good_cluster": stats.CLUSTER_REL_INCREASE_INTERVAL,
             "note": (
                 "good_rate: Wilson score interval; rel_increase_good: Katz log interval of the "
                 "ratio of two independent proportions (the Good rates on the prompts both "
-                "sources have), 0.5 added to each count; both assume independent ratings"
+                "sources have), 0.5 added to each count; both assume independent ratings. "
+                "rel_increase_good_cluster_low/high: percentile bootstrap resampling crowd "
+                "raters within each source (the crowd's comparisons with the baseline, overall "
+                "and per valence); each comparison's rel_increase_interval names its headline "
+                "interval"
             ),
         },
+        # Issue 23: every comparison without an interval of the relative increase, by reason.
+        "rel_increase_interval_gaps": interval_gaps(a.comparisons),
         "scopes": list(a.scopes),
         "groups": by_rater[a.primary_kind],
         "groups_by_rater": by_rater,
@@ -376,9 +390,15 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             for i in inputs
         ],
         "repeatability": [dataclasses.asdict(r) for r in a.repeatability],
+        "self_preference": list(a.self_preference),
     }
+    if a.panel is not None:
+        doc["panel"] = a.panel
     if a.ppi:
         doc["ppi"] = ppi_json(a)
+    if a.prompt_set is not None:
+        # A user's own prompt set (README, "Your own prompts"): which, and what it has.
+        doc["prompt_set"] = a.prompt_set
     # One top-level key per line, each value by json's C encoder (an indent would make json use
     # its pure-Python encoder, slower than everything else here together). The comparisons can
     # number tens of thousands; pandas' to_json would be faster but rounds floats to 15

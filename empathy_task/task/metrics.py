@@ -182,6 +182,46 @@ def parse_rate() -> Metric:
     return compute
 
 
+#: The default of ``-T min_parse_rate=``. Dropping a share u of the verdicts can move the Good rate
+#: of the rated replies by up to u / (1 - u) (every dropped verdict a Good, or none): 0.053 at
+#: u = 0.05, about two standard errors of a 2,000-prompt run's Good rate and the size of the
+#: smallest gaps between the study's sources. A working judge parses all (the mock judge, and
+#: gpt-4o-mini on the study's 2,000 replies); a timeout or two in a long run stays under it.
+MIN_PARSE_RATE = 0.95
+
+
+class ParseRateError(RuntimeError):
+    """The judge rated too few replies for the run's Good rate to mean anything."""
+
+
+def check_parse_rate(rate: float, minimum: float) -> None:
+    """Raise :class:`ParseRateError` when ``rate`` (not NaN) is below ``minimum``."""
+    if not math.isnan(rate) and rate < minimum:
+        why = (
+            f"the unrated replies could move the Good rate by up to {(1 - rate) / rate:.3f}"
+            if rate > 0
+            else "the judge rated nothing"
+        )
+        raise ParseRateError(
+            f"empathy_task: the judge's parse rate is {rate:.3f}, below min_parse_rate="
+            f"{minimum:g}: {why}. "
+            "Read the judge's answers (the explanation of each unrated score) or allow the run "
+            "with -T min_parse_rate=0; its ratings are in the samples either way."
+        )
+
+
+@metric(name="min_parse_rate")
+def parse_rate_floor(minimum: float = MIN_PARSE_RATE) -> Metric:
+    """The run's ``min_parse_rate`` (its value): the run fails (status error, non-zero exit)
+    when the parse rate is below it. A metric, so that it judges the run's final parse rate."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        check_parse_rate(_mean(_values(scores, "rated")), minimum)
+        return float(minimum)
+
+    return compute
+
+
 @metric
 def flagged_rate() -> Metric:
     """Share of replies flagged for addressing the judge (its answer format, instructions)."""

@@ -21,7 +21,7 @@ from empathy_task.analysis.results import AnalysisOptions
 from empathy_task.analysis.steps import analyse
 from empathy_task.cli import main as cli
 from empathy_task.ratings.table import RATING_COLUMNS
-from empathy_task.resources import display_names, published_good_counts, registry
+from empathy_task.resources import published_good_counts, registry, source_display_names
 from empathy_task.vocabulary import authors_pseudonym
 
 pytestmark = pytest.mark.dataset_download
@@ -165,7 +165,7 @@ def test_heat_map_and_between_models_figure_are_written(six_report: Path) -> Non
 
 def test_raw_ratings_give_the_published_counts_and_increases(table: pd.DataFrame) -> None:
     published = published_good_counts()
-    names = display_names()
+    names = source_display_names()
     good = table[table["rating"] == 3].groupby("source").size()
     by_model = {names.get(s, s): int(g) for s, g in good.items()}
     assert published["human"] == by_model["Human"] == 986

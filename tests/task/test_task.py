@@ -91,7 +91,9 @@ def test_export_is_a_valid_rating_table(tmp_path: Path) -> None:
 @pytest.mark.dataset_download
 def test_unparsable_judge_answers_are_never_ratings() -> None:
     answers = ["RATING: Good", "I cannot rate this.", "RATING: Bad", "", "Okay"]
-    log = run_task("empathy/chatgpt", _judge(answers), sample=32, judge_cache=False)
+    log = run_task(
+        "empathy/chatgpt", _judge(answers), sample=32, judge_cache=False, min_parse_rate=0
+    )
     m = metric_values(log)
     assert 0 < m["parse_rate"] < 1
     table = rating_table_from_logs([log.location])
