@@ -354,6 +354,15 @@ def test_a_third_partys_judge_named_without_provider_is_named_with_judge(
     # A name that is not provider/model is refused, saying how to write one.
     assert cli([*args2, "--force", "--judge", "gpt-4o-mini"]) == 2
     assert "provider/model" in capsys.readouterr().err
+    # calibrate names the judge the same way (its --judge also picks the judge to calibrate).
+    cal_file = tmp_path / "gpt-4o-mini.calibration.json"
+    assert cli(["calibrate", str(path), "--out", str(cal_file)]) == 2
+    assert "--judge" in capsys.readouterr().err
+    assert (
+        cli(["calibrate", str(path), "--out", str(cal_file), "--judge", "openai/gpt-4o-mini"]) == 0
+    )
+    [entry] = json.loads(cal_file.read_text())["calibrations"]
+    assert entry["key"]["judge"] == "openai/gpt-4o-mini"
 
 
 def test_degenerate_scopes_give_null_with_a_reason(tmp_path: Path, crowd_table: pd.DataFrame):
