@@ -11,11 +11,12 @@ from inspect_ai.model import modelapi
 
 from empathy_task.task.empathy_task import empathy_task
 from empathy_task.task.judge_validation import TASK_NAME, judge_validation
+from empathy_task.task.prerequisite import says_why
 from empathy_task.task.scorer import empathy_judge
 
 # Registered by a call, not a decorator: `inspect eval empathy_task` from the repo root scans the
 # folder for decorated tasks and would run this one too (docs/design.md, "Offline facts").
-empathy_judge_validation = task(name=TASK_NAME)(judge_validation)
+empathy_judge_validation = task(name=TASK_NAME)(says_why(judge_validation))
 
 
 @modelapi(name="empathy")

@@ -4,7 +4,10 @@ rater kinds, the rater's question, and which rater ids may leave the machine.
 **The scale.** A rater answers the study's question (:data:`RATER_QUESTION`) with Bad, Okay or Good,
 stored as 1, 2, 3 (:data:`RATINGS`, :data:`LABELS`, :data:`RATING_LABELS`).
 
-**Sources.** The authors' CSV holds three (:data:`STORED_SOURCES`); :data:`HUMAN` is the baseline.
+**Sources.** Two pinned files hold the study's six stored sources (:data:`STORED_SOURCES`): the
+authors' CSV three (:data:`AUTHORS_SOURCES`), the second file (``registry.yaml: models_data``) the
+paper's other three models (:data:`MODELS_FILE_SOURCES`) beside the same human and GPT-4 replies
+(:data:`SHARED_SOURCES`). :data:`HUMAN` is the baseline.
 
 **Rater kinds.** Ratings of different kinds are never tested against each other
 (docs/design.md, "The method"). A rater in a rating table is one of:
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -60,11 +64,25 @@ RATER_QUESTION = (
 VALENCES: tuple[str, ...] = ("positive", "negative")
 
 #: Response sources whose replies and crowd ratings the authors' CSV holds; the first is the baseline.
-STORED_SOURCES: tuple[str, ...] = ("human", "chatgpt", "chatgpt_empathy")
+AUTHORS_SOURCES: tuple[str, ...] = ("human", "chatgpt", "chatgpt_empathy")
+#: The sources only the second pinned file (Distilling-Empathy, ``models_data``) holds.
+MODELS_FILE_SOURCES: tuple[str, ...] = ("llama_empathy", "gemini_empathy", "mixtral_empathy")
+#: The sources both files hold; their replies and ratings must agree row for row.
+SHARED_SOURCES: tuple[str, ...] = ("human", "chatgpt_empathy")
+#: Every stored source (replies and crowd ratings in a pinned file); the first is the baseline.
+STORED_SOURCES: tuple[str, ...] = (*AUTHORS_SOURCES, *MODELS_FILE_SOURCES)
 HUMAN = "human"
 
 #: The rater kind of every pseudonymised person.
 CROWD = "crowd"
+
+#: The scale a Good rate is on, named wherever one is published (listing, EEE records): the
+#: crowd's ratings (:data:`CROWD`) or an LLM judge's, comparable only with the same judge's.
+JUDGE_SCALE = "judge"
+SCALES: dict[str, str] = {
+    CROWD: "the study's crowd raters (one rating per reply)",
+    JUDGE_SCALE: "an LLM judge (the grader role), comparable only with the same judge's ratings",
+}
 
 KEY_BYTES = 32
 PSEUDONYM = re.compile(r"r-(?:[0-9a-f]{32}|[0-9a-f]{12})")
@@ -99,6 +117,17 @@ def read_pseudonym_key(path: str | os.PathLike[str]) -> bytes:
         raise PseudonymKeyError(f"{path}: not a pseudonym key (hex digits): {e}") from None
     if len(key) < KEY_BYTES:
         raise PseudonymKeyError(f"{path}: the key must be at least {KEY_BYTES} bytes")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        # Whoever reads the key can undo the pseudonyms (or forge what it signs): say so, since
+        # a key made 0600 became readable by a copy, an archive or a chmod.
+        logging.getLogger(__name__).warning(
+            "%s is readable by others (mode %o): anyone who can read it can re-identify raters "
+            "or forge what it signs; chmod 600 %s",
+            path,
+            mode,
+            path,
+        )
     return key
 
 
@@ -143,9 +172,12 @@ def masked(raw_id: str) -> str:
 
 PERSONAL_ID_HELP = (
     "is neither a crowd pseudonym (r- and 32 or 12 hex digits) nor a judge model "
-    "(provider/model): it looks like a person's id, which no output may hold. Import people's "
-    "ratings with `empathy-task import-returns --pseudonym-key FILE`, which replaces each id by "
-    "its keyed pseudonym"
+    "(provider/model): it looks like a person's id, which no output may hold. A judge's ratings: "
+    "name the judge provider/model in the rater column (e.g. openai/gpt-4o-mini, not "
+    "gpt-4o-mini), or name it on the command line: `--judge openai/gpt-4o-mini` takes a rater "
+    "named gpt-4o-mini as that judge (`--judge RATER=PROVIDER/MODEL` for any other name). "
+    "People's ratings: import them with `empathy-task import-returns --pseudonym-key FILE`, "
+    "which replaces each id by its keyed pseudonym"
 )
 
 

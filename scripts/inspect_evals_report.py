@@ -41,7 +41,7 @@ from empathy_task.data.study import load_study
 from empathy_task.ratings.logs import rating_table_from_logs
 from empathy_task.ratings.table import study_rating_table
 from empathy_task.resources import registry
-from empathy_task.vocabulary import STORED_SOURCES
+from empathy_task.vocabulary import CROWD, JUDGE_SCALE, STORED_SOURCES
 
 LISTING = Path(__file__).resolve().parent.parent / "plugins" / "inspect_evals" / "eval.yaml"
 README = LISTING.with_name("README.md")
@@ -153,9 +153,10 @@ def smollm2_result(location: str, samples: int, seed: int) -> dict[str, Any]:
         "model": SMOLLM2,
         "label": SMOLLM2_LABEL,
         "metric": "good_rate",
+        "scale": JUDGE_SCALE,
         "score": round(metrics["good_rate"], 3),
         "stderr": round(metrics["good_rate_stderr"], 3),
-        "human_good_rate": round(metrics["human_good_rate"], 3),
+        "judge_human_good_rate": round(metrics["human_good_rate"], 3),
         "relative_increase_good_percent": round(metrics["relative_increase_good"], 1),
         "p": _comparison(_counts(judged, SMOLLM2), _counts(judged, "human"))["p"],
         "parse_rate": round(metrics["parse_rate"], 3),
@@ -229,13 +230,16 @@ def _comparison(counts: np.ndarray, baseline: np.ndarray) -> dict[str, float]:
     }
 
 
-def _row(source: str, counts: np.ndarray, baseline: np.ndarray | None) -> dict[str, Any]:
+def _row(
+    source: str, counts: np.ndarray, baseline: np.ndarray | None, rater: str
+) -> dict[str, Any]:
+    """One source's counts; the Good rate's key names its scale (``judge_`` or ``crowd_``)."""
     n, good = int(counts.sum()), int(counts[2])
     row: dict[str, Any] = {
         "source": source,
         "rated": n,
         "good": good,
-        "good_rate": round(good / n, 3),
+        f"{rater}_good_rate": round(good / n, 3),
     }
     if baseline is not None:
         row |= _comparison(counts, baseline)
@@ -281,9 +285,10 @@ def report(logs: list[str], grader: str | None = None) -> dict[str, Any]:
                     else ""
                 ),
                 "metric": "good_rate",
+                "scale": JUDGE_SCALE,
                 "score": round(metrics["good_rate"], 3),
                 "stderr": round(metrics["good_rate_stderr"], 3),
-                "human_good_rate": round(metrics["human_good_rate"], 3),
+                "judge_human_good_rate": round(metrics["human_good_rate"], 3),
                 "relative_increase_good_percent": round(metrics["relative_increase_good"], 1),
                 "p": _comparison(counts, human)["p"],
                 "parse_rate": round(metrics["parse_rate"], 3),
@@ -301,7 +306,7 @@ def report(logs: list[str], grader: str | None = None) -> dict[str, Any]:
         "implementation_details": IMPLEMENTATION_DETAILS,
         "judge": judge,
         "results": results,
-        "judged_human": _row("human (judged beside each model)", human, None),
+        "judged_human": _row("human (judged beside each model)", human, None, "judge"),
         "reference": {
             "source": reg["paper"]["url"],
             "description": (
@@ -310,8 +315,9 @@ def report(logs: list[str], grader: str | None = None) -> dict[str, Any]:
                 f"publishes Good counts of {published['good']['human']} (human) and "
                 f"{published['good']['GPT-4']} (GPT-4) of {published['n']}."
             ),
-            "results": [_row("human", crowd_human, None)]
-            + [_row(s, _counts(crowd, s), crowd_human) for s in STORED_SOURCES[1:]],
+            "scale": CROWD,
+            "results": [_row("human", crowd_human, None, "crowd")]
+            + [_row(s, _counts(crowd, s), crowd_human, "crowd") for s in STORED_SOURCES[1:]],
         },
         "reproducibility": {
             "samples": f"{reg['data']['rows']} / {reg['data']['rows']} per model, one epoch",
@@ -340,7 +346,8 @@ def _fmt_row(r: dict[str, Any]) -> str:
         else "(baseline)"
     )
     p = f"{r['p']:.2g}{significance_marker(r['p'])}" if "p" in r else ""
-    return f"| {r['source']} | {r['rated']} | {r['good']} | {r['good_rate']:.1%} | {rel} | {p} |"
+    rate = r.get("crowd_good_rate", r.get("judge_good_rate"))
+    return f"| {r['source']} | {r['rated']} | {r['good']} | {rate:.1%} | {rel} | {p} |"
 
 
 def render_markdown(block: dict[str, Any]) -> str:
@@ -349,7 +356,7 @@ def render_markdown(block: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in repro["versions"].items())
     lines = [
         START,
-        "## Evaluation report",
+        "## Evaluation Report",
         "",
         f"Rendered from `evaluation_report` in `eval.yaml` ({block['produced_by']}, "
         f"{block['timestamp']}).",
@@ -360,14 +367,14 @@ def render_markdown(block: dict[str, Any]) -> str:
         "",
         "### Results",
         "",
-        "| model | what it is | Good rate | stderr | judge-rated human Good rate "
+        "| model | what it is | Good rate (judge) | stderr | judge-rated human Good rate "
         "| relative increase in Good | p | parsed | samples | time |",
         "|---|---|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in block["results"]:
         lines.append(
             f"| `{r['model']}` | {r['label']} | {r['score']:.3f} | {r['stderr']:.3f} "
-            f"| {r['human_good_rate']:.3f} | {r['relative_increase_good_percent']:+.1f}% "
+            f"| {r['judge_human_good_rate']:.3f} | {r['relative_increase_good_percent']:+.1f}% "
             f"| {r['p']:.2g}{significance_marker(r['p'])} | {r['parse_rate']:.0%} "
             f"| {r['samples']}/{r['total_samples']} | {r['time_minutes']:.1f} min |"
         )
@@ -387,9 +394,9 @@ def render_markdown(block: dict[str, Any]) -> str:
         "p is the paper's 2x2 chi-squared test (Yates) of Good against the judge-rated human "
         "replies of the same run.",
         "",
-        f"Reference ([paper]({ref['source']})): {ref['description']}",
+        f"Reference ([paper]({ref['source']})), {ref['scale']}-rated: {ref['description']}",
         "",
-        "| source | rated | Good | Good rate | relative increase in Good | p |",
+        "| source | rated | Good | Good rate (crowd) | relative increase in Good | p |",
         "|---|---:|---:|---:|---:|---|",
         *[_fmt_row(r) for r in ref["results"]],
         "",

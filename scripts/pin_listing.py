@@ -1,14 +1,16 @@
 """Pin the Inspect Evals listing to a commit of this repository.
 
 Usage:
-    python scripts/pin_listing.py [COMMIT] [--repository-url URL] [--check]
+    python scripts/pin_listing.py [COMMIT] [--repository-url URL] [--check [--fresh]]
 
 Sets ``source.repository_commit`` of plugins/inspect_evals/eval.yaml to COMMIT (default: HEAD),
 after checking that it is a commit of this repository, and ``source.repository_url`` if given.
 The register clones the repository at that commit, so pin a commit that has been pushed. A
 listing cannot name the commit that contains it: commit the change this script makes after the
 commit it pins. ``--check`` changes nothing and fails if the pinned commit is not a full 40-hex
-commit of this repository (tests/plugins/test_ecosystem.py runs the same check).
+commit of this repository (tests/plugins/test_ecosystem.py runs the same check), and says when the
+pin is stale: when what the register would run (the package, its metadata and lock) changed after
+the pinned commit. ``--fresh`` makes a stale pin an error (before a submission).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 LISTING = REPO / "plugins" / "inspect_evals" / "eval.yaml"
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+# What the register installs and runs from the pinned commit.
+RUN_PATHS = ("empathy_task", "pyproject.toml", "uv.lock", "registry.yaml", "human_baseline")
 URL_RE = re.compile(r"^https://github\.com/[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 
 
@@ -35,6 +39,17 @@ def resolve_commit(ref: str, repo: Path = REPO) -> str:
     if done.returncode != 0:
         raise ValueError(f"{ref!r} is not a commit of the repository at {repo}")
     return done.stdout.strip()
+
+
+def changed_since(commit: str, repo: Path = REPO) -> list[str]:
+    """Files the register runs that differ between ``commit`` and HEAD (empty: the pin is fresh)."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), "diff", "--name-only", commit, "HEAD", "--", *RUN_PATHS],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.split()
 
 
 def pinned(listing: Path = LISTING) -> tuple[str, str]:
@@ -58,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("commit", nargs="?", default="HEAD", help="commit to pin (default HEAD)")
     parser.add_argument("--repository-url", help="the repository's https://github.com/... URL")
     parser.add_argument("--check", action="store_true", help="only check the pinned commit")
+    parser.add_argument(
+        "--fresh", action="store_true", help="with --check: fail if the pin is stale"
+    )
     args = parser.parse_args(argv)
     try:
         if args.check:
@@ -69,6 +87,18 @@ def main(argv: list[str] | None = None) -> int:
             if not URL_RE.match(url):
                 raise ValueError(f"source.repository_url {url!r} is not a GitHub repository URL")
             print(f"{LISTING.relative_to(REPO)} pins {url} at {commit}")
+            stale = changed_since(commit)
+            if stale:
+                shown = ", ".join(stale[:5]) + (
+                    f" and {len(stale) - 5} more" if len(stale) > 5 else ""
+                )
+                message = (
+                    f"the pin is stale: {len(stale)} file(s) the register runs changed since "
+                    f"{commit[:12]} ({shown}); push, then run scripts/pin_listing.py and commit"
+                )
+                if args.fresh:
+                    raise ValueError(message)
+                print(f"pin_listing: warning: {message}", file=sys.stderr)
             return 0
         commit = resolve_commit(args.commit)
         text = set_field(LISTING.read_text(encoding="utf-8"), "repository_commit", commit)

@@ -13,12 +13,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_CSV = REPO.parent / "shared" / "data" / "llm-empathy-evaluation" / "dataset_and_ratings.csv"
+SHARED_MODELS_CSV = REPO.parent / "shared" / "data" / "distilling-empathy" / "dataset.csv"
 
 # Without a copy the variable still names a path, so that nothing falls back to a download.
 if not os.environ.get("EMPATHY_TASK_DATA"):
     os.environ["EMPATHY_TASK_DATA"] = str(SHARED_CSV)
 
+if not os.environ.get("EMPATHY_TASK_MODELS_DATA"):
+    os.environ["EMPATHY_TASK_MODELS_DATA"] = str(SHARED_MODELS_CSV)
+
 STUDY_CSV = Path(os.environ["EMPATHY_TASK_DATA"])
+MODELS_CSV = Path(os.environ["EMPATHY_TASK_MODELS_DATA"])
 #: Whether the authors' CSV is here. Without it, tests marked ``dataset_download`` (Inspect Evals'
 #: marker for tests that need a dataset from elsewhere) are skipped and the rest still run.
 HAVE_DATA = STUDY_CSV.is_file()
@@ -26,14 +31,23 @@ NO_DATA_REASON = (
     f"needs the authors' CSV: set EMPATHY_TASK_DATA to a copy (there is none at {STUDY_CSV})"
 )
 
+#: Whether the second study file is here too. Without it, tests marked ``models_data`` (they need
+#: the replies of llama_empathy, gemini_empathy or mixtral_empathy) are skipped.
+HAVE_MODELS_DATA = HAVE_DATA and MODELS_CSV.is_file()
+NO_MODELS_DATA_REASON = (
+    "needs the second study file: set EMPATHY_TASK_MODELS_DATA to a copy "
+    f"(there is none at {MODELS_CSV})"
+)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if HAVE_DATA:
-        return
     skip = pytest.mark.skip(reason=NO_DATA_REASON)
+    skip_models = pytest.mark.skip(reason=NO_MODELS_DATA_REASON)
     for item in items:
-        if item.get_closest_marker("dataset_download"):
+        if not HAVE_DATA and item.get_closest_marker("dataset_download"):
             item.add_marker(skip)
+        elif not HAVE_MODELS_DATA and item.get_closest_marker("models_data"):
+            item.add_marker(skip_models)
 
 
 @pytest.fixture(autouse=True)

@@ -16,10 +16,19 @@ labels everywhere (soft counts).
 crowd distribution; the RMS of the Good-rate errors is how well the map carries to a new source.
 
 **Intervals.** A percentile bootstrap resamples the calibration pairs (within each stored source)
-and the new source's judge ratings together, and the crowd's human baseline (binomial); each side of
-the interval is then widened by the RMS leave-one-source-out error, added in quadrature as a
-normal error: ``lo = est - sqrt((est - q_lo)^2 + (z * rms)^2)``, likewise ``hi``. The target is the
-crowd's expected Good rate for the source's replies (what a fresh crowd would give on average).
+and the new source's judge ratings together, and the crowd's human baseline (binomial). The target
+is the crowd's expected Good rate for the source's replies (what a fresh crowd would give on
+average). The bootstrap does not see that the judge-crowd relation differs between sources, so
+each side is widened by the *transfer error* (:func:`transfer_error`, issue 23): a random-effects
+estimate of the between-source SD ``tau`` of the leave-one-source-out errors, each error's own
+sampling variance (bootstrapped) subtracted, so that exact transfer adds nothing:
+``tau^2 = max(0, mean(e_i^2 - v_i))`` over the ``k`` calibrating sources. As ``tau`` rests on ``k``
+errors only, a side of half-width ``h`` (bootstrap, ``s = h / z``) becomes
+``t_d * sqrt(s^2 + tau^2)`` with Student's t on the Welch-Satterthwaite degrees of freedom
+``d = (s^2 + tau^2)^2 / (tau^4 / (k - 1))`` (``d`` is infinite, the interval the bootstrap's, when
+``tau`` is 0; ``k - 1`` when ``tau`` dominates). The old form, ``loso_rms`` added in quadrature
+with ``z`` (``lo = est - sqrt((est - q_lo)^2 + (z * rms)^2)``), stays for callers that pass only
+``loso_rms``; it treats the spread of 3 errors as known and covered 0.84-0.90.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ from empathy_task.vocabulary import RATINGS
 K = len(RATINGS)
 GOOD_INDEX = RATINGS.index(3)
 DEFAULT_SMOOTHING = 1.0
+#: How :func:`crowd_equivalent`'s intervals are made (named in report.json and the EEE records).
+CROWD_EQUIVALENT_INTERVAL = "percentile-bootstrap-widened-by-loso-rms"
 
 
 def _soft(ratings: npt.ArrayLike) -> np.ndarray:
@@ -166,6 +177,97 @@ def leave_one_source_out(
     )
 
 
+class TransferError(NamedTuple):
+    """How far the calibration carries from the stored sources to a new one (random effects)."""
+
+    sources: int  # k: the stored sources that calibrate
+    errors: tuple[float, ...]  # leave-one-source-out errors of the Good rate (shares)
+    sampling_variances: tuple[float, ...]  # each error's bootstrap variance (sampling alone)
+    tau: float  # between-source SD of the transfer error (a share), >= 0
+    df: int  # k - 1: the degrees of freedom tau rests on
+    judge_good_range: tuple[float, float]  # the stored sources' judge Good rates, lowest, highest
+
+
+def _fit_draws(boot: np.ndarray, smoothing: float) -> np.ndarray:
+    """``(R, 3, 3)`` P(crowd | judge) from ``(R, 3, 3)`` resampled counts (as fit_calibration)."""
+    pooled = boot.sum(axis=1)
+    pooled = pooled / pooled.sum(axis=1, keepdims=True)
+    rows = boot + smoothing * pooled[:, None, :]
+    totals = rows.sum(axis=2, keepdims=True)
+    return np.where(totals > 0, rows / np.where(totals > 0, totals, 1.0), pooled[:, None, :])
+
+
+def transfer_error(
+    counts_by_source: Mapping[str, npt.ArrayLike],
+    *,
+    smoothing: float = DEFAULT_SMOOTHING,
+    resamples: int = 400,
+    seed: int | np.random.Generator | None = 0,
+) -> TransferError:
+    """The between-source SD of the calibration's transfer error, from ``k >= 2`` stored sources.
+
+    Each leave-one-source-out error ``e_i`` is transfer error plus sampling noise (the fit on the
+    other sources, the held-out source's judge and crowd ratings); ``v_i``, its variance under
+    resampling every source's pairs, is the noise alone. ``tau^2 = max(0, mean(e_i^2 - v_i))``
+    (a method-of-moments random-effects estimate, as DerSimonian-Laird's with known mean 0).
+    """
+    loso = leave_one_source_out(counts_by_source, smoothing=smoothing)
+    sources = list(counts_by_source)
+    tables = [np.asarray(counts_by_source[s], dtype=float) for s in sources]
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    boots = []
+    for t in tables:
+        m = int(round(t.sum()))
+        draw = rng.multinomial(m, t.ravel() / t.sum(), size=resamples)
+        boots.append(draw.reshape(resamples, K, K).astype(float))
+    total = np.sum(boots, axis=0)
+    variances = []
+    for b in boots:
+        p = _fit_draws(total - b, smoothing)
+        n = b.sum(axis=(1, 2))
+        judge = b.sum(axis=2) / n[:, None]
+        crowd = b.sum(axis=1)[:, GOOD_INDEX] / n
+        err = np.einsum("bj,bj->b", judge, p[:, :, GOOD_INDEX]) - crowd
+        variances.append(float(err.var(ddof=1)) if resamples > 1 else 0.0)
+    errors = np.array([r.error for r in loso.rows])
+    tau2 = max(0.0, float(np.mean(errors**2 - np.array(variances))))
+    judge_rates = [r.judge_good_rate for r in loso.rows]
+    return TransferError(
+        sources=len(sources),
+        errors=tuple(float(e) for e in errors),
+        sampling_variances=tuple(variances),
+        tau=float(np.sqrt(tau2)),
+        df=len(sources) - 1,
+        judge_good_range=(float(min(judge_rates)), float(max(judge_rates))),
+    )
+
+
+def _widen_t(
+    est: float, low: float, high: float, tau: float, df: int, confidence: float
+) -> tuple[float, float]:
+    """Each side of a bootstrap interval widened by a between-source SD ``tau`` known to ``df``."""
+    z = float(_sp.norm.ppf(0.5 + confidence / 2))
+    out = []
+    for h in (est - low, high - est):
+        s2 = (max(h, 0.0) / z) ** 2
+        if tau <= 0:
+            out.append(max(h, 0.0))
+            continue
+        d = (s2 + tau**2) ** 2 / (tau**4 / df)
+        out.append(float(_sp.t.ppf(0.5 + confidence / 2, d)) * float(np.sqrt(s2 + tau**2)))
+    return est - out[0], est + out[1]
+
+
+def extrapolation(judge_good_rate: float, judge_good_range: tuple[float, float]) -> float:
+    """How far (a share) a source's judge Good rate lies outside the calibrating sources' range.
+
+    0 inside the range; positive above the highest or below the lowest stored source. Outside it,
+    the map extrapolates: its transfer error was measured between the stored sources only.
+    """
+    lo, hi = judge_good_range
+    return float(max(0.0, judge_good_rate - hi, lo - judge_good_rate))
+
+
 class CrowdEquivalent(NamedTuple):
     """A judge-rated source in the crowd's units."""
 
@@ -180,6 +282,12 @@ class CrowdEquivalent(NamedTuple):
     loso_rms: float
     confidence: float
     resamples: int
+    # With a transfer error (issue 23); NaN / 0 / None without one.
+    transfer_sd: float = float("nan")  # tau: the between-source SD added to each side
+    transfer_df: int = 0  # calibrating sources - 1
+    calibrating_sources: int = 0
+    extrapolation: float = float("nan")  # judge Good rate outside the sources' range (share)
+    method: str = "bootstrap + z * rms"
 
 
 def bootstrap_calibration(
@@ -202,11 +310,7 @@ def bootstrap_calibration(
     for t in tables:
         m = int(round(t.sum()))
         boot += rng.multinomial(m, t.ravel() / t.sum(), size=resamples).reshape(resamples, K, K)
-    pooled = boot.sum(axis=1)
-    pooled = pooled / pooled.sum(axis=1, keepdims=True)
-    rows = boot + smoothing * pooled[:, None, :]
-    totals = rows.sum(axis=2, keepdims=True)
-    return np.where(totals > 0, rows / np.where(totals > 0, totals, 1.0), pooled[:, None, :])
+    return _fit_draws(boot, smoothing)
 
 
 def _widen(est: float, low: float, high: float, extra: float) -> tuple[float, float]:
@@ -228,6 +332,7 @@ def crowd_equivalent(
     resamples: int = 2000,
     seed: int | np.random.Generator | None = 0,
     calibration_draws: npt.ArrayLike | None = None,
+    transfer: TransferError | None = None,
 ) -> CrowdEquivalent:
     """A source's crowd-equivalent distribution, Good rate and relative increase, with intervals.
 
@@ -237,6 +342,9 @@ def crowd_equivalent(
     intervals are percentile bootstrap intervals widened by ``loso_rms`` (module docstring); a
     NaN ``loso_rms`` leaves them unwidened. ``calibration_draws``: the calibration's bootstrap
     (:func:`bootstrap_calibration`), drawn once and shared by every source a judge rated.
+    ``transfer`` (:func:`transfer_error`): widen by its between-source SD with a t quantile on
+    its ``k - 1`` degrees of freedom instead of ``z * loso_rms``, and say how far the source lies
+    outside the calibrating sources' range.
     """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
@@ -276,9 +384,21 @@ def crowd_equivalent(
     g_lo, g_hi = (float(x) for x in np.quantile(good_star, q))
     r_lo, r_hi = (float(x) for x in np.nanquantile(rel_star, q))
     z = float(_sp.norm.ppf(1 - tail))
-    extra = 0.0 if np.isnan(loso_rms) else z * float(loso_rms)
-    lo, hi = _widen(good, g_lo, g_hi, extra)
-    rlo, rhi = _widen(rel, r_lo, r_hi, extra / base * 100.0)
+    more: dict[str, object] = {}
+    if transfer is not None:
+        lo, hi = _widen_t(good, g_lo, g_hi, transfer.tau, transfer.df, confidence)
+        rlo, rhi = _widen_t(rel, r_lo, r_hi, transfer.tau / base * 100.0, transfer.df, confidence)
+        more = {
+            "transfer_sd": transfer.tau,
+            "transfer_df": transfer.df,
+            "calibrating_sources": transfer.sources,
+            "extrapolation": extrapolation(float(share[GOOD_INDEX] / n), transfer.judge_good_range),
+            "method": "bootstrap + random-effects transfer SD, t (k - 1 df)",
+        }
+    else:
+        extra = 0.0 if np.isnan(loso_rms) else z * float(loso_rms)
+        lo, hi = _widen(good, g_lo, g_hi, extra)
+        rlo, rhi = _widen(rel, r_lo, r_hi, extra / base * 100.0)
     return CrowdEquivalent(
         n=n,
         distribution=tuple(float(x) for x in dist),
@@ -291,6 +411,7 @@ def crowd_equivalent(
         loso_rms=float(loso_rms),
         confidence=confidence,
         resamples=resamples,
+        **more,  # type: ignore[arg-type]
     )
 
 

@@ -319,6 +319,29 @@ def check_calibration_key(
 # --- crowd-equivalent rows ----------------------------------------------------------------------
 
 
+#: Resamples of the stored sources' pairs for the LOSO errors' sampling variances (a variance,
+#: not a quantile: a few hundred are plenty).
+TRANSFER_RESAMPLES = 1000
+
+
+def transfer_warnings(est: cal.CrowdEquivalent) -> list[str]:
+    """Why a crowd-equivalent interval rests on thin ground: few sources, extrapolation."""
+    out = []
+    if est.calibrating_sources == 2:
+        out.append(
+            "only 2 stored sources calibrate: the transfer error rests on 2 leave-one-source-out "
+            "errors (1 degree of freedom), and the interval covered 0.81-0.89 instead of 0.95 "
+            "when the judge-crowd relation differs between sources (benchmarks/results.md)"
+        )
+    if est.extrapolation > 0:
+        out.append(
+            f"extrapolates: the judge's Good rate of this source lies {100 * est.extrapolation:.1f} "
+            "points outside the calibrating sources' range, where the transfer error was not "
+            "measured"
+        )
+    return out
+
+
 def crowd_equivalent_rows(
     a: Analysis, calibrations: Sequence[JudgeCalibration]
 ) -> list[dict[str, Any]]:
@@ -343,6 +366,13 @@ def crowd_equivalent_rows(
         draws = cal.bootstrap_calibration(
             tables, smoothing=c.smoothing, resamples=o.resamples, seed=rng
         )
+        # The between-source spread of the transfer error, known to k - 1 df (issue 23).
+        transfer = cal.transfer_error(
+            {s: np.asarray(t, dtype=float) for s, t in c.counts.items()},
+            smoothing=c.smoothing,
+            resamples=min(o.resamples, TRANSFER_RESAMPLES),
+            seed=rng,
+        )
         part = g[g["rater_kind"] == c.judge].sort_values("good_rate", ascending=False)
         for r in part.to_dict("records"):
             if stored_source(str(r["source"])) is not None or not r["n"]:
@@ -358,6 +388,7 @@ def crowd_equivalent_rows(
                 resamples=o.resamples,
                 seed=rng,
                 calibration_draws=draws,
+                transfer=transfer,
             )
             rows.append(
                 {
@@ -374,6 +405,13 @@ def crowd_equivalent_rows(
                     "judge_good_rate": float(r["good_rate"]),
                     "good_rate_bootstrap_ci": list(est.good_rate_bootstrap_ci),
                     "loso_rms_error": est.loso_rms,
+                    "calibrating_sources": est.calibrating_sources,
+                    "transfer_sd": est.transfer_sd,
+                    "transfer_df": est.transfer_df,
+                    "judge_good_range": list(transfer.judge_good_range),
+                    "extrapolation": est.extrapolation,
+                    "interval_method": est.method,
+                    "warnings": transfer_warnings(est),
                     "baseline": {
                         "source": "human",
                         "rater": "crowd",

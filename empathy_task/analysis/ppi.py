@@ -26,7 +26,9 @@ batch Good. With ``clusters`` (each labelled item's batch) the two crowd terms, 
 and the classical mean's, get the cluster-robust (CR1) variance
 ``C / (C - 1) * sum_c (sum_{i in c} (r_i - mean r))^2 / n^2`` over the ``C`` batches, so that the
 intervals hold when whole batches were rated; the judge's term stays per reply (the judge rates
-each reply on its own). Without ``clusters`` the interval is ``ppi-python``'s, for independent
+each reply on its own). A variance from few clusters is itself uncertain, so the clustered
+intervals take Student's t quantile with ``C - 1`` degrees of freedom, not the normal one (with 3
+batches the normal quantile covered 0.79; ``benchmarks/interval_coverage.py``). Without ``clusters`` the interval is ``ppi-python``'s, for independent
 items. Either way the labelled items must be a random sample of all items (the study kit's
 batches chosen at random).
 """
@@ -158,7 +160,8 @@ def ppi_mean(
         n_clusters = int(inverse.max()) + 1
         if n_clusters < 2:
             raise ValueError("cluster-robust PPI needs at least two clusters")
-        z = float(scipy_stats.norm.ppf(1 - alpha / 2))
+        # t with C - 1 df: the crowd's variance rests on C cluster sums (issue 23).
+        z = float(scipy_stats.t.ppf(1 - alpha / 2, n_clusters - 1))
         # The judge's term, per unlabelled item (population sd, as ppi-python).
         imputed_se = lam * g.std() / math.sqrt(len(g))
         se = math.hypot(imputed_se, _cluster_se(y - lam * f, inverse))

@@ -154,6 +154,13 @@ class Analysis:
     repeatability: tuple[Repeatability, ...] = field(default=())
     coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
     paired: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Added by empathy_task.analysis.judge_panel.with_panel: the calibrated judges pooled (a dict,
+    # None without two of them) and the judges that share an origin with a source they rated.
+    panel: dict[str, Any] | None = None
+    self_preference: tuple[dict[str, Any], ...] = field(default=())
+    # The user's prompt set the ratings are of (name, sha256, emotions, valence), None for the
+    # study's prompts (analysis/steps.py, _for_prompt_set).
+    prompt_set: dict[str, Any] | None = None
 
     def coverage_differs(self) -> dict[str, bool]:
         """Per rater kind: whether its sources cover different prompts."""

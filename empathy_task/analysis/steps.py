@@ -13,7 +13,7 @@ call (:func:`empathy_task.analysis.stats.chi2_tests`), so that a million ratings
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +76,8 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
     """
     opts = options or AnalysisOptions()
     table = _selected(rating_table, opts)
-    c = _codes(table)
+    own = prompt_set_of_table(table)
+    c = _codes(table) if own is None else _own_codes(table)
     grid = _count_grid(c)
     plan = _comparison_plan(grid, opts)
     clusters = _clusters(
@@ -90,15 +91,38 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
     shared, per_dialog_n = _shared_prompts(c, grid, plan.pairs)
     comparisons, families = _comparisons_frame(grid, plan.pairs, opts, shared)
     _add_cluster_test(comparisons, clusters)
-    ppi, ppi_notes = ppi_rows(table, opts.confidence, raters=(c.rater_codes, c.raters))
+    _add_cluster_rel_increase(comparisons, c, per_dialog_n, opts)
+    ppi, ppi_notes = ppi_rows(
+        table,
+        opts.confidence,
+        raters=(c.rater_codes, c.raters),
+        prompts=None if own is None else int(len(c.emotion_of_dialog)),
+    )
     notes = list(ppi_notes)
     if (comparisons["n_a"] != comparisons["n_b"]).any():
         notes.append(
             "Some compared groups have different numbers of ratings on the prompts they share "
             "(several epochs or raters per prompt): rel_increase_good compares their Good rates."
         )
+    gaps = interval_gaps(comparisons)
+    if gaps:
+        notes.append(
+            f"{sum(gaps.values()):,} of {len(comparisons):,} comparisons have no interval of the "
+            "relative increase: " + "; ".join(f"{n:,}: {why}" for why, n in gaps.items()) + "."
+        )
+    undefined = int(
+        (
+            comparisons["rel_increase_good"].isna() & comparisons["rel_increase_good_low"].notna()
+        ).sum()
+    )
+    if undefined:
+        notes.append(
+            f"{undefined:,} comparisons have no relative increase, as the side compared against "
+            "has no Good rating in the scope (a division by 0), but do have its interval (Katz, "
+            "0.5 added to each count)."
+        )
     rater_kind_of_rating = c.kind_of_rater[c.rater_codes]
-    return Analysis(
+    analysis = Analysis(
         options=opts,
         n_ratings=len(table),
         rater_kinds=tuple(c.kind_names),
@@ -120,7 +144,7 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
             c.source_names,
         ),
         rater_quality=_rater_quality(table, rater_kind_of_rating),
-        published=published_rows(),
+        published=published_rows(plan.sources.get(CROWD, ())),
         notes=tuple(notes),
         ppi=ppi,
         repeatability=repeatability(table),
@@ -138,6 +162,129 @@ def analyse(rating_table: pd.DataFrame, options: AnalysisOptions | None = None) 
             opts,
         ),
         flagged=flagged_counts(table, rater_kind_of_rating),
+    )
+    if own is None:
+        return analysis
+    return _for_prompt_set(analysis, own, c)
+
+
+def prompt_set_of_table(table: pd.DataFrame) -> dict[str, Any] | None:
+    """The user's prompt set a rating table rates (``name``, ``sha256``), or None for the study's
+    prompts. A table that mixes prompt sets (or a set and the study's prompts) is refused:
+    ratings of different prompt sets are never compared (the reporter analyses each apart,
+    :func:`split_by_prompt_set`)."""
+    from empathy_task.ratings.table import own_prompt_rows
+
+    own = own_prompt_rows(table)
+    if own is None or not own.any():
+        return None
+    keys = prompt_set_keys(table)
+    if not own.all() or len(pd.unique(keys)) > 1:
+        raise ValueError(
+            "the ratings are of several prompt sets; ratings of different prompt sets are never "
+            "compared: analyse each set apart (split_by_prompt_set; `empathy-task report` does)"
+        )
+    sha = table["prompt_set_sha256"].iloc[0] if "prompt_set_sha256" in table.columns else None
+    return {"name": str(table["prompt_set"].iloc[0]), "sha256": sha if sha else None}
+
+
+def prompt_set_keys(table: pd.DataFrame) -> pd.Series:
+    """Each rating's prompt set as one key: ``""`` for the study's prompts, else its sha256 (or
+    its name where the table gives no sha256)."""
+    from empathy_task.ratings.table import own_prompt_rows
+
+    own = own_prompt_rows(table)
+    if own is None:
+        return pd.Series("", index=table.index)
+    name = table["prompt_set"].astype(object).fillna("").astype(str)
+    sha = (
+        table["prompt_set_sha256"].astype(object).fillna("").astype(str)
+        if "prompt_set_sha256" in table.columns
+        else pd.Series("", index=table.index)
+    )
+    # The sha256 is the set's identity (the same rows under another file name are the same set);
+    # a table written by hand without it is keyed by the name.
+    return pd.Series(
+        np.where(own, np.where(sha != "", "sha256:" + sha, "name:" + name), ""), index=table.index
+    )
+
+
+def split_by_prompt_set(table: pd.DataFrame) -> list[tuple[dict[str, Any] | None, pd.DataFrame]]:
+    """The ratings of each prompt set apart, the study's prompts first: ``(set or None, table)``.
+
+    A set is identified by its sha256 (two versions of one set are two sets).
+    """
+    keys = prompt_set_keys(table)
+    out = []
+    for key in sorted(pd.unique(keys), key=lambda k: (k != "", k)):
+        part = table[(keys == key).to_numpy()]
+        if key == "":
+            part = part.drop(columns=[c for c in ("prompt_set", "prompt_set_sha256") if c in part])
+        out.append((prompt_set_of_table(part), part.reset_index(drop=True)))
+    return out
+
+
+#: The hidden cell of a prompt set without emotions: its ratings count overall and per valence,
+#: and no emotion scope is shown for them.
+_NO_EMOTION = "\x00"
+
+
+def _own_codes(table: pd.DataFrame) -> _Codes:
+    """:func:`_codes` for a user's prompt set: its own emotion labels and valences (read from the
+    table, which the set's validation filled), or, where it has no emotions, one hidden cell per
+    valence, so that the scopes follow what the set has."""
+    emotion = table["emotion"].astype(object)
+    valence = table["sentiment"].astype(object).where(table["sentiment"].notna(), "")
+    has_emotion = emotion.notna().to_numpy() & emotion.astype(str).str.len().gt(0).to_numpy()
+    cell = np.where(has_emotion, emotion.astype(str), _NO_EMOTION + valence.astype(str))
+    emotions = tuple(sorted(pd.unique(cell)))
+    emo = pd.Categorical(cell, categories=emotions).codes.astype(np.int64)
+    valence_of = (
+        pd.Series(valence.to_numpy(), index=cell).groupby(level=0).first().reindex(emotions)
+    )
+    import dataclasses
+
+    base = _codes(table, emotions=emotions, emotion_codes=emo)
+    return dataclasses.replace(base, valence_of_emotion=valence_of.to_numpy(dtype=object))
+
+
+def _for_prompt_set(analysis: Analysis, own: dict[str, Any], c: _Codes) -> Analysis:
+    """An analysis of a user's prompt set: its hidden scopes dropped (no emotion scope where the
+    set has no emotions; a valence scope only where it has that valence), no published rows (the
+    paper's figures are of its own prompts), and the set named."""
+    import dataclasses
+
+    shown = tuple(
+        s
+        for s in c.scopes
+        if not s.startswith(f"emotion:{_NO_EMOTION}")
+        and (not s.startswith("valence:") or (c.valence_of_emotion == s.split(":", 1)[1]).any())
+    )
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty or "scope" not in frame.columns:
+            return frame
+        return frame[frame["scope"].isin(shown).to_numpy()].reset_index(drop=True)
+
+    levels = {_scope_level(s) for s in shown}
+    emotions = [s.split(":", 1)[1] for s in shown if s.startswith("emotion:")]
+    note = (
+        f"Prompt set {own['name']!r}: ratings of this set only; ratings of different prompt "
+        "sets are never compared with each other. Scopes: overall"
+        + (", per valence" if "valence" in levels else "")
+        + (f", per emotion ({len(emotions)})" if emotions else "")
+        + "."
+    )
+    return dataclasses.replace(
+        analysis,
+        scopes=shown,
+        groups=keep(analysis.groups),
+        comparisons=keep(analysis.comparisons),
+        paired=keep(analysis.paired),
+        families=tuple(f for f in analysis.families if f.level in levels),
+        published=analysis.published.iloc[0:0],
+        notes=(note, *analysis.notes),
+        prompt_set={**own, "emotions": tuple(emotions), "valence": "valence" in levels},
     )
 
 
@@ -189,20 +336,30 @@ class _Codes:
     rating: np.ndarray  # per rating: 0 Bad, 1 Okay, 2 Good
 
 
-def _codes(table: pd.DataFrame) -> _Codes:
+def _codes(
+    table: pd.DataFrame,
+    emotions: tuple[str, ...] | None = None,
+    emotion_codes: np.ndarray | None = None,
+) -> _Codes:
     """Code the ratings. The validated table carries each rating's emotion (filled from the
-    manifest once, at validation), so no dialog is looked up again here."""
+    manifest once, at validation), so no dialog is looked up again here. ``emotions`` and
+    ``emotion_codes``: a user's prompt set's own (:func:`_own_codes`)."""
     from empathy_task.data.study import emotions as study_emotions
     from empathy_task.data.study import manifest
 
-    emotions = study_emotions()
-    emo = pd.Categorical(table["emotion"], categories=emotions).codes.astype(np.int64)
-    if (emo < 0).any():
-        raise ValueError(
-            f"unknown emotion {table['emotion'].iloc[int(np.argmax(emo < 0))]!r}: "
-            "analyse takes a validated rating table"
-        )
-    by_emotion_label = manifest().drop_duplicates("emotion").set_index("emotion")
+    if emotions is None or emotion_codes is None:
+        emotions = study_emotions()
+        emo = pd.Categorical(table["emotion"], categories=emotions).codes.astype(np.int64)
+        if (emo < 0).any():
+            raise ValueError(
+                f"unknown emotion {table['emotion'].iloc[int(np.argmax(emo < 0))]!r}: "
+                "analyse takes a validated rating table"
+            )
+        by_emotion_label = manifest().drop_duplicates("emotion").set_index("emotion")
+        valence_of_emotion = by_emotion_label.loc[list(emotions), "sentiment"].to_numpy()
+    else:
+        emo = emotion_codes
+        valence_of_emotion = np.full(len(emotions), "", dtype=object)  # set by the caller
     dialog_codes, dialogs = pd.factorize(table["dialog_id"])
     emotion_of_dialog = np.zeros(len(dialogs), dtype=np.int64)
     emotion_of_dialog[dialog_codes] = emo  # a dialog has one emotion (checked at validation)
@@ -216,7 +373,7 @@ def _codes(table: pd.DataFrame) -> _Codes:
         emotions=emotions,
         scopes=scope_names(emotions),
         emotion_codes=emo,
-        valence_of_emotion=by_emotion_label.loc[list(emotions), "sentiment"].to_numpy(),
+        valence_of_emotion=valence_of_emotion,
         dialog_codes=dialog_codes,
         emotion_of_dialog=emotion_of_dialog,
         source_codes=source_codes,
@@ -398,6 +555,89 @@ def _add_cluster_test(comparisons: pd.DataFrame, clusters: pd.DataFrame) -> None
         statistic[rows], pvalue[rows] = stats.rao_scott_good_tests(counts("a"), da, counts("b"), db)
     comparisons["good_rs_chi2"] = statistic
     comparisons["good_rs_p"] = pvalue
+
+
+def interval_gaps(comparisons: pd.DataFrame) -> dict[str, int]:
+    """Why comparisons have no interval of the relative increase, and how many (issue 23).
+
+    Reasons with the scope's name left out (``no Good rating of human in this scope`` counts
+    under ``no Good rating of the baseline side (a) in the scope``).
+    """
+    if not len(comparisons):
+        return {}
+    missing = comparisons["rel_increase_good_low"].isna().to_numpy()
+    out: dict[str, int] = {}
+    for reason in comparisons.loc[missing, "rel_increase_reason"]:
+        if reason is None:
+            key = "no interval (undetermined)"
+        elif str(reason).startswith("no Good rating of"):
+            key = "no Good rating of the compared-against side (a) in the scope"
+        else:
+            key = str(reason)
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+#: Levels whose crowd comparisons with the baseline get the rater-cluster bootstrap interval of
+#: the relative increase (an emotion's few raters per source keep the Katz interval).
+CLUSTER_REL_INCREASE_LEVELS = ("overall", "valence")
+
+
+def _add_cluster_rel_increase(
+    comparisons: pd.DataFrame, c: _Codes, per_dialog_n: np.ndarray, opts: AnalysisOptions
+) -> None:
+    """The crowd's relative increase with a rater-cluster bootstrap interval (issue 23).
+
+    A crowd rater rates one batch of 10 replies of one source, and a lenient rater makes much of
+    a batch Good: the ratings are clustered by rater, which the Katz interval (independent
+    ratings) ignores. Raters are resampled within each source, on the prompts both sources have.
+    A judge's unit is the prompt (one rating each): its Katz interval stands. The column
+    ``rel_increase_interval`` names the headline interval of every row.
+    """
+    n = len(comparisons)
+    low, high = np.full(n, np.nan), np.full(n, np.nan)
+    dropped = np.zeros(n, dtype=np.int64)
+    method = np.full(n, stats.REL_INCREASE_INTERVAL, dtype=object)
+    kinds = list(c.kind_names)
+    if n and CROWD in kinds:
+        rows = np.flatnonzero(
+            (comparisons["rater_kind"].to_numpy() == CROWD)
+            & comparisons["vs_baseline"].to_numpy(bool)
+            & np.isin(comparisons["level"].to_numpy(), CLUSTER_REL_INCREASE_LEVELS)
+        )
+        k = kinds.index(CROWD)
+        is_crowd = c.kind_codes == k
+        is_good = c.rating == 2
+        source_index = {str(name): i for i, name in enumerate(c.source_names)}
+        valence = c.valence_of_emotion[c.emotion_codes]
+
+        def per_rater(selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            codes = c.rater_codes[selected]
+            size = np.bincount(codes, minlength=len(c.raters))
+            good = np.bincount(codes, weights=is_good[selected], minlength=len(c.raters))
+            keep = size > 0
+            return good[keep].astype(np.int64), size[keep]
+
+        for row in rows:
+            r = comparisons.iloc[row]
+            sa, sb = source_index[str(r["a"])], source_index[str(r["b"])]
+            both = (per_dialog_n[k, sa] > 0) & (per_dialog_n[k, sb] > 0)
+            sel = is_crowd & both[c.dialog_codes]
+            if r["scope"] != OVERALL:
+                sel &= valence == str(r["scope"]).split(":", 1)[1]
+            ga, na = per_rater(sel & (c.source_codes == sa))
+            gb, nb = per_rater(sel & (c.source_codes == sb))
+            if not (ga.sum() > 0 and nb.sum() > 0):
+                continue  # no relative increase: rel_increase_reason says why
+            ci = stats.cluster_bootstrap_relative_increase_ci(
+                ga, na, gb, nb, resamples=opts.resamples, confidence=opts.confidence, seed=opts.seed
+            )
+            low[row], high[row], dropped[row] = ci.low, ci.high, ci.dropped
+            method[row] = stats.CLUSTER_REL_INCREASE_INTERVAL
+    comparisons["rel_increase_good_cluster_low"] = low
+    comparisons["rel_increase_good_cluster_high"] = high
+    comparisons["rel_increase_cluster_dropped"] = dropped
+    comparisons["rel_increase_interval"] = pd.Series(method, index=comparisons.index, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -864,10 +1104,11 @@ def _comparisons_frame(
     # Object dtype keeps None as None (pandas would infer a string column with NaN).
     frame["rel_increase_reason"] = pd.Series(reason, index=frame.index, dtype=object)
 
-    # Intervals of the relative increase: comparisons with the baseline only, every scope.
+    # Intervals of the relative increase: every comparison, every scope (issue 23: a row without
+    # one carries rel_increase_reason, counted in the report by interval_gaps).
     low = np.full(len(pi), np.nan)
     high = np.full(len(pi), np.nan)
-    sel = pv[pi].astype(bool)
+    sel = np.ones(len(pi), dtype=bool)
     if sel.any():
         low[sel], high[sel], _, _ = stats.relative_increase_ci(
             A[sel, 2], n_a[sel], B[sel, 2], n_b[sel], confidence=opts.confidence, of="rates"
@@ -1014,21 +1255,54 @@ def flagged_counts(table: pd.DataFrame, kinds: np.ndarray) -> pd.DataFrame:
     return out[list(FLAGGED_COLUMNS)]
 
 
-def published_rows() -> pd.DataFrame:
-    """The paper's published Good counts as reference rows, tested against the published human.
+def _paper_sources() -> dict[str, str | None]:
+    """The paper's published rows (``reference_results.good``, keyed by the paper's names) ->
+    the stored source of each (``registry.yaml``'s ``sources`` display names), None if none."""
+    from empathy_task.resources import published_good_counts, source_display_names
 
-    Only Good counts are published, so only the Good test can be recomputed from them.
+    names = source_display_names()
+    source_of = {display: source for source, display in names.items()}
+    return {
+        model: model if model in names else source_of.get(model)
+        for model in published_good_counts()
+    }
+
+
+def paper_models(present: Collection[str]) -> list[dict[str, Any]]:
+    """The paper's models in its order: ``{"model", "source", "computed"}``, computed when the
+    crowd's ratings of the model's stored source are in the input (``present``), else the
+    leaderboard falls back to the published row."""
+    from empathy_task.resources import source_display_names
+
+    names = source_display_names()
+    return [
+        {"model": names.get(model, model), "source": source, "computed": source in present}
+        for model, source in _paper_sources().items()
+    ]
+
+
+def published_rows(present: Collection[str] | None = None) -> pd.DataFrame:
+    """The paper's published Good counts as rows, tested against the published human.
+
+    Only Good counts are published, so only the Good test can be recomputed from them. With
+    ``present`` (the sources the crowd rated in the input), only the rows of the paper's models
+    whose crowd ratings are not there: the labelled fallback of the leaderboard (a model that is
+    there gets its row computed from the ratings). Without it, every published row.
     """
     from empathy_task.resources import published_good_counts, registry
 
     ref = registry()["reference_results"]
     n = int(ref["n"])
     good = published_good_counts()
+    stored = _paper_sources()
     human = good.get("human")
     rows = []
     for source, g in good.items():
+        if present is not None and stored.get(source) in present:
+            continue
         row = {
             "source": source,
+            "stored_source": stored.get(source),
             "rater_kind": str(ref.get("rater", CROWD)),
             "n": n,
             "Good": int(g),
@@ -1047,11 +1321,14 @@ def published_rows() -> pd.DataFrame:
                 good_marker=stats.significance_marker(res.pvalue),
             )
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["source", "stored_source", "rater_kind", "n", "Good", "good_rate"]
+    columns += ["rel_increase_good", "good_chi2", "good_p", "good_marker"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 #: Fewest crowd-rated replies (also judged) for which the report gives a PPI estimate: three of
-#: the study's batches; the interval is a normal one and needs some dozens.
+#: the study's batches (the clustered interval's t quantile with batches - 1 df holds its level
+#: there; ``benchmarks/interval_coverage.py``).
 PPI_MIN_LABELLED = 30
 
 
@@ -1060,6 +1337,7 @@ def ppi_rows(
     confidence: float = 0.95,
     *,
     raters: tuple[np.ndarray, Any] | None = None,
+    prompts: int | None = None,
 ) -> tuple[tuple[PPIRow, ...], tuple[str, ...]]:
     """Prediction-powered Good rates: for every (source, judge) where the crowd rated some, but
     not all, of the replies the judge rated (the study kit's returns for some batches).
@@ -1070,6 +1348,8 @@ def ppi_rows(
     rater rates a whole batch. Returns the rows and notes for the report (a source too thinly
     crowd-rated, or ``ppi-python`` missing). Sources the crowd rated on every prompt (the stored
     ones) need no PPI. ``raters``: ``pd.factorize(table["rater"])`` where the caller has it.
+    ``prompts``: how many prompts a source could have (default the study's 2,000; a user's
+    prompt set gives its own).
     """
     from empathy_task.analysis.ppi import ppi_mean
     from empathy_task.data.study import manifest
@@ -1087,7 +1367,8 @@ def ppi_rows(
     )
     crowd_per_source = np.bincount(pairs // len(crowd_rows), minlength=len(source_names))
     # A source the crowd rated on every prompt (a stored one) has no reply to predict.
-    partial = (crowd_per_source > 0) & (crowd_per_source < len(manifest()))
+    n_prompts = len(manifest()) if prompts is None else prompts
+    partial = (crowd_per_source > 0) & (crowd_per_source < n_prompts)
     keep = np.flatnonzero(partial[source_codes])
     if crowd[keep].all():
         return (), ()

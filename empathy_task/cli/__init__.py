@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "Run the rating web app for a human study."),
     "links": ("links", "Make signed, expiring participant links for the rating web app."),
     "import-returns": ("import_returns", "Turn returned human ratings into a rating table."),
+    "void": ("void", "Void batches of the rating app (e.g. not in Prolific's returns)."),
 }
 
 EXIT_BAD_INPUT = 2

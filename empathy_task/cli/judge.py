@@ -1,4 +1,4 @@
-"""``empathy-task judge SAMPLES... --grader MODEL --out FILE``."""
+"""``empathy-task judge SAMPLES... --grader MODEL [--grader MODEL2 ...] --out FILE``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,12 @@ HELP = (
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="SAMPLES", help="samples files or tables")
     parser.add_argument(
-        "--grader", required=True, help="the judge, an Inspect model (e.g. openai/gpt-4o)"
+        "--grader",
+        required=True,
+        action="append",
+        help="the judge, an Inspect model (e.g. openai/gpt-4o); repeat it for a panel, each "
+        "judge one rater of the table. As a role of inspect eval, a judge may be a YAML dict: "
+        "'{model: empathy/mock-judge-a, model_args: {crowd: 0.8}}'",
     )
     parser.add_argument("--out", required=True, help="rating table: .csv, .jsonl or .parquet")
     parser.add_argument("--source", help="name of the replies' model (overrides the inputs')")
@@ -92,22 +97,40 @@ def run(args: argparse.Namespace) -> int:
     # Inspect prints its banner (enabled hooks) on stdout when it first makes a model: keep
     # stdout for this command's summary.
     model_args = _model_args(args.model_arg)
+    graders = []
     with contextlib.redirect_stdout(sys.stderr):
-        try:
-            grader = get_model(args.grader, config=config, memoize=False, **model_args)
-        except Exception as e:  # a missing provider package or API key: one line, no traceback
-            from empathy_task.cli import one_line
+        for spec in args.grader:
+            name, own_args = _grader_spec(spec)
+            try:
+                graders.append(
+                    get_model(name, config=config, memoize=False, **{**model_args, **own_args})
+                )
+            except Exception as e:  # a missing provider package or API key: one line
+                from empathy_task.cli import one_line
 
-            raise ValueError(f"the judge {args.grader} could not be created: {one_line(e)}") from e
+                raise ValueError(f"the judge {name} could not be created: {one_line(e)}") from e
+    names = [str(g) for g in graders]
+    if len(set(names)) != len(names):
+        raise ValueError(f"--grader names one judge twice ({', '.join(names)}): name each once")
+    sources = sorted(set(replies["source"])) if "source" in replies.columns else []
+    from empathy_task.task.judges import self_preference_warnings
+
+    for source in sources:
+        for w in self_preference_warnings(str(source), names):
+            print(f"empathy-task judge: warning: {w}", file=sys.stderr)
+    tables, summaries = [], []
     try:
-        table, summary = judge_replies(
-            replies,
-            grader,
-            judge_human=not args.no_human,
-            data=args.data,
-            max_connections=args.max_connections,
-            progress=not args.no_progress,
-        )
+        for grader in graders:
+            table, summary = judge_replies(
+                replies,
+                grader,
+                judge_human=not args.no_human,
+                data=args.data,
+                max_connections=args.max_connections,
+                progress=not args.no_progress,
+            )
+            tables.append(table)
+            summaries.append(summary)
     except (JudgeRunError, KeyboardInterrupt) as e:
         what = str(e) if isinstance(e, JudgeRunError) else "interrupted"
         print(
@@ -116,10 +139,34 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1 if isinstance(e, JudgeRunError) else 130
+    import pandas as pd
+
+    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     write_rating_table(table, args.out, force=args.force)
 
     print_rating_summary(table)
-    for line in summary.lines():
-        print(line)
-    print(f"wrote {len(table)} ratings by {grader} to {args.out}")
+    for summary in summaries:
+        for line in summary.lines():
+            print(line)
+    print(f"wrote {len(table)} ratings by {', '.join(names)} to {args.out}")
     return 0
+
+
+def _grader_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """A judge named as inspect eval's roles are: a model name, or a YAML dict with ``model``
+    and ``model_args``."""
+    text = spec.strip()
+    if not text.startswith("{"):
+        return text, {}
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(f"--grader {spec!r} is not a model name or a YAML dict ({e})") from None
+    if not isinstance(value, dict) or not value.get("model"):
+        raise ValueError(f"--grader {spec!r}: a dict needs a model key")
+    own = value.get("model_args") or {}
+    if not isinstance(own, dict):
+        raise ValueError(f"--grader {spec!r}: model_args must be a dict")
+    return str(value["model"]), dict(own)

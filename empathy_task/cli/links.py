@@ -51,7 +51,7 @@ def _read_ids(path: Path) -> list[str]:
         value = line.strip()
         if not value or value.startswith("#"):
             continue
-        if not PARTICIPANT_ID.match(value):
+        if not PARTICIPANT_ID.fullmatch(value):
             raise ValueError(
                 f"{path}, line {n}: {value[:20]!r} is not a participant id "
                 "(3-64 letters, digits, _ or -)"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from empathy_task.analysis.results import AnalysisOptions
@@ -40,7 +40,8 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         default="md,html,json",
-        help="comma-separated output formats: md, html, json (default all three)",
+        help="comma-separated output formats: md, html, json, eee (Every Eval Ever records, "
+        "eee-<source>.json: aggregates only; default md,html,json)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing report files")
 
@@ -75,11 +76,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "of the stored sources are among the inputs is calibrated from them)",
     )
     parser.add_argument(
+        "--judge",
+        action="append",
+        default=[],
+        metavar="[RATER=]PROVIDER/MODEL",
+        help="name a judge whose ratings carry another name: `--judge openai/gpt-4o-mini` takes "
+        "a rater named gpt-4o-mini as the judge openai/gpt-4o-mini; `--judge RATER=PROVIDER/MODEL` "
+        "takes any rater name (repeatable)",
+    )
+    parser.add_argument(
         "--price-per-mtok",
         default=None,
         metavar="IN,OUT",
         help="the judge's price per million input and output tokens, for the report card's "
         "price per 1,000 ratings (e.g. 0.15,0.60)",
+    )
+    parser.add_argument(
+        "--prompts",
+        action="append",
+        default=[],
+        metavar="SET",
+        help="a prompt set of your own whose human_rating column holds crowd ratings of its "
+        "human replies: they join the inputs, as the crowd's ratings of that set (repeatable)",
     )
     from empathy_task.cli.export import add_log_options
 
@@ -109,7 +127,9 @@ def parse_formats(text: str) -> tuple[str, ...]:
     formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise ValueError(f"unknown --format {text!r}: use a comma-separated list of md, html, json")
+        raise ValueError(
+            f"unknown --format {text!r}: use a comma-separated list of {', '.join(FORMATS)}"
+        )
     return formats
 
 
@@ -135,10 +155,32 @@ def analysis_options(
     )
 
 
+def with_prompt_set_ratings(table: Any, specs: list[str]) -> tuple[Any, list[Any]]:
+    """The inputs' table with the crowd ratings that prompt sets give of their human replies."""
+    import pandas as pd
+
+    from empathy_task.data.prompt_sets import crowd_rating_table, load_prompt_set
+    from empathy_task.ratings.inputs import LoadedInput
+    from empathy_task.ratings.table import combine_repeats, validate_rating_table
+
+    parts, loaded = [table], []
+    for spec in specs:
+        pset = load_prompt_set(spec)
+        crowd = crowd_rating_table(pset)
+        if crowd.empty:
+            raise ValueError(f"--prompts {spec}: the set gives no crowd ratings (human_rating)")
+        parts.append(validate_rating_table(crowd, spec))
+        loaded.append(LoadedInput(spec, "prompts", len(crowd), ("human",)))
+    combined = pd.concat(parts, ignore_index=True)
+    combined, _ = combine_repeats(combined, lambda i: f"input row {i}")
+    return combined.reset_index(drop=True), loaded
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from empathy_task.analysis.crowd_equivalent import with_calibrations
+    from empathy_task.analysis.judge_panel import with_panel
     from empathy_task.analysis.steps import analyse
     from empathy_task.ratings.inputs import load_inputs
     from empathy_task.report.render import render_report, write_report
@@ -146,23 +188,56 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     options = analysis_options(args, args.baseline, args.sources)
     prices = parse_prices(args.price_per_mtok)
+    from empathy_task.ratings.inputs import judge_names
+
     table, loaded = load_inputs(
-        args.inputs, kind=args.kind, scorer=args.scorer, allow_incomplete=args.allow_incomplete
+        args.inputs,
+        kind=args.kind,
+        scorer=args.scorer,
+        allow_incomplete=args.allow_incomplete,
+        judges=judge_names(args.judge),
     )
     for item in loaded:
         for note in item.notes:
             print(f"note: {note}")
-    analysis = analyse(table, options)
+    if args.prompts:
+        table, more = with_prompt_set_ratings(table, args.prompts)
+        loaded = [*loaded, *more]
+    from empathy_task.analysis.steps import split_by_prompt_set
+
     study = [i.path for i in loaded if i.kind == "study"]
-    analysis = with_calibrations(
-        analysis,
-        table,
-        args.inputs if args.kind in (None, "log") else [],
-        args.calibration,
-        data=study[0] if study else None,
-        prices=prices,
-    )
-    report = render_report(analysis, formats, loaded)
+    logs = args.inputs if args.kind in (None, "log") else []
+    # Ratings of different prompt sets are never compared: each set is analysed apart. A judge's
+    # calibration comes from its ratings of the stored replies (the study's prompts).
+    parts = split_by_prompt_set(table)
+    study_table = next((t for s, t in parts if s is None), None)
+    analyses = []
+    for prompt_set, part in parts:
+        analysis = analyse(part, options)
+        analysis = with_calibrations(
+            analysis,
+            part if study_table is None or prompt_set is None else study_table,
+            logs,
+            args.calibration,
+            data=study[0] if study else None,
+            prices=prices,
+        )
+        analysis = with_panel(
+            analysis, part if study_table is None or prompt_set is None else study_table
+        )
+        if prompt_set is not None:
+            from empathy_task.analysis.domain_transfer import with_domain_transfer
+
+            analysis = with_domain_transfer(analysis, part)
+        analyses.append((prompt_set, analysis))
+    if len(analyses) == 1:
+        prompt_set, analysis = analyses[0]
+        title = "Empathy report" if prompt_set is None else f"Empathy report: {prompt_set['name']}"
+        report = render_report(analysis, formats, loaded, title)
+    else:
+        from empathy_task.report.by_prompt_set import render_by_prompt_set
+
+        report = render_by_prompt_set(analyses, formats, loaded)
     written = write_report(report, Path(args.out), force=args.force)
     for p in written:
         if p.suffix in (".md", ".html", ".json"):

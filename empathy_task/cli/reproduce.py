@@ -11,9 +11,11 @@ if TYPE_CHECKING:
 
 HELP = (
     "Reproduce the paper's analysis: load the authors' CSV (--data, EMPATHY_TASK_DATA, the cache "
-    "or the pinned download), report the crowd ratings of its public groups (human, chatgpt, "
-    "chatgpt_empathy = the paper's GPT-4) with the published rows beside them, and print where "
-    "the HTML report is."
+    "or the pinned download) and the second study file when it is here (--models-data, "
+    "EMPATHY_TASK_MODELS_DATA or the cache), report the crowd ratings of all six stored sources "
+    "(human, chatgpt, chatgpt_empathy = the paper's GPT-4, llama_empathy, gemini_empathy, "
+    "mixtral_empathy; without the second file its sources' shipped ratings) with the published "
+    "rows beside them, and print where the HTML report is."
 )
 
 
@@ -21,6 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from empathy_task.cli.report import add_analysis_options
 
     parser.add_argument("--data", default=None, help="path of the authors' CSV")
+    add_models_data_option(parser)
     parser.add_argument(
         "--out",
         default=None,
@@ -30,21 +33,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_analysis_options(parser)
 
 
+def add_models_data_option(parser: argparse.ArgumentParser) -> None:
+    """``--models-data PATH``: the second study file (LLaMA-2, Gemini, Mixtral replies)."""
+    parser.add_argument(
+        "--models-data",
+        default=None,
+        help="path of the second study file (Distilling-Empathy datasets/dataset.csv); default "
+        "EMPATHY_TASK_MODELS_DATA or the cache",
+    )
+
+
 def headline(analysis: Analysis) -> list[str]:
     """One line per computed group and per published row: Good counts, increase, p-values."""
     from empathy_task.report.document import fmt_p, fmt_rel
+    from empathy_task.resources import source_display_names
 
     o = analysis.options
     g = analysis.groups
     g = g[(g["scope"] == "overall") & (g["rater_kind"] == analysis.primary_kind)]
     c = analysis.comparisons
     vs = c[(c["scope"] == "overall") & c["vs_baseline"]].set_index("b")
-    width = max(len(s) for s in g["source"])
-    lines = [f"Crowd ratings of the authors' data (baseline {o.baseline}):"]
+    display = source_display_names()
+    names = {s: f"{s} ({display[s]})" if s in display else s for s in g["source"]}
+    width = max(len(n) for n in names.values())
+    lines = [f"Crowd ratings of the study's stored sources, raw (baseline {o.baseline}):"]
     for _, r in g.iterrows():
-        line = (
-            f"  {r['source']:<{width}}  Good {r['Good']:>5,} of {r['n']:,} ({r['good_rate']:.1%})"
-        )
+        name = names[r["source"]]
+        line = f"  {name:<{width}}  Good {r['Good']:>5,} of {r['n']:,} ({r['good_rate']:.1%})"
         if r["is_baseline"]:
             line += "  baseline"
         elif r["source"] in vs.index:
@@ -56,7 +71,10 @@ def headline(analysis: Analysis) -> list[str]:
             )
         lines.append(line)
     pub = analysis.published
-    lines.append("Published (paper, reference only):")
+    if pub.empty:
+        return lines
+    # Only the paper's models whose ratings are not in the input.
+    lines.append("Published (paper, reference only; their ratings are not in the input):")
     width = max(len(s) for s in pub["source"])
     for _, r in pub.iterrows():
         rel = "baseline" if r["source"] == "human" else fmt_rel(r["rel_increase_good"])
@@ -68,17 +86,21 @@ def run(args: argparse.Namespace) -> int:
     from empathy_task.analysis.steps import analyse
     from empathy_task.cli.report import analysis_options, parse_formats
     from empathy_task.data.fetch import resolve_data_file
-    from empathy_task.data.study import load_study
+    from empathy_task.data.study import load_study, missing_sources_note
     from empathy_task.ratings.inputs import LoadedInput
-    from empathy_task.ratings.table import study_rating_table
+    from empathy_task.ratings.table import stored_rating_table
     from empathy_task.report.render import FILE_NAMES, render_report, write_report
 
     formats = parse_formats(args.format)
     options = analysis_options(args, "human")
     path = resolve_data_file(args.data)
-    table = study_rating_table(load_study(path))
+    table, shipped = stored_rating_table(load_study(path, models_data=args.models_data))
     analysis = analyse(table, options)
-    loaded = [LoadedInput(str(path), "study", len(table), tuple(analysis.sources["crowd"]))]
+    # The loader has logged it; the report says it too.
+    notes = (missing_sources_note(shipped),) if shipped else ()
+    loaded = [
+        LoadedInput(str(path), "study", len(table), tuple(analysis.sources["crowd"]), notes=notes)
+    ]
     report = render_report(analysis, formats, loaded, title="Are LLMs more empathetic than humans?")
     # The default folder belongs to this command, so a second run replaces the first; a folder
     # the user names is replaced only with --force.

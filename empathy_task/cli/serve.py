@@ -65,11 +65,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "429 (default 3; 0 = no limit)",
     )
     who.add_argument(
+        "--batches-per-address",
+        type=int,
+        default=5,
+        help="batches (in progress, submitted or voided) one client address (IPv4, or IPv6 /64) "
+        "may start over the whole study; more are 429 (default 5; 0 = no limit)",
+    )
+    who.add_argument(
+        "--batches-per-subnet",
+        type=int,
+        default=20,
+        help="the same for an IPv4 /24 or IPv6 /48 (default 20; 0 = no limit)",
+    )
+    who.add_argument(
         "--trusted-proxies",
         type=int,
         default=0,
         help="reverse proxies of yours in front that append X-Forwarded-For (default 0: the "
-        "header is ignored and every client is the address it connects from)",
+        "header is ignored and every client is the address it connects from); waitress then "
+        "takes the client address from the header, only on connections from "
+        "--trusted-proxy-address",
+    )
+    who.add_argument(
+        "--trusted-proxy-address",
+        default="127.0.0.1",
+        help="the address your (nearest) proxy connects from (default 127.0.0.1; '::1' for a "
+        "proxy on IPv6 loopback)",
+    )
+    who.add_argument(
+        "--admin-session-minutes",
+        type=float,
+        default=240.0,
+        help="an admin login lasts this long (default 240); a restart ends every admin session",
     )
     parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
     # Waitress' own defaults (100 connections, 120 s idle, 1 GiB bodies read in full) suit no
@@ -92,20 +119,42 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backlog", type=int, default=1024, help="pending connections the socket queues"
     )
+    # Waitress has no bound on the time a request may take to arrive, nor on connections per
+    # client: a slow trickle of header bytes never counts as idle (slowloris).
+    parser.add_argument(
+        "--request-timeout",
+        type=int,
+        default=15,
+        help="close a connection whose request has not fully arrived this many seconds after "
+        "its first byte, or that sent nothing this long (default 15)",
+    )
+    parser.add_argument(
+        "--connections-per-address",
+        type=int,
+        default=20,
+        help="open connections one client address (IPv4, or IPv6 /64) may hold; more are "
+        "closed at once (default 20; 0 = no limit; the trusted proxy is exempt)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import secrets
 
     try:
-        import waitress
+        from empathy_task.study.server import make_server
     except ImportError as e:  # the `study` extra is not installed
         raise ValueError("serve needs the study extra: pip install 'empathy-task[study]'") from e
 
     from empathy_task.study.app import StudySettings, create_app_from_paths
     from empathy_task.study.store import StoreError
 
-    for name in ("connection_limit", "channel_timeout", "max_request_body_kb", "backlog"):
+    for name in (
+        "connection_limit",
+        "channel_timeout",
+        "max_request_body_kb",
+        "backlog",
+        "request_timeout",
+    ):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     code = args.completion_code or secrets.token_hex(4).upper()
@@ -124,22 +173,43 @@ def run(args: argparse.Namespace) -> int:
         require_signed_links=args.require_signed_links,
         claims_per_address=args.claims_per_address,
         trusted_proxies=args.trusted_proxies,
+        batches_per_address=args.batches_per_address,
+        batches_per_subnet=args.batches_per_subnet,
+        admin_session_minutes=args.admin_session_minutes,
+        # waitress resolves X-Forwarded-For itself (below): the app must not apply it again.
+        forwarded_by_server=True,
     )
     try:
         app = create_app_from_paths(args.sheets, args.db, settings)
     except StoreError as e:
         raise ValueError(str(e)) from e
-    server = waitress.create_server(
+    # No proxy trusted: the header is left for the app, which never uses it but warns once that
+    # a proxy seems to be in front.
+    proxy: dict[str, object] = {"clear_untrusted_proxy_headers": bool(args.trusted_proxies)}
+    if args.trusted_proxies:
+        # waitress 3 drops X-Forwarded-For before the app sees it unless it trusts the proxy.
+        proxy.update(
+            trusted_proxy=args.trusted_proxy_address,
+            trusted_proxy_count=args.trusted_proxies,
+            trusted_proxy_headers={"x-forwarded-for"},
+        )
+    server = make_server(
         app,
+        request_timeout=args.request_timeout,
+        connections_per_address=args.connections_per_address,
         host=args.host,
         port=args.port,
         threads=args.threads,
         connection_limit=args.connection_limit,
         channel_timeout=args.channel_timeout,
+        # The guard's checks run in waitress's maintenance pass; run it often enough to matter.
+        cleanup_interval=max(1, min(args.request_timeout // 3, 30)),
         max_request_body_size=args.max_request_body_kb * 1024,
         backlog=args.backlog,
+        **proxy,
     )
-    url = f"http://{args.host}:{server.effective_port}"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{server.effective_port}"
     print(f"serving the rating app on {url}/ (admin: {url}/admin)", flush=True)
     if not args.completion_code:
         print(f"completion code: {code} (enter it on your crowd platform)", flush=True)

@@ -81,12 +81,40 @@ def _row_label(kind: str, path: Path, index: int, rows_per_source: int) -> int |
     return None  # a log has no rows to point at
 
 
+def judge_names(specs: Sequence[str]) -> dict[str, str]:
+    """``--judge`` values as ``{rater name in the inputs: judge name}``.
+
+    ``PROVIDER/MODEL`` takes a rater named ``MODEL`` (a third party's table that left out the
+    provider) as the judge ``PROVIDER/MODEL``; ``RATER=PROVIDER/MODEL`` takes any rater name.
+    The judge name must be one the package accepts as a judge (:data:`vocabulary.JUDGE_NAME`).
+    """
+    from empathy_task.vocabulary import JUDGE_NAME, PSEUDONYM
+
+    out: dict[str, str] = {}
+    for spec in specs:
+        raw, sep, name = spec.rpartition("=")
+        if not sep:
+            raw = name.rsplit("/", 1)[-1]
+        if "/" not in name or not JUDGE_NAME.fullmatch(name) or not raw:
+            raise ValueError(
+                f"--judge {spec!r}: name a judge provider/model (e.g. openai/gpt-4o-mini), "
+                "optionally after the rater name the inputs use: RATER=PROVIDER/MODEL"
+            )
+        if PSEUDONYM.fullmatch(raw):
+            raise ValueError(f"--judge {spec!r}: {raw!r} is a crowd pseudonym, not a judge")
+        if out.get(raw, name) != name:
+            raise ValueError(f"--judge: rater {raw!r} is named twice ({out[raw]}, {name})")
+        out[raw] = name
+    return out
+
+
 def load_inputs(
     paths: Sequence[str | os.PathLike[str]],
     *,
     kind: str | None = None,
     scorer: str | None = None,
     allow_incomplete: bool = False,
+    judges: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, list[LoadedInput]]:
     """Read every input into one validated rating table; ``kind`` forces the kind of all inputs.
 
@@ -96,6 +124,8 @@ def load_inputs(
     inputs that give one rating different values are an error naming both places. ``scorer``
     picks one judge scorer of every log; a log that did not finish is refused unless
     ``allow_incomplete`` (see :func:`empathy_task.ratings.logs.rating_table_from_logs`).
+    ``judges`` (from :func:`judge_names`): raters of the inputs renamed as judges, before their
+    names are checked.
     """
     if not paths:
         raise ValueError("no inputs: give rating tables, Inspect logs or the authors' CSV")
@@ -114,11 +144,15 @@ def load_inputs(
 
             parts.append((str(p), k, read_rating_table(p), p, 0))
         elif k == "study":
-            from empathy_task.data.study import load_study
-            from empathy_task.ratings.table import study_rating_table
+            from empathy_task.data.study import load_study, missing_sources_note
+            from empathy_task.ratings.table import stored_rating_table
 
             study = load_study(p)
-            parts.append((str(p), k, study_rating_table(study), p, len(study)))
+            # Every stored source: without the second file, its sources' shipped ratings.
+            frame, shipped = stored_rating_table(study)
+            if shipped:
+                notes.setdefault(str(p), []).append(missing_sources_note(shipped))
+            parts.append((str(p), k, frame, p, len(study)))
         else:
             from empathy_task.ratings.logs import rating_table_from_logs
 
@@ -133,6 +167,8 @@ def load_inputs(
             parts.append((str(p), k, frame, p, 0))
 
     for origin, k, frame, path, per_source in parts:
+        if judges:
+            frame["rater"] = frame["rater"].astype(str).replace(judges)
         _check_rater_ids(origin, k, frame, path, per_source)
     if len(parts) == 1:
         table, repeats = parts[0][2], [0]

@@ -128,42 +128,13 @@ def judge_run_stats(paths: Sequence[str | os.PathLike[str]]) -> dict[str, JudgeR
         log = read_log(path)
         task = log.eval.task
         if is_validation_log(task):
-            judge, scorer, keys = log.eval.model, VALIDATION_SCORER, ("rated",)
+            judged = [(log.eval.model, VALIDATION_SCORER, ("rated",))]
         elif is_empathy_log(task):
-            roles = log.eval.model_roles or {}
-            grader = roles.get("grader")
-            if grader is None:
-                continue
-            judge = (grader[0] if isinstance(grader, list) else grader).model
-            scorer, keys = "empathy_judge", ("rated", "human_rated")
+            judged = _empathy_judges(log)
         else:
             continue
-        a = acc.setdefault(
-            judge,
-            {"runs": 0, "asked": 0, "parsed": 0, "in": 0, "out": 0, "s": 0.0, "v": [], "d": []},
-        )
-        a["runs"] += 1
-        for sample in log.samples or []:
-            score = (sample.scores or {}).get(scorer)
-            if score is None or not isinstance(score.value, dict):
-                continue
-            for key in keys:
-                v = score.value.get(key)
-                if isinstance(v, int | float) and not math.isnan(v):
-                    a["asked"] += 1
-                    a["parsed"] += int(v == 1.0)
-        usage = (log.stats.model_usage or {}).get(judge)
-        if usage is not None:
-            a["in"] += usage.input_tokens
-            a["out"] += usage.output_tokens
-        if log.stats.started_at and log.stats.completed_at:
-            start = pd.Timestamp(log.stats.started_at)
-            end = pd.Timestamp(log.stats.completed_at)
-            a["s"] += (end - start).total_seconds()
-        md = log.eval.metadata or {}
-        for key, into in (("judge_prompt_version", "v"), ("data_sha256", "d")):
-            if md.get(key) and md[key] not in a[into]:
-                a[into].append(str(md[key]))
+        for judge, scorer, keys in judged:
+            _add_run(acc, log, judge, scorer, keys)
     return {
         judge: JudgeRunStats(
             judge,
@@ -178,6 +149,61 @@ def judge_run_stats(paths: Sequence[str | os.PathLike[str]]) -> dict[str, JudgeR
         )  # fmt: skip
         for judge, a in acc.items()
     }
+
+
+def _empathy_judges(log: Any) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(judge, scorer, keys) of an ``empathy_task`` log: the ``grader`` role's judge, and with a
+    panel (several judge scorers) the judge each scorer names in its scores."""
+    from empathy_task.ratings.logs import judge_scorers
+
+    keys = ("rated", "human_rated")
+    scorers = judge_scorers(log)
+    if len(scorers) > 1:
+        out = []
+        for scorer in scorers:
+            for sample in log.samples or []:
+                score = (sample.scores or {}).get(scorer)
+                if score is not None and (score.metadata or {}).get("judge"):
+                    out.append((str(score.metadata["judge"]), scorer, keys))
+                    break
+        return out
+    roles = log.eval.model_roles or {}
+    grader = roles.get("grader")
+    if grader is None:
+        return []
+    return [((grader[0] if isinstance(grader, list) else grader).model, "empathy_judge", keys)]
+
+
+def _add_run(
+    acc: dict[str, dict[str, Any]], log: Any, judge: str, scorer: str, keys: tuple[str, ...]
+) -> None:
+    # A panel's judges ran side by side: each is charged the run's whole wall time.
+    a = acc.setdefault(
+        judge,
+        {"runs": 0, "asked": 0, "parsed": 0, "in": 0, "out": 0, "s": 0.0, "v": [], "d": []},
+    )
+    a["runs"] += 1
+    for sample in log.samples or []:
+        score = (sample.scores or {}).get(scorer)
+        if score is None or not isinstance(score.value, dict):
+            continue
+        for key in keys:
+            v = score.value.get(key)
+            if isinstance(v, int | float) and not math.isnan(v):
+                a["asked"] += 1
+                a["parsed"] += int(v == 1.0)
+    usage = (log.stats.model_usage or {}).get(judge)
+    if usage is not None:
+        a["in"] += usage.input_tokens
+        a["out"] += usage.output_tokens
+    if log.stats.started_at and log.stats.completed_at:
+        start = pd.Timestamp(log.stats.started_at)
+        end = pd.Timestamp(log.stats.completed_at)
+        a["s"] += (end - start).total_seconds()
+    md = log.eval.metadata or {}
+    for key, into in (("judge_prompt_version", "v"), ("data_sha256", "d")):
+        if md.get(key) and md[key] not in a[into]:
+            a[into].append(str(md[key]))
 
 
 def repeated_ratings(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
@@ -255,5 +281,6 @@ def reply_words(data: str | os.PathLike[str] | None = None) -> pd.DataFrame | No
             }
         )
         for s in STORED_SOURCES
+        if f"reply_{s}" in study.columns  # the second file's sources only when it is here
     ]
     return pd.concat(parts, ignore_index=True)

@@ -25,6 +25,7 @@ import pandas as pd
 from empathy_task.ratings.files import FORMATS
 from empathy_task.ratings.table import (
     PROBABILITY_COLUMNS,
+    PROMPT_SET_COLUMNS,
     RATING_COLUMNS,
     STUDY_PROMPT,
     RatingTableError,
@@ -217,6 +218,9 @@ def rating_rows(
                 flagged.append(str(sample.id))
             rater = str(metadata.get("judge") or _grader(log, origin))
             labels = {k: sample.metadata[k] for k in labels_of}
+            # A user's prompt set: its identity goes into every rating (README, "Your own
+            # prompts"); the study's prompts leave the columns out.
+            labels |= {k: sample.metadata[k] for k in PROMPT_SET_COLUMNS if k in sample.metadata}
             place = f"{origin}: sample {sample.id}, epoch {sample.epoch}, scorer {name}"
             flags = _reply_flags(metadata)
             for who, prefix in ((source, ""), (HUMAN, "human_")):
@@ -292,6 +296,7 @@ def rating_table_from_logs(
         raise RatingTableError(origin, "no rated samples in the log(s)")
     with_probabilities = any(PROBABILITY_COLUMNS[0] in row for row in rows)
     columns = [*RATING_COLUMNS, "epoch", "_place"]
+    columns += [c for c in PROMPT_SET_COLUMNS if any(c in row for row in rows)]
     columns += [*(PROBABILITY_COLUMNS if with_probabilities else ()), "flagged"]
     frame = pd.DataFrame(rows, columns=columns)
     if with_probabilities:

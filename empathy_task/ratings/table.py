@@ -48,10 +48,30 @@ PROBABILITY_COLUMNS: tuple[str, ...] = ("p_bad", "p_okay", "p_good")
 #: at most 0.0015; a row that misses by more is not a distribution.
 PROBABILITY_TOLERANCE = 0.01
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("epoch", "teq", *PROBABILITY_COLUMNS, "flagged")
+#: The prompt set a rating's prompt belongs to, where it is a user's own (README, "Your own
+#: prompts"): its name and sha256. Empty (or absent) for the study's prompts.
+PROMPT_SET_COLUMNS: tuple[str, ...] = ("prompt_set", "prompt_set_sha256")
 
-#: What identifies a rating: two rows with the same values are the same rating.
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "epoch",
+    "teq",
+    *PROBABILITY_COLUMNS,
+    "flagged",
+    *PROMPT_SET_COLUMNS,
+)
+
+#: What identifies a rating: two rows with the same values are the same rating (within one
+#: prompt set: the set's columns join the key where a table has them).
 RATING_KEY: tuple[str, ...] = ("dialog_id", "source", "rater", "epoch")
+
+
+def own_prompt_rows(frame: pd.DataFrame) -> np.ndarray | None:
+    """Which rows rate a prompt of a user's own prompt set (a non-empty ``prompt_set``), or None
+    for a table without the column."""
+    if "prompt_set" not in frame.columns:
+        return None
+    cells = frame["prompt_set"]
+    return (cells.notna() & cells.astype(str).str.strip().ne("")).to_numpy(dtype=bool)
 
 
 #: The generation prompt of the study (with the definition of empathy): a source answering it
@@ -181,12 +201,21 @@ def validate_rating_table(
             raise RatingTableError(origin, "missing column", column=col)
     if frame.empty:
         raise RatingTableError(origin, "no ratings")
+    own = own_prompt_rows(frame)
+    if own is not None and own.any() and not own.all():
+        return _validate_mixed(frame, own, origin, fmt, rows)
     out = frame.reset_index(drop=True)
+    if own is not None and not own.any():
+        # The study's prompts only: the set's columns are empty.
+        out = out.drop(columns=[c for c in PROMPT_SET_COLUMNS if c in out.columns])
     at = _Rows(out, origin, fmt, rows)
     fail = at.fail
     codes, uniques = _check_ids(at)
     _check_ratings(at)
-    dialog_code, dialogs = _fill_labels(at, codes["dialog_id"], uniques["dialog_id"])
+    if own is not None and own.any():
+        dialog_code, dialogs = _own_labels(at)
+    else:
+        dialog_code, dialogs = _fill_labels(at, codes["dialog_id"], uniques["dialog_id"])
 
     if "epoch" in out.columns:
         out["epoch"] = _canonical_epoch(out["epoch"], fail)
@@ -216,6 +245,86 @@ def validate_rating_table(
             out = out.drop(columns="flagged")
     keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
     return out[keep]
+
+
+def _validate_mixed(
+    frame: pd.DataFrame,
+    own: np.ndarray,
+    origin: str,
+    fmt: str,
+    rows: Sequence[int] | None,
+) -> pd.DataFrame:
+    """A table with ratings of the study's prompts and of a user's set: each part validated in
+    its own way (the manifest's labels, the set's labels), back in the table's order."""
+    frame = frame.reset_index(drop=True)
+    numbers = list(rows) if rows is not None else [row_number(fmt, i) for i in range(len(frame))]
+    parts = []
+    for mask in (~own, own):
+        idx = np.flatnonzero(mask)
+        part = frame.iloc[idx]
+        parts.append(
+            validate_rating_table(part, origin, fmt, [numbers[i] for i in idx]).set_index(idx)
+        )
+    out = pd.concat(parts).sort_index()
+    for col in PROMPT_SET_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+    keep = list(RATING_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in out.columns]
+    return out[keep].reset_index(drop=True)
+
+
+def _own_labels(at: _Rows) -> tuple[np.ndarray, Any]:
+    """Labels of a user's prompt set come from the table itself (they were the set's, written by
+    the export): ``emotion`` any label or empty, ``sentiment`` a valence or empty, ``part_no`` a
+    whole number; one set of labels per prompt. Returns the codes of (set, dialog)."""
+    from empathy_task.vocabulary import VALENCES
+
+    out, fail = at.out, at.fail
+    out["prompt_set"] = out["prompt_set"].astype(str).str.strip()
+    if "prompt_set_sha256" in out.columns:
+        sha = out["prompt_set_sha256"].astype(object)
+        empty = sha.isna() | sha.astype(str).str.strip().eq("")
+        bad = ~empty & ~sha.astype(str).str.fullmatch(r"[0-9a-f]{64}")
+        if bad.any():
+            raise fail(bad.to_numpy(), "prompt_set_sha256", "not a sha256 (64 hex digits)")
+        out["prompt_set_sha256"] = sha.where(~empty, None)
+    for col in ("emotion", "sentiment", "plutchik"):
+        cells = out[col].astype(object) if col in out.columns else pd.Series(None, index=out.index)
+        empty = cells.isna() | cells.astype(str).str.strip().eq("")
+        text = cells.astype(str).str.strip()
+        if col == "sentiment":
+            bad = ~empty & ~text.isin(VALENCES)
+            if bad.any():
+                raise fail(bad.to_numpy(), col, "unknown valence: use positive, negative or empty")
+        out[col] = pd.Series(np.where(empty, None, text), index=out.index, dtype=object)
+    if "part_no" not in out.columns:
+        raise RatingTableError(at.origin, "missing column (a prompt set's batch)", column="part_no")
+    numbers = pd.to_numeric(out["part_no"], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(numbers) | (numbers < 0) | (np.mod(np.nan_to_num(numbers), 1) != 0)
+    if bad.any():
+        raise fail(bad, "part_no", "a batch must be a whole number from 0")
+    out["part_no"] = numbers.astype("int64")
+    key = out["prompt_set"] + "\x00" + out["dialog_id"].astype(str)
+    dialog_code, dialogs = pd.factorize(key)
+    labels = pd.Series(
+        [
+            f"{e}\x00{v}\x00{b}"
+            for e, v, b in zip(out["emotion"], out["sentiment"], out["part_no"], strict=True)
+        ],
+        index=out.index,
+    )
+    first = labels.groupby(dialog_code).transform("first")
+    wrong = (labels != first).to_numpy()
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        col = next(
+            c
+            for c in ("emotion", "sentiment", "part_no")
+            if str(out[c].iloc[i])
+            != str(out[c].iloc[int(np.flatnonzero(dialog_code == dialog_code[i])[0])])
+        )
+        raise fail(i, col, "differs from another rating's label of the same prompt")
+    return dialog_code, dialogs
 
 
 def _check_ids(at: _Rows) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -375,8 +484,12 @@ def combine_repeats(frame: pd.DataFrame, place: Callable[[int], str]) -> tuple[p
     rating identity different values are a :class:`RatingTableError` naming both places
     (``place(index)`` of each row, ``index`` being the frame's).
     """
-    key = list(RATING_KEY)
+    # Two sets may both have a prompt "p1": a rating's identity is within its prompt set.
+    key = [*RATING_KEY, *(c for c in PROMPT_SET_COLUMNS if c in frame.columns)]
     keyed = with_epoch(frame)
+    for c in PROMPT_SET_COLUMNS:
+        if c in keyed.columns:
+            keyed = keyed.assign(**{c: keyed[c].fillna("")})
     same = keyed.duplicated([*key, "rating"])
     distinct = keyed[~same]
     clash = distinct.duplicated(key, keep=False)
@@ -384,12 +497,7 @@ def combine_repeats(frame: pd.DataFrame, place: Callable[[int], str]) -> tuple[p
         first = distinct.index[clash.to_numpy()][0]
         row = distinct.loc[first]
         match = distinct[clash]
-        match = match[
-            (match["dialog_id"] == row["dialog_id"])
-            & (match["source"] == row["source"])
-            & (match["rater"] == row["rater"])
-            & (match["epoch"] == row["epoch"])
-        ]
+        match = match[(match[key] == row[key]).all(axis=1)]
         a, b = match.index[:2]
         raise RatingTableError(
             place(int(b)),
@@ -506,11 +614,11 @@ def canonical_flags(cells: pd.Series, fail: Callable[..., RatingTableError]) -> 
 
 
 def study_rating_table(study: pd.DataFrame) -> pd.DataFrame:
-    """The authors' crowd ratings as a rating table: sources human, chatgpt, chatgpt_empathy."""
+    """The study table's crowd ratings as a rating table: every stored source it holds."""
     from empathy_task.vocabulary import STORED_SOURCES
 
     parts = []
-    for s in STORED_SOURCES:
+    for s in [s for s in STORED_SOURCES if f"rating_{s}" in study.columns]:
         part = study[["dialog_id", *LABEL_COLUMNS]].copy()
         part["source"] = s
         part["rater"] = study[f"rater_{s}"].to_numpy()
@@ -518,3 +626,29 @@ def study_rating_table(study: pd.DataFrame) -> pd.DataFrame:
         part["teq"] = [json.dumps(list(v)) for v in study[f"teq_{s}"]]
         parts.append(part)
     return pd.concat(parts, ignore_index=True)[[*RATING_COLUMNS, "teq"]]
+
+
+def stored_rating_table(study: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The crowd ratings of every stored source: the study table's, and, for a source whose file
+    is absent (no second study file), the shipped ratings of ``human_baseline/crowd_ratings.csv``.
+
+    The ratings are published figures, so the study's six rows never need the second file's
+    text; only replay, validation and rating sheets do. Returns the table and the sources that
+    came from the shipped ratings (empty when every stored source's file is here).
+    """
+    from empathy_task.data.study import crowd_ratings, manifest, missing_sources
+
+    table = study_rating_table(study)
+    missing = missing_sources(study)
+    if not missing:
+        return table, ()
+    shipped = crowd_ratings()
+    shipped = shipped[shipped["source"].isin(missing)]
+    shipped = shipped[shipped["dialog_id"].isin(study["dialog_id"])]
+    # In the stored order (the shipped file is sorted by name), as the study table's sources are.
+    shipped = shipped.sort_values("source", key=lambda c: c.map(missing.index), kind="stable")
+    labels = manifest()[["dialog_id", *LABEL_COLUMNS]]
+    shipped = shipped.merge(labels, on="dialog_id", how="left")
+    shipped["teq"] = ""  # the shipped figures carry no TEQ answers
+    out = pd.concat([table, shipped[[*RATING_COLUMNS, "teq"]]], ignore_index=True)
+    return out, missing

@@ -289,6 +289,146 @@ def confusion_plot(confusion: np.ndarray, reference: str, other: str, title: str
     return _png(fig)
 
 
+def good_rate_heatmap(
+    emotions: Sequence[str],
+    sources: Sequence[str],
+    rates: np.ndarray,
+    markers: Sequence[Sequence[str]],
+    title: str,
+) -> bytes:
+    """Good rate per emotion (rows) and source (columns), ``rates[emotion, source]``, each cell
+    labelled with its rate in percent and its significance marker (``markers[emotion][source]``:
+    the source against the baseline; empty for the baseline itself)."""
+    rates = np.asarray(rates, dtype=float)
+    n_rows, n_cols = rates.shape
+    fig = _figure(1.0, 1.0)
+    label_width = _text_width(fig, emotions, _SMALL) + _PAD + 0.1
+    cell = max(0.62, _text_width(fig, ["100*** "], _SMALL - 1) + 0.1)
+    header = _text_width(fig, sources, _SMALL) * 0.71 + 0.35  # names at 45 degrees
+    width = max(label_width + n_cols * cell + 1.1, _text_width(fig, [title], _TITLE) + 0.3)
+    height = 0.45 + header + 0.2 * n_rows + 0.2
+    fig.set_size_inches(width, height)
+    ax = _axes(fig, label_width, width - label_width - n_cols * cell, 0.45 + header, 0.2)
+    image = ax.imshow(np.ma.masked_invalid(rates), cmap="cividis", vmin=0, vmax=1, aspect="auto")
+    for i in range(n_rows):
+        for j in range(n_cols):
+            if not np.isfinite(rates[i, j]):
+                continue
+            colour = "black" if rates[i, j] > 0.6 else "white"
+            ax.text(
+                j,
+                i,
+                f"{100 * rates[i, j]:.0f}{markers[i][j]}",
+                ha="center",
+                va="center",
+                fontsize=_SMALL - 1,
+                color=colour,
+                parse_math=False,
+            )
+    ax.set_xticks(range(n_cols))
+    ax.set_xticklabels([str(s) for s in sources], fontsize=_SMALL)
+    ax.xaxis.tick_top()
+    for text in ax.get_xticklabels():
+        text.set_parse_math(False)
+        text.set_rotation(45)
+        text.set_rotation_mode("anchor")
+        text.set_horizontalalignment("left")
+    _row_labels(ax, np.arange(n_rows), emotions)
+    colourbar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    colourbar.ax.tick_params(labelsize=_SMALL)
+    colourbar.set_label("Good rate", fontsize=_SMALL)
+    fig.suptitle(title, fontsize=_TITLE, y=1 - 0.1 / height, va="top", parse_math=False)
+    return _png(fig)
+
+
+def wins_plot(models: Sequence[str], wins: np.ndarray, title: str) -> bytes:
+    """A models x models matrix: ``wins[i, j]`` emotions where row model i is significantly
+    better than column model j (the diagonal is empty)."""
+    wins = np.asarray(wins, dtype=float)
+    n = len(models)
+    fig = _figure(1.0, 1.0)
+    label_width = _text_width(fig, models, _SMALL) + _PAD + 0.1
+    header = _text_width(fig, models, _SMALL) * 0.71 + 0.35
+    side = 0.5 * max(n, 1)
+    width = max(label_width + side + 0.3, _text_width(fig, [title], _TITLE) + 0.3)
+    height = 0.45 + header + side + 0.2
+    fig.set_size_inches(width, height)
+    ax = _axes(fig, label_width, width - label_width - side, 0.45 + header, 0.2)
+    shown = wins.copy()
+    np.fill_diagonal(shown, np.nan)
+    top = max(float(np.nanmax(shown)) if n > 1 else 1.0, 1.0)
+    ax.imshow(np.ma.masked_invalid(shown), cmap="Blues", vmin=0, vmax=top, aspect="auto")
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            colour = "white" if shown[i, j] > top / 2 else "black"
+            ax.text(
+                j, i, f"{int(wins[i, j])}", ha="center", va="center", fontsize=_SMALL, color=colour
+            )
+    ax.set_xticks(range(n))
+    ax.set_xticklabels([str(m) for m in models], fontsize=_SMALL)
+    ax.xaxis.tick_top()
+    for text in ax.get_xticklabels():
+        text.set_parse_math(False)
+        text.set_rotation(45)
+        text.set_rotation_mode("anchor")
+        text.set_horizontalalignment("left")
+    _row_labels(ax, np.arange(n), models)
+    fig.suptitle(title, fontsize=_TITLE, y=1 - 0.1 / height, va="top", parse_math=False)
+    return _png(fig)
+
+
+def _heatmap_figures(a: Analysis, figures: dict[str, bytes]) -> None:
+    """Per rater kind with a baseline: the 32 emotions x sources' Good rates, marked where a
+    source differs from the baseline (its per-emotion Good test, p adjusted in its family)."""
+    from empathy_task.report.between_models import SHOWN_MODELS
+
+    c = a.comparisons
+    g = a.groups
+    emotions = list(a.scopes[3:])
+    for i, kind in enumerate(a.rater_kinds, start=1):
+        if a.options.baseline not in a.sources[kind] or len(a.sources[kind]) < 2:
+            continue
+        sources = list(a.sources[kind])
+        if len(sources) > SHOWN_MODELS + 1:  # the baseline and the highest Good rates
+            sources = [s for s in sources if s in a.detail_sources[kind]]
+        rates = (
+            g[g["rater_kind"] == kind]
+            .pivot(index="scope", columns="source", values="good_rate")
+            .reindex(index=emotions, columns=sources)
+            .to_numpy(float)
+        )
+        vs = c[(c["rater_kind"] == kind) & c["vs_baseline"] & (c["level"] == "emotion")]
+        marks = vs.pivot(index="scope", columns="b", values="good_marker").reindex(
+            index=emotions, columns=sources
+        )
+        markers = [[m if isinstance(m, str) else "" for m in row] for row in marks.to_numpy()]
+        figures[f"heatmap_{i}.png"] = good_rate_heatmap(
+            [e.split(":", 1)[1] for e in emotions],
+            sources,
+            rates,
+            markers,
+            f"Good rate per emotion, {kind_title(kind)}; stars: differs from "
+            f"{a.options.baseline} (p adjusted: {a.options.correction})",
+        )
+
+
+def _between_figures(a: Analysis, figures: dict[str, bytes]) -> None:
+    from empathy_task.analysis.between import wins_matrix
+    from empathy_task.report.between_models import compute, shown_models
+
+    result = compute(a)
+    for i, kind in enumerate(result.sources, start=1):
+        models, wins = wins_matrix(result, kind)
+        keep = [j for j, m in enumerate(models) if m in set(shown_models(a, result, kind))]
+        figures[f"between_models_{i}.png"] = wins_plot(
+            [models[j] for j in keep],
+            wins[np.ix_(keep, keep)],
+            f"Emotions where the row's model is significantly better, {kind_title(kind)}",
+        )
+
+
 def render_figures(a: Analysis) -> dict[str, bytes]:
     """The report's PNGs, keyed by file name."""
     from empathy_task.report import figures as plots
@@ -350,6 +490,8 @@ def render_figures(a: Analysis) -> dict[str, bytes]:
                     panels,
                     f"Relative increase in Good per emotion ({kind_title(kind)})",
                 )
+    _heatmap_figures(a, figures)
+    _between_figures(a, figures)
     for i, ag in enumerate(a.agreement, start=1):
         figures[f"confusion_{i}.png"] = plots.confusion_plot(
             np.array(ag.overall.confusion),

@@ -23,7 +23,9 @@ from empathy_task.report.sections import build_document
 
 logger = logging.getLogger(__name__)
 
-FORMATS: tuple[str, ...] = ("md", "html", "json")
+FORMATS: tuple[str, ...] = ("md", "html", "json", "eee")
+# What --format means without one: the report itself; eee (Every Eval Ever records) is asked for.
+DEFAULT_FORMATS: tuple[str, ...] = ("md", "html", "json")
 
 
 FILE_NAMES: dict[str, str] = {"md": "report.md", "html": "report.html", "json": "report.json"}
@@ -84,7 +86,7 @@ def render_html(sections: Sequence[Section], title: str = "Empathy report") -> s
 
 def render_report(
     a: Analysis,
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
     inputs: Sequence[LoadedInput] = (),
     title: str = "Empathy report",
     *,
@@ -99,7 +101,9 @@ def render_report(
 
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise ValueError(f"unknown format(s) {', '.join(unknown) or '(none)'}: use md, html, json")
+        raise ValueError(
+            f"unknown format(s) {', '.join(unknown) or '(none)'}: use {', '.join(FORMATS)}"
+        )
     clock = {} if timings is None else timings
     files: dict[str, bytes] = {}
     if "md" in formats or "html" in formats:
@@ -119,6 +123,11 @@ def render_report(
         start = time.perf_counter()
         files[FILE_NAMES["json"]] = render_json(a, inputs).encode("utf-8")
         clock["json"] = time.perf_counter() - start
+    if "eee" in formats:
+        from empathy_task.report.eee import render_eee
+
+        logs = any(i.kind == "log" for i in inputs) or not inputs
+        files.update(render_eee(a, library="inspect_ai" if logs else "empathy-task"))
     return RenderedReport(files)
 
 
@@ -127,7 +136,10 @@ def render_report(
 MANIFEST = ".empathy-report.json"
 _MANIFEST_KIND = "empathy-task report"
 # The figures' names (figures.py), for a folder written before reports had a manifest.
-_LEGACY_FIGURE = re.compile(r"(?:ratings_by_source|(?:valence|forest|confusion)_\d+)\.png")
+_LEGACY_FILE = re.compile(
+    r"(?:ratings_by_source|(?:valence|forest|confusion|heatmap|between_models)_\d+)\.png"
+    r"|eee-.+\.json"
+)
 
 
 def _manifest(folder: Path) -> list[str] | None:
@@ -151,14 +163,15 @@ def _manifest_bytes(names: Sequence[str]) -> bytes:
 
 def _is_report_file(path: Path, listed: Sequence[str] | None = None) -> bool:
     """A file a report wrote: listed in the folder's manifest (``listed``); in a folder without
-    one (a report of an earlier version), its Markdown, HTML, JSON or one of its figures."""
+    one (a report of an earlier version), its Markdown, HTML, JSON, Every Eval Ever records or
+    one of its figures."""
     if not path.is_file() or path.is_symlink():
         return False
     if path.name == MANIFEST:
         return True
     if listed is not None:
         return path.name in listed
-    return path.name in FILE_NAMES.values() or bool(_LEGACY_FIGURE.fullmatch(path.name))
+    return path.name in FILE_NAMES.values() or bool(_LEGACY_FILE.fullmatch(path.name))
 
 
 def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = False) -> list[Path]:

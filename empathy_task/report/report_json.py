@@ -23,11 +23,23 @@
   ``judge_card``: the judges' report cards (docs/design.md, "Judge calibration").
 - added: ``intervals`` (the method of each interval), ``clusters`` (the cluster bootstrap and
   design effects; ``good_rs_chi2, good_rs_p`` in the overall comparisons), ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
-  ``published`` (the paper's reference rows, never mixed with computed ones), ``inputs``, and
+  ``paper_models`` (the paper's models, their stored sources and whether the input's crowd
+  ratings compute their rows), ``published`` (the paper's published rows of the models whose
+  ratings are not in the input: the leaderboard's labelled fallback), ``between_models`` (the
+  models compared with each other: per pair the emotions where each is significantly better,
+  and every pair's rows in every scope; its fields are declared in
+  :mod:`empathy_task.report.between_models`), ``inputs``, and
   ``ppi`` (only where the crowd rated part of a source that a judge rated in full: the
   prediction-powered Good rate, see :func:`empathy_task.report.report_json.ppi_json`),
   ``coverage`` (prompts per source and whether a rater kind's sources differ in them), ``paired``
-  (a judge's paired tests: McNemar, Stuart-Maxwell, prompt-bootstrap intervals).
+  (a judge's paired tests: McNemar, Stuart-Maxwell, prompt-bootstrap intervals),
+  ``self_preference`` (``[{"source", "judge", "reason"}]``: a judge sharing a provider or family
+  with a source it rated) and ``panel`` (only with two or more calibrated judges: ``judges``,
+  ``weights``, the nested ``loso`` and ``loso_rms_error``, ``judge_loso_rms_error``, ``card`` (the
+  panel's report-card row), ``crowd_equivalent`` (per source: the pooled crowd-equivalent Good rate
+  and relative increase with intervals, ``judge_good_rates``, ``judge_error_correlation``,
+  ``without``: the panel without a self-preferring judge), ``judge_scale`` (the panel vote's Good
+  rate, on the judges' scale) and ``source_bias`` per judge; docs/design.md, "Several judges").
 
 NaN becomes ``null``; floats are written at full (``repr``) precision. Everything is rendered in memory; :func:`write_report` then moves the files
 into place, so a failure leaves no partial report.
@@ -46,8 +58,9 @@ import pandas as pd
 
 from empathy_task.analysis import stats
 from empathy_task.analysis.results import Analysis, KindAgreement
+from empathy_task.analysis.steps import interval_gaps, paper_models
 from empathy_task.ratings.inputs import LoadedInput
-from empathy_task.vocabulary import LABELS
+from empathy_task.vocabulary import CROWD, LABELS
 
 SCHEMA = "empathy-task-report/1"
 
@@ -181,6 +194,18 @@ def _paired_json(a: Analysis) -> str:
     return encode(head)[:-1] + ', "rows": ' + _comparisons_json(a.paired) + "}"
 
 
+def _between_json(a: Analysis) -> str:
+    """``between_models``: the models compared with each other (report/between_models.py
+    declares its fields), rows written column-wise."""
+    from empathy_task.report import between_models as bm
+
+    result = bm.compute(a)
+    encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
+    head = encode(_json_safe(bm.between_json_head(result)))
+    rows = result.rows[[c.key for c in bm.ROW_COLUMNS]]
+    return head[:-1] + ', "rows": ' + _comparisons_json(rows) + "}"
+
+
 def _agreement_json(ag: KindAgreement) -> dict[str, Any]:
     def one(r: stats.AgreementResult) -> dict[str, Any]:
         return {
@@ -290,18 +315,26 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         "intervals": {
             "good_rate": stats.GOOD_RATE_INTERVAL,
             "rel_increase_good": stats.REL_INCREASE_INTERVAL,
+            "rel_increase_good_cluster": stats.CLUSTER_REL_INCREASE_INTERVAL,
             "note": (
                 "good_rate: Wilson score interval; rel_increase_good: Katz log interval of the "
                 "ratio of two independent proportions (the Good rates on the prompts both "
-                "sources have), 0.5 added to each count; both assume independent ratings"
+                "sources have), 0.5 added to each count; both assume independent ratings. "
+                "rel_increase_good_cluster_low/high: percentile bootstrap resampling crowd "
+                "raters within each source (the crowd's comparisons with the baseline, overall "
+                "and per valence); each comparison's rel_increase_interval names its headline "
+                "interval"
             ),
         },
+        # Issue 23: every comparison without an interval of the relative increase, by reason.
+        "rel_increase_interval_gaps": interval_gaps(a.comparisons),
         "scopes": list(a.scopes),
         "groups": by_rater[a.primary_kind],
         "groups_by_rater": by_rater,
         "comparisons": None,  # written column-wise below
         "coverage": _coverage_json(a),
         "paired": None,  # written column-wise below
+        "between_models": None,  # rows written column-wise below
         "clusters": {
             "note": (
                 "overall Good rate per group with whole clusters resampled (unit: rater for the "
@@ -336,8 +369,13 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         "crowd_equivalent": list(a.crowd_equivalent),
         "judge_card": [dict(c.card) for c in a.calibrations],
         "rater_quality": a.rater_quality.to_dict(orient="records"),
+        "paper_models": paper_models(a.sources.get(CROWD, ())),
         "published": {
-            "note": "the paper's published Good counts; reference rows, not computed from the input",
+            "note": (
+                "the paper's published Good counts, only for its models whose crowd ratings are "
+                "not in the input (the leaderboard's labelled fallback; a model whose ratings "
+                "are in the input is computed from them, see paper_models)"
+            ),
             "rows": a.published.to_dict(orient="records"),
         },
         "inputs": [
@@ -352,9 +390,15 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             for i in inputs
         ],
         "repeatability": [dataclasses.asdict(r) for r in a.repeatability],
+        "self_preference": list(a.self_preference),
     }
+    if a.panel is not None:
+        doc["panel"] = a.panel
     if a.ppi:
         doc["ppi"] = ppi_json(a)
+    if a.prompt_set is not None:
+        # A user's own prompt set (README, "Your own prompts"): which, and what it has.
+        doc["prompt_set"] = a.prompt_set
     # One top-level key per line, each value by json's C encoder (an indent would make json use
     # its pure-Python encoder, slower than everything else here together). The comparisons can
     # number tens of thousands; pandas' to_json would be faster but rounds floats to 15
@@ -366,6 +410,8 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
             text = _comparisons_json(a.comparisons)
         elif key == "paired":
             text = _paired_json(a)
+        elif key == "between_models":
+            text = _between_json(a)
         elif key in ("groups", "groups_by_rater"):
             text = encode(value)  # built JSON-safe by _group_entries
         else:

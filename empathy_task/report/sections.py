@@ -11,6 +11,7 @@ import pandas as pd
 from empathy_task.analysis import paired, stats
 from empathy_task.analysis.results import OVERALL, TESTS, Analysis
 from empathy_task.ratings.inputs import LoadedInput
+from empathy_task.report.between_models import CORRECTION_NAMES, between_sections
 from empathy_task.report.document import (
     Figure,
     Section,
@@ -25,6 +26,7 @@ from empathy_task.report.document import (
     is_nan,
     kind_title,
 )
+from empathy_task.resources import source_display_names
 from empathy_task.vocabulary import CROWD, LABELS
 
 
@@ -64,7 +66,7 @@ def _method(a: Analysis) -> Section:
         )
         + " Beyond the paper: Cramer's V (here equal to Cohen's w, from the uncorrected "
         f"statistic), {round(o.confidence * 100)}% confidence intervals for Good rates and for "
-        "the relative increase against the baseline, the a-priori power of each comparison, "
+        "the relative increase of every comparison, the a-priori power of each comparison, "
         "agreement between rater kinds, and rater quality from the Toronto Empathy "
         "Questionnaire (TEQ)."
     )
@@ -74,9 +76,13 @@ def _method(a: Analysis) -> Section:
         "(of the relative increase of the Good rates on the shared prompts). Both are closed forms: "
         "they hold at small counts (a group with no Good rating still gets a non-empty interval), "
         "need no resampling, and identical counts get identical intervals in every scope. Every "
-        "group and every comparison with the baseline, in every scope, has one; the relative "
-        "increase has none where the baseline has no Good rating (it is undefined). They treat "
-        "ratings as independent. Power is given only a priori, at the planned effect size "
+        "group and every comparison, in every scope, has one, also where the side compared "
+        "against has no Good rating (the relative increase itself is then undefined); a "
+        "comparison without one (no prompt rated for both sources) is counted in the notes. "
+        "They treat ratings as independent: the crowd's comparisons with the baseline, overall "
+        "and per valence, show a rater-cluster bootstrap interval instead (raters resampled "
+        "within each source; the Katz one stays in report.json). Power is given only a priori, "
+        "at the planned effect size "
         f"w = {o.effect}: power at the observed effect is a fixed function of the p-value and "
         "adds nothing to it."
     )
@@ -107,7 +113,9 @@ def _method_rater_designs(a: Analysis) -> str:
         "tests stay as the paper-faithful columns, and beside them, in 'Paired tests', McNemar's "
         f"test on Good vs not Good (exact binomial below {paired.MCNEMAR_EXACT_BELOW} discordant "
         "pairs, chi-squared with continuity correction from there), the Stuart-Maxwell test of "
-        "the Bad/Okay/Good margins (df 2), and percentile bootstrap intervals of the Good-rate "
+        "the Bad/Okay/Good margins (df 2, or the rank of its covariance where pairs differ in "
+        "some categories only, 1 in such a singular table), and percentile bootstrap intervals "
+        "of the Good-rate "
         f"difference and the relative increase that resample prompts ({o.resamples:,} "
         "resamples, overall and per valence, against the baseline). With several epochs, the "
         "pairs are (prompt, epoch) and the bootstrap resamples whole prompts with all their "
@@ -169,7 +177,8 @@ def _leaderboard(a: Analysis) -> Section:
         s.add(note)
     s.add(
         "Computed from the input, grouped by rater kind; each source is compared with the "
-        f"baseline {a.options.baseline!r} rated by the same kind of rater. Sorted by Good rate."
+        f"baseline {a.options.baseline!r} rated by the same kind of rater. Sorted by Good rate. "
+        "A stored source shows the paper's name of its model in brackets."
     )
     differs = a.coverage_differs()
     g = a.overall_groups()
@@ -188,6 +197,9 @@ def _leaderboard(a: Analysis) -> Section:
                 "good_marker",
                 "rel_increase_good_low",
                 "rel_increase_good_high",
+                "rel_increase_good_cluster_low",
+                "rel_increase_good_cluster_high",
+                "rel_increase_interval",
                 "good_chi2",
                 "good_p_adjusted",
                 "dist_chi2",
@@ -198,12 +210,13 @@ def _leaderboard(a: Analysis) -> Section:
         )
     }
     p_label = "p" if a.options.correction == "none" else f"p ({a.options.correction})"
+    names = source_display_names()
     rows = []
     for kind in a.rater_kinds:
         part = g[g["rater_kind"] == kind].sort_values("good_rate", ascending=False, kind="stable")
         for r in part.to_dict("records"):
             row = [
-                str(r["source"]),
+                _with_paper_name(str(r["source"]), names),
                 kind_title(kind) if kind == CROWD else f"{kind_title(kind)} (judge's scale)",
                 fmt_int(r["n"]),
                 fmt_int(r["Bad"]),
@@ -218,8 +231,7 @@ def _leaderboard(a: Analysis) -> Section:
             elif key in vs:
                 v = vs[key]
                 row += [
-                    f"{fmt_rel(v['rel_increase_good'])}{v['good_marker']} "
-                    f"{fmt_ci(v['rel_increase_good_low'], v['rel_increase_good_high'], 1.0)}"
+                    f"{fmt_rel(v['rel_increase_good'])}{v['good_marker']} {headline_ci(v)}"
                     + (_shared_n(v) if differs.get(kind) else ""),
                     fmt_num(v["good_chi2"]),
                     fmt_p(v["good_p_adjusted"]),
@@ -230,10 +242,11 @@ def _leaderboard(a: Analysis) -> Section:
             else:
                 row += ["descriptive only", "", "", "", "", ""]
             rows.append(row)
+    rows += _published_fallback_rows(a)
     for ce in a.crowd_equivalent:
         rows.append(
             [
-                ce["source"],
+                _with_paper_name(str(ce["source"]), names),
                 f"crowd-equivalent (judge {ce['judge']})",
                 fmt_int(ce["n"]),
                 *(f"{ce['counts'][label]:,.1f}" for label in LABELS),
@@ -247,6 +260,7 @@ def _leaderboard(a: Analysis) -> Section:
                 "",
             ]
         )
+    rows += _panel_leaderboard_rows(a)
     s.add(
         Table(
             [
@@ -259,7 +273,7 @@ def _leaderboard(a: Analysis) -> Section:
                 f"Good rate [{round(a.options.confidence * 100)}% CI]",
                 "mean rating",
                 "rel. increase in Good [CI]",
-                "chi2 Good (2x2)",
+                "chi2 Good (2x2, the paper's test)",
                 p_label,
                 "chi2 dist (2x3)",
                 p_label,
@@ -268,6 +282,20 @@ def _leaderboard(a: Analysis) -> Section:
             rows,
         )
     )
+    if (c["rel_increase_interval"] == stats.CLUSTER_REL_INCREASE_INTERVAL).any():
+        s.add(
+            "The interval of a crowd row's relative increase is a rater-cluster bootstrap "
+            f"({a.options.resamples:,} resamples): each crowd rater rated one batch of 10 replies "
+            "of one source, and a lenient or harsh rater moves a whole batch, so raters are "
+            "resampled within each source. The Katz log interval, which treats the ratings as "
+            "independent, is narrower (in report.json as rel_increase_good_low/high; the "
+            "cluster one as rel_increase_good_cluster_low/high). A judge's rows (one rating per "
+            "prompt) keep the Katz interval. The chi-squared column is the paper's test, which "
+            "also treats the ratings as independent; the Rao-Scott corrected test is in 'Rater "
+            "clusters'."
+        )
+    if not a.published.empty:
+        s.add(_published_note(a))
     if a.crowd_equivalent:
         s.add(
             "Rows marked crowd-equivalent put a judge-rated source in the crowd's units: its "
@@ -343,47 +371,51 @@ def _flagged_note(a: Analysis) -> str | None:
     )
 
 
-def _published(a: Analysis) -> Section:
-    p = a.published
-    s = Section("Published reference rows (not computed from your input)")
-    s.add(
-        "The paper's Good counts (Welivita & Pu, 2024), shipped with the package as reference "
-        "rows. They are published figures, not recomputed here: GPT-4 in the paper is the "
-        "chatgpt_empathy source of the authors' data. The relative increase and the Good test are "
-        "computed against the published human count."
-    )
+def _published_fallback_rows(a: Analysis) -> list[list[str]]:
+    """The paper's published row of each of its models whose crowd ratings are not in the
+    input (the fallback; a model whose ratings are there has its row computed above)."""
     rows = []
-    for _, r in p.iterrows():
+    for r in a.published.to_dict("records"):
+        stored = r["stored_source"]
         rows.append(
             [
-                "published",
-                str(r["source"]),
-                kind_title(str(r["rater_kind"])),
+                f"{stored} ({r['source']})" if stored else str(r["source"]),
+                f"{kind_title(str(r['rater_kind']))}, published (ratings not in the input)",
                 fmt_int(r["n"]),
+                "n/a",
+                "n/a",
                 fmt_int(r["Good"]),
                 fmt_rate(r["good_rate"]),
-                "baseline" if r["source"] == "human" else fmt_rel(r["rel_increase_good"]),
+                "n/a",
+                "baseline"
+                if r["source"] == "human"
+                else f"{fmt_rel(r['rel_increase_good'])}{r['good_marker']}",
                 fmt_num(r["good_chi2"]),
-                fmt_p(r["good_p"]) + str(r["good_marker"]),
+                fmt_p(r["good_p"]),
+                "n/a",
+                "n/a",
+                "n/a",
             ]
         )
-    s.add(
-        Table(
-            [
-                "row",
-                "source",
-                "rater",
-                "n",
-                "Good",
-                "Good rate",
-                "rel. increase vs published human",
-                "chi2 Good (2x2)",
-                "p",
-            ],
-            rows,
-        )
+    return rows
+
+
+def _with_paper_name(source: str, names: dict[str, str]) -> str:
+    """A stored source with the paper's name of it (registry.yaml ``sources``), where it differs."""
+    name = names.get(source)
+    return f"{source} ({name})" if name and name.lower() != source.lower() else source
+
+
+def _published_note(a: Analysis) -> str:
+    models = ", ".join(str(m) for m in a.published["source"])
+    return (
+        "Rows marked published are the paper's figures (Welivita & Pu, 2024) for its models "
+        f"whose crowd ratings are not in the input ({models}): only their Good counts are "
+        "published, so they have no interval, no Bad / Okay counts and no distribution test; "
+        "their relative increase and Good test are against the published human count. Add the "
+        "model's crowd ratings to the input (the second file, see the README's data section) "
+        "and its row is computed from them like the others."
     )
-    return s
 
 
 def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
@@ -404,6 +436,9 @@ _ROW_COLUMNS = [
     "rel_increase_good",
     "rel_increase_good_low",
     "rel_increase_good_high",
+    "rel_increase_good_cluster_low",
+    "rel_increase_good_cluster_high",
+    "rel_increase_interval",
     "rel_increase_reason",
     *(f"{t}_{x}" for t in TESTS for x in ("chi2", "p_adjusted", "marker", "reason")),
     "dist_cramers_v",
@@ -424,8 +459,7 @@ def _comparison_rows(frame: pd.DataFrame, with_scope: bool, with_pair: bool) -> 
             fmt_int(r["n_b"]),
             fmt_int(r["good_a"]),
             fmt_int(r["good_b"]),
-            f"{fmt_rel(r['rel_increase_good'])} "
-            f"{fmt_ci(r['rel_increase_good_low'], r['rel_increase_good_high'], 1.0)}".strip(),
+            f"{fmt_rel(r['rel_increase_good'])} {headline_ci(r)}".strip(),
             fmt_num(r["good_chi2"]),
             fmt_p(r["good_p_adjusted"]) + r["good_marker"],
             fmt_num(r["dist_chi2"]),
@@ -435,6 +469,15 @@ def _comparison_rows(frame: pd.DataFrame, with_scope: bool, with_pair: bool) -> 
         ]
         rows.append(row)
     return rows
+
+
+def headline_ci(r: dict[str, Any]) -> str:
+    """A comparison's headline interval of the relative increase: the rater-cluster bootstrap
+    where the row has one (the crowd's, overall and per valence), else the Katz log interval."""
+    if r.get("rel_increase_interval") == stats.CLUSTER_REL_INCREASE_INTERVAL:
+        low, high = r["rel_increase_good_cluster_low"], r["rel_increase_good_cluster_high"]
+        return f"{fmt_ci(low, high, 1.0)} (rater clusters)" if fmt_ci(low, high, 1.0) else ""
+    return fmt_ci(r["rel_increase_good_low"], r["rel_increase_good_high"], 1.0)
 
 
 def _comparison_columns(a: Analysis, with_scope: bool, with_pair: bool) -> list[str]:
@@ -841,8 +884,39 @@ def _calibration_sections(a: Analysis) -> list[Section]:
         "sources, the map predicts each stored source's crowd Good rate; the RMS error of those "
         "predictions is how well it carries to a new model. A crowd-equivalent interval is a "
         "bootstrap interval (the calibration replies, the source's replies and the crowd's human "
-        "group resampled together) with each side widened by that RMS error in quadrature."
+        "group resampled together) with each side widened by the transfer error: the "
+        "between-source SD of the leave-one-source-out errors once their own sampling noise is "
+        "subtracted (random effects; 0 when the map carries exactly), added in quadrature with "
+        "Student's t on Welch-Satterthwaite degrees of freedom, at most the calibrating sources "
+        "- 1, as that SD rests on so few sources."
     )
+    if a.crowd_equivalent:
+        s.add(
+            Table(
+                [
+                    "source",
+                    "judge",
+                    "calibrating sources",
+                    "transfer SD (points)",
+                    "judge Good rate (sources' range)",
+                    "outside the range (points)",
+                    "warning",
+                ],
+                [
+                    [
+                        ce["source"],
+                        ce["judge"],
+                        fmt_int(ce.get("calibrating_sources", 0)),
+                        f"{100 * ce.get('transfer_sd', float('nan')):.1f}",
+                        f"{fmt_rate(ce['judge_good_rate'])} "
+                        + fmt_ci(*ce.get("judge_good_range", (float("nan"),) * 2)),
+                        f"{100 * ce.get('extrapolation', float('nan')):.1f}",
+                        "; ".join(ce.get("warnings") or []) or "none",
+                    ]
+                    for ce in a.crowd_equivalent
+                ],
+            )
+        )
     out = [s]
     for c in a.calibrations:
         sub = Section(f"Judge {c.judge}: leave-one-source-out", level=3)
@@ -860,7 +934,7 @@ def _calibration_sections(a: Analysis) -> list[Section]:
                     "crowd Good rate",
                     "judge Good rate (judge's scale)",
                     "calibrated from the others",
-                    "error (points)",
+                    "error (points; a share x 100)",
                 ],
                 [
                     [
@@ -899,8 +973,10 @@ def _judge_card(a: Analysis) -> Section:
         return fmt_num(float("nan") if v is None else v, digits)
 
     rows = []
-    for c in a.calibrations:
-        card = c.card
+    cards = [(c.judge, c.card) for c in a.calibrations]
+    if a.panel is not None:
+        cards.append((a.panel["card"]["judge"], a.panel["card"]))
+    for judge, card in cards:
         lb = card.get("length_bias") or {}
         rep = card.get("repeatability") or {}
         order = card.get("same_order_as_crowd")
@@ -914,7 +990,7 @@ def _judge_card(a: Analysis) -> Section:
         ratio = lb.get("odds_ratio_per_doubling")
         rows.append(
             [
-                c.judge,
+                judge,
                 fmt_int(card.get("pairs")),
                 fmt_rate(card.get("exact_agreement")),
                 num(card, "kappa_quadratic"),
@@ -1014,6 +1090,17 @@ def _plots_section(a: Analysis, figures: dict[str, bytes]) -> Section:
         )
     for name in sorted(n for n in figures if n.startswith("valence_")):
         s.add(Figure(name, "Good rate by valence with Wilson intervals", figures[name]))
+    for name in sorted(n for n in figures if n.startswith("heatmap_")):
+        s.add(
+            Figure(
+                name,
+                "Good rate per emotion and source (percent); stars: the source's Good rate "
+                f"differs from the baseline's at that emotion (p with "
+                f"{CORRECTION_NAMES[a.options.correction]}, within its family; * p < .05, "
+                "** p < .01, *** p < .001)",
+                figures[name],
+            )
+        )
     forests = sorted((n for n in figures if n.startswith("forest_")), key=lambda n: int(n[7:-4]))
     for name in forests:
         s.add(
@@ -1046,8 +1133,10 @@ def _ppi_sections(a: Analysis) -> list[Section]:
         "interval is the normal interval of the crowd-rated replies alone, and the effective "
         "sample size is how many crowd ratings alone would give the PPI interval's width. A crowd "
         "rater rates a whole batch, so the crowd's terms of both intervals are cluster-robust "
-        "over the batches (the judge's term is per reply). It assumes the crowd-rated batches "
-        "are a random choice of the study's batches."
+        "over the batches (the judge's term is per reply), with Student's t on batches - 1 "
+        "degrees of freedom instead of the normal quantile (a variance from a few batches is "
+        "itself uncertain). It assumes the crowd-rated batches are a random choice of the "
+        "study's batches."
     )
     rows = []
     for row in a.ppi:
@@ -1094,17 +1183,173 @@ def build_document(
     return [
         _overview(a, inputs),
         _leaderboard(a),
-        _published(a),
+        *_self_preference(a),
         *_comparisons(a),
+        *between_sections(a, figures),
         *_paired_sections(a),
         _power(a),
         _clusters_section(a),
         *_agreement_sections(a, figures),
         *_ppi_sections(a),
         *_calibration_sections(a),
+        *_panel_sections(a),
         *_repeatability(a),
         _quality(a),
         _families(a),
         _plots_section(a, figures),
         _method(a),
     ]
+
+
+# --- several judges (analysis/judge_panel.py) ---------------------------------------------------
+
+
+def _panel_leaderboard_rows(a: Analysis) -> list[list[str]]:
+    """The panel's crowd-equivalent Good rate of each source, in the leaderboard's columns."""
+    if a.panel is None:
+        return []
+    rows = []
+    for ce in a.panel["crowd_equivalent"]:
+        rows.append(
+            [
+                ce["source"],
+                f"crowd-equivalent (panel of {len(ce['judges'])} judges)",
+                fmt_int(ce["n"]),
+                "",
+                "",
+                f"{ce['good_rate'] * ce['n']:,.1f}",
+                f"{fmt_rate(ce['good_rate'])} {fmt_ci(*ce['good_rate_ci'])}",
+                "",
+                f"{fmt_rel(ce['rel_increase_good'])} {fmt_ci(*ce['rel_increase_good_ci'], 1.0)}",
+                "interval only",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
+    for js in a.panel["judge_scale"]:
+        rows.append(
+            [
+                js["source"],
+                js["rater"],
+                fmt_int(js["n_prompts"]),
+                "",
+                "",
+                "",
+                fmt_rate(js["good_rate"]),
+                "",
+                f"{fmt_rel(js['rel_increase_good'])} (vs the vote on the human replies)",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
+    return rows
+
+
+def _self_preference(a: Analysis) -> list[Section]:
+    if not a.self_preference:
+        return []
+    s = Section("Self-preference warning", level=3)
+    s.add(
+        "A judge that shares a provider or a model family with the model it rates may favour "
+        "it (judges tend to prefer replies like their own). Its ratings of that source stand, "
+        "but read them with care; with a panel, the result without those judges is under "
+        "'Several judges'."
+    )
+    s.add(
+        Table(
+            ["source", "judge", "why"],
+            [[p["source"], p["judge"], p["reason"]] for p in a.self_preference],
+        )
+    )
+    return [s]
+
+
+def _panel_sections(a: Analysis) -> list[Section]:
+    """The panel: its pooled crowd-equivalent results, its validation, each judge's source bias."""
+    p = a.panel
+    if p is None:
+        return []
+    judges = p["judges"]
+    s = Section("Several judges: the panel")
+    s.add(
+        f"{len(judges)} judges, each calibrated to the crowd on its own, pooled in the crowd's "
+        f"units with weights from their leave-one-source-out errors ({p['weighting']}: "
+        + ", ".join(f"{j} {w:.2f}" for j, w in p["weights"].items())
+        + "). The panel is validated leaving one stored source out, its weights chosen without "
+        "the held-out source. Its interval is a bootstrap that resamples the replies with every "
+        "judge's rating of them together (so the judges' correlated errors are in it), widened "
+        "by the panel's leave-one-source-out RMS error times a t quantile. The panel vote (the "
+        "median of the judges' labels) is on the judges' own scale and is labelled so."
+    )
+    conf = round(a.options.confidence * 100)
+    rows = []
+    for ce in p["crowd_equivalent"]:
+        without = ce.get("without")
+        rows.append(
+            [
+                ce["source"],
+                fmt_int(ce["n"]),
+                f"{fmt_rate(ce['good_rate'])} {fmt_ci(*ce['good_rate_ci'])}",
+                f"{fmt_rel(ce['rel_increase_good'])} {fmt_ci(*ce['rel_increase_good_ci'], 1.0)}",
+                ", ".join(f"{j} {fmt_rate(g)}" for j, g in ce["judge_good_rates"].items()),
+                "n/a"
+                if without is None
+                else f"{fmt_rate(without['good_rate'])} {fmt_ci(*without['good_rate_ci'])} "
+                f"({' + '.join(without['judges'])})",
+            ]
+        )
+    s.add(
+        Table(
+            [
+                "source",
+                "prompts",
+                f"panel Good rate, crowd-equivalent [{conf}% CI]",
+                "rel. increase vs crowd human [CI]",
+                "each judge, calibrated",
+                "without self-preferring judges",
+            ],
+            rows,
+        )
+    )
+    loso = Section("The panel: leave-one-source-out", level=3)
+    loso.add(
+        f"RMS error of the panel's predicted Good rate {100 * p['loso_rms_error']:.1f} points; "
+        "each judge's own: "
+        + ", ".join(f"{j} {100 * e:.1f}" for j, e in p["judge_loso_rms_error"].items())
+        + "."
+    )
+    loso.add(
+        Table(
+            ["held-out source", "crowd Good rate", *judges, "panel", "error (points)"],
+            [
+                [
+                    r["source"],
+                    fmt_rate(r["crowd_good_rate"]),
+                    *(fmt_rate(r["judge_calibrated_good_rates"][j]) for j in judges),
+                    fmt_rate(r["panel_good_rate"]),
+                    f"{100 * r['error']:+.1f}",
+                ]
+                for r in p["loso"]
+            ],
+        )
+    )
+    bias = Section("Source bias per judge", level=3)
+    bias.add(
+        "Judge minus crowd Good rate on the same stored replies, in points (the study's 2026 "
+        "extension found judges favour LLM-written replies); the panel's row is its vote."
+    )
+    sources = list(dict.fromkeys(b["source"] for b in p["source_bias"]))
+    table_rows = []
+    for who, items in [
+        *((j, [b for b in p["source_bias"] if b["judge"] == j]) for j in judges),
+        (p["card"]["judge"] + " (vote)", p["card"]["source_bias"]),
+    ]:
+        by = {b["source"]: b["difference"] for b in items}
+        table_rows.append([who, *(f"{100 * by[x]:+.1f}" if x in by else "n/a" for x in sources)])
+    bias.add(Table(["judge", *sources], table_rows))
+    return [s, loso, bias]

@@ -14,7 +14,9 @@ belongs to the rater's own batch at that position.
 Who may start a batch (docs/human_study.md, "Security model"): anyone with a well-formed id, or
 only Prolific's link of the study (``prolific_study_id``), or only a signed, expiring link
 (``require_signed_links``, :mod:`empathy_task.study.links`); one client network holds at most
-``claims_per_address`` active batches. A batch resumes in the browser session that started it,
+``claims_per_address`` active batches, and starts at most ``batches_per_address`` over the study
+(``batches_per_subnet`` for its IPv4 /24 or IPv6 /48). An operator can void a rater's batch
+(``/admin``, or ``empathy-task void``), which puts it back in the pool. A batch resumes in the browser session that started it,
 with the same Prolific session, or with the participant's signed link.
 """
 
@@ -62,6 +64,7 @@ from empathy_task.study.store import (
     StudyStore,
 )
 from empathy_task.vocabulary import (
+    PSEUDONYM,
     RATER_QUESTION,
     RATING_LABELS,
     RATINGS,
@@ -118,6 +121,16 @@ class StudySettings:
     claims_per_address: int = 3
     #: Reverse proxies in front that append to X-Forwarded-For (0: the header is ignored).
     trusted_proxies: int = 0
+    #: Batches (active, submitted or voided) one client network may start over the study (0: no
+    #: limit); a network is an IPv4 address or an IPv6 /64.
+    batches_per_address: int = 5
+    #: The same for the wider subnet: an IPv4 /24 or an IPv6 /48 (0: no limit).
+    batches_per_subnet: int = 20
+    #: An admin session (cookie) ends this long after login; all end when the server stops.
+    admin_session_minutes: float = 240.0
+    #: The WSGI server already took the client's address from X-Forwarded-For (``serve`` sets
+    #: waitress's trusted-proxy options), so the app does not apply ``trusted_proxies`` again.
+    forwarded_by_server: bool = False
 
     def __post_init__(self) -> None:
         if not self.completion_code.strip():
@@ -128,7 +141,9 @@ class StudySettings:
             raise ValueError("the timeout must be a positive number of minutes")
         if self.raters_per_sheet < 1:
             raise ValueError("raters per sheet must be at least 1")
-        if self.prolific_study_id is not None and not PARTICIPANT_ID.match(self.prolific_study_id):
+        if self.prolific_study_id is not None and not PARTICIPANT_ID.fullmatch(
+            self.prolific_study_id
+        ):
             raise ValueError("the Prolific study id must be 3-64 letters, digits, _ or -")
         if self.prolific_study_id and self.require_signed_links:
             # Prolific's link is the same for every participant: it cannot carry our signature.
@@ -137,6 +152,10 @@ class StudySettings:
             raise ValueError("claims per address must be 0 (no limit) or more")
         if self.trusted_proxies < 0:
             raise ValueError("trusted proxies must be 0 or more")
+        if self.batches_per_address < 0 or self.batches_per_subnet < 0:
+            raise ValueError("batches per address and per subnet must be 0 (no limit) or more")
+        if self.admin_session_minutes <= 0:
+            raise ValueError("the admin session must last a positive number of minutes")
 
 
 @dataclass(frozen=True)
@@ -210,6 +229,9 @@ class _Study:
         self.warned_forwarded = False
         self._failures: dict[str, list[float]] = {}
         self._failures_lock = threading.Lock()
+        # Admin sessions live in this process only: a restart (or a copy of the database)
+        # carries none, and each ends admin_session_minutes after login.
+        self._admin_sessions: dict[str, float] = {}
 
     def login_locked(self, client: str) -> bool:
         """Whether ``client`` has had too many wrong admin tokens in the window."""
@@ -222,6 +244,23 @@ class _Study:
     def login_failed(self, client: str) -> None:
         with self._failures_lock:
             self._failures.setdefault(client, []).append(time.monotonic())
+
+    def open_admin_session(self) -> str:
+        sid = secrets.token_urlsafe(24)
+        with self._failures_lock:
+            self._admin_sessions[sid] = time.monotonic() + self.settings.admin_session_minutes * 60
+        return sid
+
+    def admin_session_open(self, sid: str) -> bool:
+        now = time.monotonic()
+        with self._failures_lock:
+            for old in [k for k, end in self._admin_sessions.items() if end <= now]:
+                del self._admin_sessions[old]
+            return sid in self._admin_sessions
+
+    def close_admin_session(self, sid: str) -> None:
+        with self._failures_lock:
+            self._admin_sessions.pop(sid, None)
 
 
 def create_app(store: StudyStore, sheets: Sequence[Sheet], settings: StudySettings) -> Flask:
@@ -239,7 +278,7 @@ def create_app(store: StudyStore, sheets: Sequence[Sheet], settings: StudySettin
     )
     app.extensions["empathy_study"] = study
     app.register_blueprint(bp)
-    if settings.trusted_proxies:
+    if settings.trusted_proxies and not settings.forwarded_by_server:
         # Only the address: scheme, host and prefix still come from the configuration.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0, x_host=0, x_port=0, x_prefix=0
@@ -309,12 +348,26 @@ def _next_step(study: _Study, a: Assignment) -> str:
     return url_for("study.rate", n=len(sheet.items))
 
 
-def _client_network() -> str:
-    """The client's network as the claim limit counts it: an IPv4 address or an IPv6 /64.
+def network_of(raw: str, *, wide: bool = False) -> str:
+    """The network of address ``raw`` as the limits count it: an IPv4 address or an IPv6 /64,
+    or with ``wide`` an IPv4 /24 or an IPv6 /48 (an IPv4-mapped IPv6 address counts as IPv4).
 
     One household or phone usually holds a whole IPv6 /64, so counting single v6 addresses would
-    give one machine 2^64 allowances.
+    give one machine 2^64 allowances; one hosting customer often holds a whole IPv4 /24 or v6 /48.
     """
+    try:
+        addr = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((addr, 48 if wide else 64), strict=False))
+    return str(ipaddress.IPv4Network((addr, 24), strict=False)) if wide else str(addr)
+
+
+def _client_network(*, wide: bool = False) -> str:
+    """This request's client network (:func:`network_of`)."""
     study = _study()
     if not study.settings.trusted_proxies and not study.warned_forwarded:
         if request.headers.get("X-Forwarded-For"):
@@ -324,16 +377,7 @@ def _client_network() -> str:
                 "as the proxy's address for --claims-per-address; set --trusted-proxies 1 if "
                 "one proxy of yours is in front"
             )
-    raw = request.remote_addr or ""
-    try:
-        addr = ipaddress.ip_address(raw)
-    except ValueError:
-        return raw
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return str(addr.ipv4_mapped)
-        return str(ipaddress.IPv6Network((addr, 64), strict=False))
-    return str(addr)
+    return network_of(request.remote_addr or "", wide=wide)
 
 
 @dataclass(frozen=True)
@@ -357,7 +401,7 @@ def _entry(values: Any) -> _Entry | tuple[str, int]:
     settings = study.settings
     if settings.prolific_study_id:
         got = {k: values.get(k, "") for k in ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")}
-        if not all(PARTICIPANT_ID.match(v) for v in got.values()):
+        if not all(PARTICIPANT_ID.fullmatch(v) for v in got.values()):
             return _refused(
                 "Please start from Prolific",
                 "This study can only be started from its link on Prolific. Please go back to "
@@ -369,7 +413,7 @@ def _entry(values: Any) -> _Entry | tuple[str, int]:
                 "The study id in this link is not this study's. Please open the study from its "
                 "link on Prolific.",
             )
-        proof = pseudonym("prolific-session:" + got["SESSION_ID"], study.pseudonym_key)
+        proof = links.prolific_session_proof(got["SESSION_ID"], study.pseudonym_key)
         return _Entry(got["PROLIFIC_PID"], proof=proof, link=got)
     if settings.require_signed_links:
         got = {k: values.get(k, "") for k in ("pid", "expires", "sig")}
@@ -456,6 +500,11 @@ def _bad_request(e: Exception) -> tuple[str, int]:
     return _message("Bad request", getattr(e, "description", "bad request"), 400)
 
 
+@bp.app_errorhandler(429)
+def _too_many(e: Exception) -> tuple[str, int]:
+    return _message("Too many requests", getattr(e, "description", "too many requests"), 429)
+
+
 @bp.app_errorhandler(404)
 def _not_found(e: Exception) -> tuple[str, int]:
     return _message("Not found", "There is no such page.", 404)
@@ -478,7 +527,7 @@ def start() -> str | tuple[str, int]:
             return entry
         return render_template("start.html", pid=entry.pid, link=entry.link, error=None)
     pid = request.args.get("PROLIFIC_PID") or request.args.get("pid") or ""
-    if not PARTICIPANT_ID.match(pid):
+    if not PARTICIPANT_ID.fullmatch(pid):
         pid = ""
     return render_template("start.html", pid=pid, link=None, error=None)
 
@@ -492,7 +541,7 @@ def begin() -> BaseResponse | tuple[str, int]:
     if not isinstance(entry, _Entry):
         return entry
     pid = entry.pid
-    if not PARTICIPANT_ID.match(pid):
+    if not PARTICIPANT_ID.fullmatch(pid):
         error = "Please enter your participant id (3-64 letters, digits, _ or -)."
         return render_template("start.html", pid="", link=None, error=error), 400
     outcome, a = study.store.assign(
@@ -502,6 +551,9 @@ def begin() -> BaseResponse | tuple[str, int]:
         client=pseudonym("client:" + _client_network(), study.pseudonym_key),
         claims_per_client=settings.claims_per_address,
         proof=entry.proof,
+        subnet=pseudonym("subnet:" + _client_network(wide=True), study.pseudonym_key),
+        batches_per_client=settings.batches_per_address,
+        batches_per_subnet=settings.batches_per_subnet,
     )
     if outcome is Outcome.ALREADY_SUBMITTED:
         return _message(
@@ -509,6 +561,13 @@ def begin() -> BaseResponse | tuple[str, int]:
             "This participant id has already completed a batch. Each participant can "
             "take part once. Thank you!",
             409,
+        )
+    if outcome is Outcome.VOIDED:
+        return _message(
+            "You cannot take part again",
+            "The researcher has withdrawn this participant id's batch. Please contact the "
+            "researcher if you think this is a mistake.",
+            403,
         )
     if outcome is Outcome.RESUMED and a is not None and not _may_resume(a, entry):
         # The participant id alone is no credential: only the browser session that started
@@ -526,6 +585,14 @@ def begin() -> BaseResponse | tuple[str, int]:
             f"{settings.claims_per_address} batches are already being rated from your network "
             "(your internet connection) right now. Please try again once one of them is "
             f"finished, or in {settings.timeout_minutes:g} minutes.",
+            429,
+        )
+    if outcome is Outcome.TOO_MANY_BATCHES:
+        return _message(
+            "Too many batches from your network",
+            "As many batches as this study allows have already been rated from your network "
+            "(your internet connection). Thank you for your interest; please return the study "
+            "on your platform.",
             429,
         )
     if outcome is Outcome.FULL or a is None:
@@ -653,12 +720,25 @@ def done() -> str | tuple[str, int]:
 
 
 def _is_admin() -> bool:
+    """An open admin session, or the token in ``X-Admin-Token`` or ``?token=``.
+
+    A token sent with the request is throttled as the login is (by client network: an IPv4
+    address or IPv6 /64): after too many wrong ones, 429 for the rest of the window.
+    """
     study = _study()
     sid = session.get("admin")
-    if isinstance(sid, str) and study.store.admin_session_open(sid):
+    if isinstance(sid, str) and study.admin_session_open(sid):
         return True
     sent = request.headers.get("X-Admin-Token") or request.args.get("token") or ""
-    return hmac.compare_digest(sent.encode(), study.settings.admin_token.encode())
+    if not sent:
+        return False
+    client = _client_network()
+    if study.login_locked(client):
+        abort(429, "Too many wrong tokens; wait a minute and try again.")
+    if hmac.compare_digest(sent.encode(), study.settings.admin_token.encode()):
+        return True
+    study.login_failed(client)
+    return False
 
 
 @bp.get("/admin")
@@ -668,13 +748,44 @@ def admin() -> str | tuple[str, int]:
         return render_template("admin_login.html", error=None), 401
     progress = study.store.progress()
     counts = study.store.counts()
-    return render_template("admin.html", progress=progress, counts=counts)
+    return render_template(
+        "admin.html", progress=progress, counts=counts, voided=study.store.voided(), note=None
+    )
+
+
+@bp.post("/admin/void")
+def admin_void() -> str | tuple[str, int]:
+    """Void one rater's batch (by the pseudonym the returns show): see :meth:`StudyStore.void`."""
+    study = _study()
+    if not _is_admin():
+        return _message("Not allowed", "The admin token is needed.", 401)
+    rater = request.form.get("rater", "").strip()
+    if not PSEUDONYM.fullmatch(rater):
+        abort(400, "give the rater's pseudonym as the returns show it (r- and 32 hex digits)")
+    done = study.store.void(rater, reason=f"admin page {_iso_now()}")
+    note = (
+        f"Voided {rater}'s batch {done[0].sheet_id} (was {done[0].was}); it is back in the pool."
+        if done
+        else f"{rater} has no batch in progress or submitted: nothing voided."
+    )
+    log.info("admin voided %d batch(es) of %s", len(done), rater)
+    return render_template(
+        "admin.html",
+        progress=study.store.progress(),
+        counts=study.store.counts(),
+        voided=study.store.voided(),
+        note=note,
+    ), (200 if done else 404)
+
+
+def _iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 @bp.post("/admin/login")
 def admin_login() -> BaseResponse | tuple[str, int]:
     study = _study()
-    client = request.remote_addr or ""
+    client = _client_network()
     if study.login_locked(client):
         error = "Too many wrong tokens; wait a minute and try again."
         return render_template("admin_login.html", error=error), 429
@@ -683,7 +794,7 @@ def admin_login() -> BaseResponse | tuple[str, int]:
         study.login_failed(client)
         return render_template("admin_login.html", error="Wrong token."), 401
     _new_session()
-    session["admin"] = study.store.open_admin_session()
+    session["admin"] = study.open_admin_session()
     return redirect(url_for("study.admin"))
 
 
@@ -692,7 +803,7 @@ def admin_logout() -> BaseResponse:
     study = _study()
     sid = session.pop("admin", None)
     if isinstance(sid, str):
-        study.store.close_admin_session(sid)
+        study.close_admin_session(sid)
     return redirect(url_for("study.admin"))
 
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from empathy_task.vocabulary import load_or_create_pseudonym_key, read_pseudonym_key
+from empathy_task.vocabulary import load_or_create_pseudonym_key, pseudonym, read_pseudonym_key
 
 #: A participant id as the app accepts it (the same pattern as the start form's).
-PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
-_EXPIRES = re.compile(r"^[0-9]{1,12}$")
-_SIG = re.compile(r"^[0-9a-f]{64}$")
+PARTICIPANT_ID = re.compile(r"[A-Za-z0-9_-]{3,64}")
+_EXPIRES = re.compile(r"[0-9]{1,12}")
+_SIG = re.compile(r"[0-9a-f]{64}")
 #: Domain separation: a link signature is never valid as any other HMAC of the kit.
 _CONTEXT = b"empathy-task link v1\x00"
 
@@ -63,6 +63,16 @@ def read_link_key(db: str | os.PathLike[str]) -> bytes:
     return read_pseudonym_key(link_key_path_for(db))
 
 
+def prolific_session_proof(session_id: str, key: bytes) -> str:
+    """The keyed hash of a Prolific ``SESSION_ID`` that the app keeps with a batch.
+
+    Prolific's ``SESSION_ID`` is the submission's id in Prolific's own export, so an operator can
+    match every submitted batch to a submission there (``empathy-task void --prolific-export``)
+    without the database ever holding the id itself.
+    """
+    return pseudonym("prolific-session:" + session_id, key)
+
+
 def signature(participant_id: str, expires: int, key: bytes) -> str:
     """The hex HMAC-SHA256 of a link's participant id and expiry (Unix seconds)."""
     msg = _CONTEXT + participant_id.encode("ascii") + b"\x00" + str(expires).encode("ascii")
@@ -81,7 +91,7 @@ def check_base_url(base_url: str) -> str:
 
 def make_link(base_url: str, participant_id: str, expires: int, key: bytes) -> SignedLink:
     """The signed link of one participant, valid until ``expires`` (Unix seconds)."""
-    if not PARTICIPANT_ID.match(participant_id):
+    if not PARTICIPANT_ID.fullmatch(participant_id):
         raise ValueError(
             f"participant id {participant_id[:20]!r}: use 3-64 letters, digits, _ or -"
         )
@@ -101,7 +111,11 @@ def verify(
     """
     if not (participant_id or expires or sig):
         raise LinkError("missing", "no participant link")
-    if not (PARTICIPANT_ID.match(participant_id) and _EXPIRES.match(expires) and _SIG.match(sig)):
+    if not (
+        PARTICIPANT_ID.fullmatch(participant_id)
+        and _EXPIRES.fullmatch(expires)
+        and _SIG.fullmatch(sig)
+    ):
         raise LinkError("malformed", "the link is incomplete or malformed")
     expected = signature(participant_id, int(expires), key)
     if not hmac.compare_digest(sig.encode("ascii"), expected.encode("ascii")):

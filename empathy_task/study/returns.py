@@ -91,6 +91,8 @@ def returns_to_rating_table(
     already (the app exports pseudonyms) are replaced by their keyed pseudonym under
     ``pseudonym_key`` (:func:`empathy_task.vocabulary.pseudonym`); without a key they are an error.
     """
+    from empathy_task.ratings.table import PROMPT_SET_COLUMNS
+    from empathy_task.study.sheets import KEY_PROMPT_SET_COLUMNS
     from empathy_task.vocabulary import masked, pseudonym
 
     frame = returns.frame
@@ -172,11 +174,14 @@ def returns_to_rating_table(
                 "rater": rater,
                 "rating": rating,
                 "teq": json.dumps(answers),
+                # A key made from a user's prompt set names it and the prompt's labels.
+                **{c: entry[c] for c in KEY_PROMPT_SET_COLUMNS if c in key.columns},
             }
         )
     table = pd.DataFrame(rows)
     out = validate_rating_table(table, returns.origin)
-    return out[[*RATING_COLUMNS, "teq"]]
+    own = [c for c in PROMPT_SET_COLUMNS if c in out.columns]
+    return out[[*RATING_COLUMNS, "teq", *own]]
 
 
 def import_returns(

@@ -21,12 +21,16 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from empathy_task.outputs import OutputExistsError, write_atomic, write_safe_csv
 from empathy_task.ratings.files import read_table, table_format
 from empathy_task.ratings.table import RatingTableError, row_number, unknown_dialog
+
+if TYPE_CHECKING:
+    from empathy_task.data.prompt_sets import PromptSet
 
 #: Fields of a sheet file, in order. ``reply`` is Speaker #2's turn, the text being rated.
 SHEET_COLUMNS: tuple[str, ...] = (
@@ -47,6 +51,14 @@ KEY_COLUMNS: tuple[str, ...] = (
     "source",
     "part_no",
     "seed",
+)
+#: Optional fields of a key made from a user's own prompt set (:func:`prompt_set_key`): the
+#: set's identity and each prompt's labels, which the imported ratings then carry.
+KEY_PROMPT_SET_COLUMNS: tuple[str, ...] = (
+    "prompt_set",
+    "prompt_set_sha256",
+    "emotion",
+    "sentiment",
 )
 #: Columns of the items frame that :func:`make_sheets` takes.
 ITEM_COLUMNS: tuple[str, ...] = (
@@ -98,7 +110,7 @@ class SheetSet:
 
 
 def _check_source_name(name: str) -> str:
-    if not _SOURCE_NAME.match(name):
+    if not _SOURCE_NAME.fullmatch(name):
         raise ValueError(
             f"source name {name!r}: use letters, digits and _ . : / @ + - (at most 128 characters)"
         )
@@ -106,16 +118,18 @@ def _check_source_name(name: str) -> str:
 
 
 def replies_from_study(source: str, study: pd.DataFrame | None = None) -> pd.DataFrame:
-    """A stored source's replies from the authors' CSV: columns ``dialog_id, source, reply``."""
-    from empathy_task.data.study import load_study
+    """A stored source's replies from the study table: columns ``dialog_id, source, reply``."""
+    from empathy_task.data.study import load_study, missing_sources_note
     from empathy_task.vocabulary import STORED_SOURCES
 
     if source not in STORED_SOURCES:
         raise ValueError(
-            f"{source!r} is not a stored source; the authors' CSV holds {', '.join(STORED_SOURCES)}"
-            " (give an INPUT file for other sources)"
+            f"{source!r} is not a stored source; the study's files hold "
+            f"{', '.join(STORED_SOURCES)} (give an INPUT file for other sources)"
         )
     study = load_study() if study is None else study
+    if f"reply_{source}" not in study.columns:
+        raise ValueError(missing_sources_note((source,)))
     return pd.DataFrame(
         {"dialog_id": study["dialog_id"], "source": source, "reply": study[f"reply_{source}"]}
     )
@@ -126,7 +140,8 @@ def items_from_replies(
 ) -> pd.DataFrame:
     """Join replies with the study's labels and text: the items frame of :func:`make_sheets`.
 
-    Every reply must answer one of the study's prompts, once per source.
+    Every reply must answer one of the study's prompts, once per source (``study`` may be the
+    context of a user's prompt set: :func:`items_from_prompt_set`).
     """
     from empathy_task.data.study import load_study
 
@@ -157,6 +172,71 @@ def items_from_replies(
     context = study[["dialog_id", "part_no", "emotion", "situation", "speaker_turn"]]
     merged = out.merge(context, on="dialog_id", how="left", validate="many_to_one")
     return merged[list(ITEM_COLUMNS)]
+
+
+def items_from_prompt_set(
+    replies: pd.DataFrame, prompt_set: PromptSet, origin: str = "<replies>"
+) -> pd.DataFrame:
+    """:func:`items_from_replies` for replies to a user's own prompt set: the context comes
+    from the set (earlier turns shown before Speaker #1's turn; no emotion where it has none)."""
+    frame = prompt_set.frame
+    known = replies["dialog_id"].isin(set(frame["dialog_id"]))
+    if not known.all():
+        i = int((~known).to_numpy().argmax())
+        raise RatingTableError(
+            origin,
+            f"dialog id {replies['dialog_id'].iloc[i]!r} is not a prompt of the set "
+            f"{prompt_set.name!r}",
+            i + 1,
+            "dialog_id",
+        )
+    from empathy_task.task.prompts import dialogue_before
+
+    context = pd.DataFrame(
+        {
+            "dialog_id": frame["dialog_id"],
+            "part_no": frame["part_no"],
+            "emotion": frame["emotion"].fillna(""),
+            "situation": frame["situation"].fillna(""),
+            "speaker_turn": [
+                dialogue_before(t, turns) for t, turns in zip(frame["speaker_turn"], frame["turns"])
+            ],
+        }
+    )
+    return items_from_replies(replies, context, origin)
+
+
+def sample_batches(items: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """The items of whole batches drawn at random (seeded) until they hold at least ``n``
+    prompts: a rater rates a whole batch, and prediction-powered inference assumes randomly
+    chosen crowd-rated batches (docs/design.md, "The method")."""
+    import numpy as np
+
+    if n <= 0:
+        raise ValueError(f"--sample must be a positive number of prompts, got {n}")
+    batches = np.array(sorted(items["part_no"].unique()))
+    order = np.random.default_rng(seed).permutation(batches)
+    sizes = items.drop_duplicates("dialog_id").groupby("part_no").size()
+    chosen, total = [], 0
+    for b in order:
+        if total >= n:
+            break
+        chosen.append(b)
+        total += int(sizes[b])
+    return items[items["part_no"].isin(chosen)].reset_index(drop=True)
+
+
+def prompt_set_key(sheet_set: SheetSet, prompt_set: PromptSet) -> SheetSet:
+    """The sheets with a key that names the prompt set and each prompt's labels."""
+    import dataclasses
+
+    labels = prompt_set.frame.set_index("dialog_id")
+    key = sheet_set.key.copy()
+    key["prompt_set"] = prompt_set.name
+    key["prompt_set_sha256"] = prompt_set.sha256
+    key["emotion"] = labels["emotion"].reindex(key["dialog_id"]).to_numpy()
+    key["sentiment"] = labels["sentiment"].reindex(key["dialog_id"]).to_numpy()
+    return dataclasses.replace(sheet_set, key=key)
 
 
 # --------------------------------------------------------------------------- sheets
@@ -273,7 +353,7 @@ def existing_sheet_files(out_dir: Path) -> list[Path]:
     return sorted(
         p
         for p in out_dir.iterdir()
-        if p.suffix.lstrip(".") in SHEET_FORMATS and SHEET_ID.match(p.stem)
+        if p.suffix.lstrip(".") in SHEET_FORMATS and SHEET_ID.fullmatch(p.stem)
     )
 
 
@@ -340,13 +420,13 @@ def read_sheet(path: str | os.PathLike[str]) -> Sheet:
     origin = str(p)
     frame = _read_records(p, SHEET_COLUMNS, "sheet")
     ids = set(frame["sheet_id"].astype(str))
-    if ids != {p.stem} or not SHEET_ID.match(p.stem):
+    if ids != {p.stem} or not SHEET_ID.fullmatch(p.stem):
         raise RatingTableError(
             origin, "the sheet_id column must match the file name", column="sheet_id"
         )
     items = []
     for i, rec in enumerate(frame.to_dict(orient="records"), start=1):
-        if not ITEM_ID.match(str(rec["item_id"])):
+        if not ITEM_ID.fullmatch(str(rec["item_id"])):
             raise RatingTableError(origin, f"malformed item id {rec['item_id']!r}", i, "item_id")
         if str(rec["position"]) != str(i):
             raise RatingTableError(origin, f"position must be {i}", i, "position")
@@ -393,7 +473,11 @@ def read_key(path: str | os.PathLike[str]) -> pd.DataFrame:
     origin = str(p)
     frame = _read_records(p, KEY_COLUMNS, "key")
     row_of = row_number(table_format(p, SHEET_FORMATS, "key"), 0)
-    frame = frame[list(KEY_COLUMNS)].reset_index(drop=True)
+    optional = [c for c in KEY_PROMPT_SET_COLUMNS if c in frame.columns]
+    frame = frame[[*KEY_COLUMNS, *optional]].reset_index(drop=True)
+    for col in optional:  # empty where the set has no such label
+        cells = frame[col].astype(object)
+        frame[col] = cells.where(cells.notna() & cells.astype(str).str.strip().ne(""), None)
     for col in ("sheet_id", "item_id", "dialog_id", "source"):
         frame[col] = frame[col].astype(str)
     for col in ("position", "part_no", "seed"):

@@ -14,6 +14,7 @@ No Flask here: the store is also what ``import-returns`` reads a database with.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -29,6 +30,8 @@ from pathlib import Path
 from empathy_task.study import teq
 from empathy_task.study.sheets import Sheet
 from empathy_task.vocabulary import RATINGS
+
+log = logging.getLogger(__name__)
 
 #: Columns of :meth:`StudyStore.returns`, the admin export.
 RETURN_COLUMNS: tuple[str, ...] = (
@@ -86,6 +89,23 @@ CREATE TABLE IF NOT EXISTS claims (
     proof         TEXT
 );
 CREATE INDEX IF NOT EXISTS claims_by_client ON claims(client);
+-- Every batch started, by keyed hashes of the client's network and subnet and of the platform's
+-- session id, kept for the study's lifetime: the bound on batches per network counts submitted
+-- batches too, and an operator matches batches to the platform's own returns by the session.
+CREATE TABLE IF NOT EXISTS starts (
+    assignment_id INTEGER PRIMARY KEY REFERENCES assignments(id),
+    client        TEXT,
+    subnet        TEXT,
+    session       TEXT
+);
+CREATE INDEX IF NOT EXISTS starts_by_client ON starts(client);
+CREATE INDEX IF NOT EXISTS starts_by_subnet ON starts(subnet);
+-- Batches an operator voided: back in the pool, out of the returns, their rater barred.
+CREATE TABLE IF NOT EXISTS voided (
+    assignment_id INTEGER PRIMARY KEY REFERENCES assignments(id),
+    voided_at     REAL NOT NULL,
+    reason        TEXT NOT NULL
+);
 """
 
 
@@ -114,6 +134,10 @@ class Outcome(str, Enum):
     FULL = "full"
     #: The client already holds ``claims_per_client`` active batches.
     TOO_MANY_CLAIMS = "too_many_claims"
+    #: The client's network (or subnet) has started its allowance of batches over the study.
+    TOO_MANY_BATCHES = "too_many_batches"
+    #: An operator voided this rater's batch: they may not take part again.
+    VOIDED = "voided"
 
 
 @dataclass(frozen=True)
@@ -148,6 +172,22 @@ def _iso(t: float | None) -> str:
     return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True)
+class Voided:
+    """A batch an operator voided (:meth:`StudyStore.void`)."""
+
+    assignment_id: int
+    rater: str
+    sheet_id: str
+    was: str  # its status before: active or submitted
+    reason: str
+
+
+def session_key_path_for(db: str | os.PathLike[str]) -> Path:
+    """Where the session-signing key of the study with database ``db`` lives."""
+    return Path(f"{os.fspath(db)}.session-key")
+
+
 class StudyStore:
     """The SQLite database of one study. Safe to use from many threads and processes.
 
@@ -172,6 +212,7 @@ class StudyStore:
                 raise StoreError(f"{self.path}: not a database of the rating app")
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private(self.path)
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
@@ -216,20 +257,31 @@ class StudyStore:
     # ------------------------------------------------------------------ set-up
 
     def secret_key(self) -> str:
-        """The app's session-signing key, made once and kept in the database.
+        """The app's session-signing key, made once and kept in ``<db>.session-key`` (0600).
 
-        Kept here rather than in process memory so that a restarted server still accepts the
-        session cookies of raters in the middle of a batch.
+        Kept on disk rather than in process memory so that a restarted server still accepts the
+        session cookies of raters in the middle of a batch; kept out of the database so that a
+        copy of the database (a backup, a shared returns file) cannot forge cookies. A key an
+        older version kept in the database moves to the file (cookies stay valid) and is deleted
+        there, with any admin session ids (they do not survive a restart).
         """
+        from empathy_task.vocabulary import load_or_create_pseudonym_key
+
+        path = session_key_path_for(self.path)
         with self._write() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('secret_key', ?)",
-                (secrets.token_hex(32),),
-            )
-            return conn.execute("SELECT value FROM meta WHERE key = 'secret_key'").fetchone()[0]
+            row = conn.execute("SELECT value FROM meta WHERE key = 'secret_key'").fetchone()
+            if row is not None and not path.exists():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w", encoding="ascii") as f:
+                    f.write(row[0] + "\n")
+            conn.execute("DELETE FROM meta WHERE key = 'secret_key' OR key LIKE 'admin:%'")
+        return load_or_create_pseudonym_key(path).hex()
 
     def open_admin_session(self) -> str:
-        """A new admin session id, recorded so that logout can end it on the server."""
+        """A new admin session id, recorded so that logout can end it on the server.
+
+        (Kept for older callers: the app itself keeps admin sessions in memory, with an expiry.)
+        """
         sid = secrets.token_urlsafe(24)
         with self._write() as conn:
             conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (f"admin:{sid}", "1"))
@@ -299,6 +351,9 @@ class StudyStore:
         client: str | None = None,
         claims_per_client: int = 0,
         proof: str | None = None,
+        subnet: str | None = None,
+        batches_per_client: int = 0,
+        batches_per_subnet: int = 0,
     ) -> tuple[Outcome, Assignment | None]:
         """Give ``rater`` (a pseudonym) a batch: the least-rated one, or the one they already have.
 
@@ -309,6 +364,11 @@ class StudyStore:
         ``TOO_MANY_CLAIMS``; the check and the claim are one transaction, so concurrent requests
         cannot overshoot. ``proof`` (a hashed platform session id) is kept with a new claim for
         :meth:`claim_proof`.
+
+        ``batches_per_client`` and ``batches_per_subnet`` (0: no limit) bound the batches a
+        ``client`` network and its wider ``subnet`` (hashed, like ``client``) start over the whole
+        study: active, submitted and voided ones count, released (abandoned) ones do not; more is
+        ``TOO_MANY_BATCHES``. A rater whose batch was voided gets ``VOIDED``.
         """
         now = time.time() if now is None else now
         with self._write() as conn:
@@ -330,6 +390,27 @@ class StudyStore:
                 # No renewal of last_seen: only answers count as work, so a script re-posting
                 # /start cannot hold a batch past the timeout.
                 return Outcome.RESUMED, self._assignment(mine)
+            barred = conn.execute(
+                "SELECT 1 FROM voided v JOIN assignments a ON a.id = v.assignment_id "
+                "WHERE a.rater = ?",
+                (rater,),
+            ).fetchone()
+            if barred is not None:
+                return Outcome.VOIDED, None
+            for column, value, limit in (
+                ("client", client, batches_per_client),
+                ("subnet", subnet, batches_per_subnet),
+            ):
+                if value is not None and limit > 0:
+                    started = conn.execute(
+                        f"SELECT COUNT(*) FROM starts s JOIN assignments a "
+                        f"ON a.id = s.assignment_id WHERE s.{column} = ? AND "
+                        "(a.status != 'released' OR s.assignment_id IN "
+                        "(SELECT assignment_id FROM voided))",
+                        (value,),
+                    ).fetchone()[0]
+                    if started >= limit:
+                        return Outcome.TOO_MANY_BATCHES, None
             if client is not None and claims_per_client > 0:
                 held = conn.execute(
                     "SELECT COUNT(*) FROM claims WHERE client = ?", (client,)
@@ -352,6 +433,11 @@ class StudyStore:
                 conn.execute(
                     "INSERT INTO claims(assignment_id, client, proof) VALUES (?, ?, ?)",
                     (cur.lastrowid, client, proof),
+                )
+            if client is not None or subnet is not None or proof is not None:
+                conn.execute(
+                    "INSERT INTO starts(assignment_id, client, subnet, session) VALUES (?, ?, ?, ?)",
+                    (cur.lastrowid, client, subnet, proof),
                 )
             row = conn.execute(
                 "SELECT * FROM assignments WHERE id = ?", (cur.lastrowid,)
@@ -471,6 +557,55 @@ class StudyStore:
 
     # ------------------------------------------------------------------ the researcher's view
 
+    def void(
+        self, rater: str, *, reason: str, dry_run: bool = False, now: float | None = None
+    ) -> list[Voided]:
+        """Void ``rater``'s live (active or submitted) batch: it leaves the returns, goes back
+        into the pool for someone else, and the rater may not start again.
+
+        Returns what was (or, with ``dry_run``, would be) voided; nothing for a rater with no live
+        batch. The answers stay in the database, marked by the voided row, for the record.
+        """
+        now = time.time() if now is None else now
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT id, rater, sheet_id, status FROM assignments "
+                "WHERE rater = ? AND status != 'released'",
+                (rater,),
+            ).fetchall()
+            out = [Voided(r["id"], r["rater"], r["sheet_id"], r["status"], reason) for r in rows]
+            if dry_run:
+                return out
+            for v in out:
+                conn.execute(
+                    "UPDATE assignments SET status = 'released' WHERE id = ?", (v.assignment_id,)
+                )
+                conn.execute("DELETE FROM claims WHERE assignment_id = ?", (v.assignment_id,))
+                conn.execute(
+                    "INSERT INTO voided(assignment_id, voided_at, reason) VALUES (?, ?, ?)",
+                    (v.assignment_id, now, reason),
+                )
+        return out
+
+    def submitted_sessions(self) -> list[tuple[str, str | None]]:
+        """(rater, hashed platform session or ``None``) of every submitted batch."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT a.rater, s.session FROM assignments a "
+                "LEFT JOIN starts s ON s.assignment_id = a.id WHERE a.status = 'submitted' "
+                "ORDER BY a.id"
+            ).fetchall()
+        return [(r["rater"], r["session"]) for r in rows]
+
+    def voided(self) -> list[Voided]:
+        """Every voided batch, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT a.id, a.rater, a.sheet_id, v.reason FROM voided v "
+                "JOIN assignments a ON a.id = v.assignment_id ORDER BY v.voided_at, a.id"
+            ).fetchall()
+        return [Voided(r["id"], r["rater"], r["sheet_id"], "voided", r["reason"]) for r in rows]
+
     def progress(self) -> list[BatchProgress]:
         """Per sheet: live and released assignments and the answers stored in live ones."""
         with self._read() as conn:
@@ -539,3 +674,24 @@ def is_sqlite_file(path: str | os.PathLike[str]) -> bool:
             return f.read(16) == b"SQLite format 3\x00"
     except OSError:
         return False
+
+
+def _make_private(path: Path) -> None:
+    """Make the database (and its WAL files) readable by its owner only.
+
+    SQLite gives the WAL and shared-memory files the database's mode, so a new database is made
+    0600 before SQLite opens it; an existing one others can read is narrowed, with a warning.
+    """
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = p.stat().st_mode & 0o777
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            log.warning("%s was readable by others (mode %o); made it 0600", p, mode)
+            os.chmod(p, 0o600)

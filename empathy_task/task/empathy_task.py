@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from inspect_ai import Task, task
 from inspect_ai.model import GenerateConfig, Model, get_model, model_roles
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from empathy_task.resources import data_pin, registry
+from empathy_task.task.judges import JudgeSlot, judge_slots, self_preference_warnings
 from empathy_task.task.metrics import JUDGE_METRICS, MIN_PARSE_RATE, parse_rate_floor
-from empathy_task.task.prerequisite import PrerequisiteError
+from empathy_task.task.prerequisite import PrerequisiteError, says_why
 from empathy_task.task.prompts import prompt_versions
 from empathy_task.task.scorer import DEFAULT_GRADER, GraderError, empathy_judge, grader_model
 
 __all__ = ["DEFAULT_GRADER", "empathy_task", "judge_ready"]
+logger = logging.getLogger(__name__)
 # lm-eval's settings too (plugins/lm_eval): greedy, at most 512 new tokens, so both frameworks
 # decode alike. README, "Generation settings", says which a user may change.
 GENERATION_CONFIG = GenerateConfig(temperature=0, max_tokens=512)
 
 
 @task
+@says_why
 def empathy_task(
     prompt: str = "empathy",
     emotions: str | list[str] | None = None,
@@ -31,7 +37,9 @@ def empathy_task(
     data: str | None = None,
     export: str | None = None,
     calibration: str | None = None,
+    judges: str | list[str] | None = None,
     min_parse_rate: float | str = MIN_PARSE_RATE,
+    prompts: str | None = None,
     **unknown: object,
 ) -> Task:
     """Welivita & Pu (2024): how empathetic are a model's replies, rated Bad / Okay / Good.
@@ -57,9 +65,16 @@ def empathy_task(
         calibration: The judge's calibration to the crowd (``empathy-task calibrate``): the run
             also reports ``crowd_equivalent_good_rate``. Without it every metric is on the
             judge's scale.
+        judges: A panel: the model roles whose models judge (``grader,grader_2``; default:
+            ``grader`` and every ``grader_<name>`` role of the run, one judge per model of a role
+            bound to a list). Each is its own scorer of the log (``task/judges.py``).
         min_parse_rate: The run fails (status error, a non-zero exit) when the judge rates a
             smaller share of replies than this (default 0.95; 0 allows any): unrated replies are
             left out of the Good rate, so a share of them could move it unseen.
+        prompts: A user's own prompt set instead of the study's prompts: a CSV, JSONL or
+            Parquet file, a Hugging Face dataset folder (``save_to_disk``), or
+            ``hf:NAME[:SPLIT][@REVISION]`` (README, "Your own prompts"). The whole set is
+            validated before any model is called; its name and sha256 go into the log.
         unknown: Refused: Inspect only warns about a -T it cannot pass on, and a typo would
             then run all 2,000 prompts.
     """
@@ -70,7 +85,13 @@ def empathy_task(
         )
     # Imported here: Inspect imports the package's entry point on every run, for every task.
     from empathy_task.task.dataset import inspect_dataset, prompt_set
+    from empathy_task.task.paths import user_path
 
+    # Paths against the user's folder, not the task file's (the folder form changes to it).
+    data = user_path(str(data)) if data else data
+    calibration = user_path(str(calibration)) if calibration else calibration
+    if prompts and not str(prompts).startswith("hf:"):
+        prompts = user_path(str(prompts))
     if export:
         from empathy_task.task.export_hook import check_export_target, register_export_hook
 
@@ -80,15 +101,24 @@ def empathy_task(
 
     from empathy_task.data.fetch import CLI_DATA_OPTION, DataError
 
+    selection = {
+        "emotions": _emotions(emotions),
+        "valence": str(valence).lower(),
+        "sample": _optional_int(sample, "sample"),
+        "seed": _int(seed, "seed"),
+        "prompt": prompt,
+    }
+    # What the log records about its prompts: the study's data pin, or the user's set.
+    data_identity: dict[str, str] = {}
     try:
-        frame = prompt_set(
-            data,
-            emotions=_emotions(emotions),
-            valence=str(valence).lower(),
-            sample=_optional_int(sample, "sample"),
-            seed=_int(seed, "seed"),
-            prompt=prompt,
-        )
+        if prompts:
+            frame, pset = _own_prompts(str(prompts), selection)
+            data_identity = pset.identity()
+            dataset_name = pset.name
+        else:
+            frame = prompt_set(data, **selection)
+            data_identity = {"data_sha256": data_pin().sha256}
+            dataset_name = "empathy_task"
     except DataError as e:
         # The data error names the command line's option; in Inspect the parameter is -T data=.
         # A PrerequisiteError: Inspect prints it as a message, not a traceback.
@@ -96,32 +126,119 @@ def empathy_task(
             f"empathy_task: {str(e).replace(CLI_DATA_OPTION, 'pass its path with -T data=')}"
         ) from e
     floor = _share(min_parse_rate, "min_parse_rate")
-    roles = _named_grader()
+    slots = _judge_slots(judges)
+    roles = _named_graders(slots)
+    names = _judge_names(roles, slots)
+    warnings = _self_preference(names)
     metrics = [*JUDGE_METRICS, parse_rate_floor(floor)]
     if calibration:
         from empathy_task.task.metrics import crowd_equivalent_good_rate
 
-        judge = str(roles["grader"]) if roles else None
+        judge = names[0] if len(names) == 1 else None
         metrics.append(crowd_equivalent_good_rate(_p_good(calibration, judge)))
+    panel = {"judges": names} if len(slots) > 1 else {}
+    if warnings:
+        panel["self_preference"] = warnings
     return Task(
-        dataset=inspect_dataset(frame),
+        dataset=inspect_dataset(frame, name=dataset_name),
         # The judge is resolved when the eval starts, not here: from Python, `eval(empathy_task(),
         # model_roles={"grader": ...})` names it only after the task is built.
-        setup=judge_ready(),
+        setup=judge_ready(slots),
         solver=generate(),
-        scorer=empathy_judge(
-            judge_human=_bool(judge_human),
-            cache=_bool(judge_cache),
-            logprobs=_bool(judge_logprobs),
-        ),
+        # One scorer per judge: Inspect names them empathy_judge, empathy_judge1, ...
+        scorer=[
+            empathy_judge(
+                judge_human=_bool(judge_human),
+                cache=_bool(judge_cache),
+                logprobs=_bool(judge_logprobs),
+                role=slot.role,
+                index=slot.index,
+            )
+            for slot in slots
+        ],
         metrics=metrics,
         config=GENERATION_CONFIG,
         # Recorded in the log's model_roles when known now; the score metadata names the judge
         # of every rating (also after `inspect score`).
         model_roles=roles,
         version=registry()["version"],
-        metadata={**prompt_versions(prompt), "data_sha256": data_pin().sha256},
+        metadata={**prompt_versions(prompt), **data_identity, **panel},
     )
+
+
+def _judge_slots(judges: str | list[str] | None) -> list[JudgeSlot]:
+    try:
+        return judge_slots(judges, model_roles())
+    except ValueError as e:
+        raise PrerequisiteError(f"empathy_task: {e}") from e
+
+
+def _named_graders(slots: list[JudgeSlot]) -> dict[str, Model | list[Model]] | None:
+    """The judges' roles to record in the log, created now when the task is built inside a run
+    (see :func:`_named_grader`); a role bound to a list is recorded as the list."""
+    roles = _named_grader()
+    if roles is None:
+        return None
+    for slot in slots:
+        if slot.role == "grader":
+            continue
+        bound = model_roles().get(slot.role)
+        if isinstance(bound, list):
+            roles[slot.role] = bound
+        else:
+            try:
+                roles[slot.role] = grader_model(slot.role)
+            except GraderError as e:
+                raise PrerequisiteError(str(e)) from e
+    bound = model_roles().get("grader")
+    if isinstance(bound, list):
+        roles["grader"] = bound
+    return roles
+
+
+def _judge_names(roles: dict[str, Model | list[Model]] | None, slots: list[JudgeSlot]) -> list[str]:
+    """The judges' names, when known now; two judges of one name would be one rater twice."""
+    if roles is None:
+        return []
+    names = []
+    for slot in slots:
+        bound = roles.get(slot.role)
+        model = bound[slot.index] if isinstance(bound, list) else bound
+        names.append(str(model))
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise PrerequisiteError(
+            f"empathy_task: the panel names the judge {', '.join(twice)} more than once; its "
+            "ratings would be one rater's twice. Name each judge once."
+        )
+    return names
+
+
+def _self_preference(judges: list[str]) -> list[str]:
+    """Warn (in the run's output and log) about judges that share an origin with the model."""
+    if not judges or not _in_eval_setup():
+        return []
+    warnings = self_preference_warnings(str(get_model()), judges)
+    for w in warnings:
+        logger.warning("empathy_task: %s", w)
+    return warnings
+
+
+def _own_prompts(spec: str, selection: dict[str, Any]) -> tuple[Any, Any]:
+    """A user's prompt set (``-T prompts=``), validated whole, or a PrerequisiteError.
+
+    Raised while the task is built: Inspect then prints the located error, writes no log and
+    calls no model (docs/design.md, "Offline facts").
+    """
+    from empathy_task.data.prompt_sets import PromptSetError
+    from empathy_task.task.dataset import own_prompt_set
+
+    try:
+        return own_prompt_set(spec, **selection)
+    except PromptSetError as e:
+        raise PrerequisiteError(f"empathy_task: -T prompts=: {e}") from e
+    except ValueError as e:
+        raise PrerequisiteError(f"empathy_task: -T prompts={spec}: {e}") from e
 
 
 def _p_good(path: str, judge: str | None) -> dict[str, list[float]]:
@@ -165,22 +282,23 @@ def _named_grader() -> dict[str, Model | list[Model]] | None:
 def _in_eval_setup() -> bool:
     # Inspect sets the run's model before it builds the tasks; outside a run there is none.
     try:
-        get_model()
+        get_model()  # inspect-evals-lint: ignore[get_model_location] -- reads whether a run is set up; creates no model
     except Exception:
         return False
     return True
 
 
 @solver
-def judge_ready() -> Solver:
-    """Create the judge before the sample's reply is generated.
+def judge_ready(slots: list[JudgeSlot] | None = None) -> Solver:
+    """Create the judges before the sample's reply is generated.
 
     A judge that cannot be created (no API key, a missing provider package) then fails every
     sample before any reply is paid for, with an error that names ``--model-role grader=...``.
     """
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        grader_model()
+        for slot in slots or [JudgeSlot("grader")]:
+            grader_model(slot.role, slot.index)
         return state
 
     return solve
@@ -209,7 +327,9 @@ TASK_PARAMETERS = (
     "data",
     "export",
     "calibration",
+    "judges",
     "min_parse_rate",
+    "prompts",
 )
 
 

@@ -39,17 +39,29 @@ def is_file_target(target: str) -> bool:
     return Path(target).suffix.lower() in TABLE_SUFFIXES
 
 
+# The target as the task read it when built (against the user's folder): the hook runs in the
+# task's run folder, which the folder form sets to the task file's.
+_resolved: dict[str, str] = {}
+
+
+def resolved_target(target: str) -> str:
+    """``target`` against the user's folder, as first resolved when a task was built."""
+    from empathy_task.task.paths import user_path
+
+    return _resolved.setdefault(target, user_path(target))
+
+
 def check_export_target(target: str) -> None:
     """Refuse a file target that exists or that another task of this run already claimed.
 
     Called when the task is built. Raises Inspect's ``PrerequisiteError`` (the run ends with its
     message and a non-zero exit status, before any sample runs).
     """
+    path = Path(resolved_target(target)).resolve()  # recorded for the hook, file or folder
     if not is_file_target(target):
         return
     from empathy_task.task.prerequisite import PrerequisiteError
 
-    path = Path(target).resolve()
     if path.exists():
         raise PrerequisiteError(
             f"empathy_task: -T export={target} exists; the run would not be able to write its "
@@ -78,7 +90,7 @@ class EmpathyExportHook(Hooks):
 
         if not is_empathy_log(spec.task) or not data.log.location:
             return
-        self._export(data.log.location, str(target))
+        self._export(data.log.location, resolved_target(str(target)))
 
     async def on_run_start(self, data: RunStart) -> None:
         # Every task of the run is built by now: the claims have done their work.

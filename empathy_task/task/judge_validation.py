@@ -34,7 +34,7 @@ TASK_NAME = "empathy_judge_validation"
 # The scorer's judge config (empathy_task.task.scorer.judge_config): temperature 0, nothing else,
 # so that the validation call and the scorer's call share Inspect's cache key.
 JUDGE_CONFIG = GenerateConfig(temperature=0)
-VALIDATION_PARAMETERS = ("sources", "sample", "seed", "judge_cache", "data")
+VALIDATION_PARAMETERS = ("sources", "sample", "seed", "judge_cache", "data", "models_data")
 
 
 def _values(scores: list[SampleScore], key: str) -> list[float]:
@@ -174,6 +174,7 @@ def judge_validation(
     seed: int | str = 42,
     judge_cache: bool | str = True,
     data: str | None = None,
+    models_data: str | None = None,
     **unknown: object,
 ) -> Task:
     """Validate a judge against the crowd: it rates the stored replies the crowd rated.
@@ -182,14 +183,18 @@ def judge_validation(
     --model <judge>``. The log is the input of ``empathy-task calibrate``.
 
     Args:
-        sources: Stored sources to rate (default all three: human, chatgpt, chatgpt_empathy).
+        sources: Stored sources to rate (default every stored source whose replies are here:
+            all six with the second study file, else human, chatgpt, chatgpt_empathy).
         sample: A seeded sample of this many replies, split evenly over the sources and
             stratified by emotion within each (the same prompts for every source when the split
             is even).
         seed: Seed of the sample.
         judge_cache: Cache judge calls (shared with the ``empathy_judge`` scorer's).
         data: Path of the authors' CSV (default: ``EMPATHY_TASK_DATA``, the cache, or download).
-        unknown: Refused, as in ``empathy_task``: a typo must not run all 6,000 replies.
+        models_data: Path of the second study file, with the LLaMA-2, Gemini and Mixtral
+            replies (default: ``EMPATHY_TASK_MODELS_DATA`` or the cache; without it those
+            sources are left out).
+        unknown: Refused, as in ``empathy_task``: a typo must not run all 12,000 replies.
     """
     # Imported here: Inspect imports the package's entry point on every run, for every task.
     from empathy_task.resources import data_pin, registry
@@ -200,8 +205,14 @@ def judge_validation(
             f"{TASK_NAME}: unknown task parameter(s) {', '.join(sorted(unknown))}; the "
             f"parameters are {', '.join(VALIDATION_PARAMETERS)}."
         )
-    chosen = _sources(sources)
-    samples = validation_samples(data, chosen, _optional_int(sample, "sample"), _int(seed, "seed"))
+    from empathy_task.task.paths import user_path
+
+    data = user_path(str(data)) if data else data
+    models_data = user_path(str(models_data)) if models_data else models_data
+    chosen = _available(_sources(sources), data, models_data)
+    samples = validation_samples(
+        data, chosen, _optional_int(sample, "sample"), _int(seed, "seed"), models_data
+    )
     from inspect_ai.dataset import MemoryDataset
 
     return Task(
@@ -220,9 +231,28 @@ def judge_validation(
     )
 
 
-def _sources(value: str | list[str] | None) -> tuple[str, ...]:
+def _available(
+    chosen: tuple[str, ...] | None, data: str | None, models_data: str | None
+) -> tuple[str, ...]:
+    """The chosen sources (default: every stored source whose replies are here)."""
+    from empathy_task.data.fetch import DataError
+    from empathy_task.data.study import load_study, missing_sources_note, study_sources
+
+    try:
+        here = study_sources(load_study(data, models_data=models_data))
+    except DataError as e:
+        raise PrerequisiteError(f"{TASK_NAME}: {e}") from e
+    if chosen is None:
+        return here
+    absent = [s for s in chosen if s not in here]
+    if absent:
+        raise PrerequisiteError(f"{TASK_NAME}: {missing_sources_note(tuple(absent))}")
+    return chosen
+
+
+def _sources(value: str | list[str] | None) -> tuple[str, ...] | None:
     if value is None or value == "" or value == []:
-        return STORED_SOURCES
+        return None
     names = (
         [v.strip() for v in value.split(",") if v.strip()]
         if isinstance(value, str)
@@ -238,7 +268,11 @@ def _sources(value: str | list[str] | None) -> tuple[str, ...]:
 
 
 def validation_samples(
-    data: str | None, sources: tuple[str, ...], sample: int | None, seed: int
+    data: str | None,
+    sources: tuple[str, ...],
+    sample: int | None,
+    seed: int,
+    models_data: str | None = None,
 ) -> list[Any]:
     """One Inspect sample per stored reply of ``sources`` (a seeded stratified subset if asked).
 
@@ -251,7 +285,7 @@ def validation_samples(
     from empathy_task.data.selection import select_prompts
     from empathy_task.data.study import load_study
 
-    study = load_study(data)
+    study = load_study(data, models_data=models_data)
     if sample is not None and sample < len(sources):
         raise PrerequisiteError(
             f"{TASK_NAME}: -T sample= must be at least the number of sources ({len(sources)})."

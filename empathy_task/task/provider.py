@@ -2,12 +2,15 @@
 
 - ``empathy/human``, ``empathy/chatgpt``, ``empathy/chatgpt_empathy`` replay the stored reply of
   that source for each prompt, so the human baseline and the paper's GPT-4 replies run through the
-  same pipeline as any model.
+  same pipeline as any model. ``empathy/llama_empathy``, ``empathy/gemini_empathy`` and
+  ``empathy/mixtral_empathy`` replay the paper's other three models from the second study file
+  (``EMPATHY_TASK_MODELS_DATA``, ``-M models_data=``, or the cache).
 - ``empathy/mock-judge`` is an offline, deterministic judge for dry runs and tests: it answers in
   the judge format with a rating derived from a hash of the response. ``empathy/mock-judge-strict``
   is a second, differently named judge that rates one step lower (Good -> Okay, Okay -> Bad), for
   re-judging a log with another judge. It rates nothing; it checks
-  the plumbing without an API key. Model args (``-M`` or the role's dict) inject faults:
+  the plumbing without an API key. ``empathy/mock-responder`` answers any prompt with one of a
+  few fixed replies (a hash of the prompt), for a user's own prompt set offline. Model args (``-M`` or the role's dict) inject faults:
   ``style`` (``rating``, ``bare``: a bare label, ``nonsense``: another format, ``empty``,
   ``quote-first``/``quote-last``: the response quoted verbatim before/after the verdict),
   ``fail_after`` (raise after that many calls in this process), ``delay`` (seconds before each
@@ -15,6 +18,11 @@
   across processes). Asked for log-probabilities (``GenerateConfig(logprobs=True)``), it returns
   them as a provider would (:func:`mock_logprobs`: deterministic, a hash of the response);
   ``logprobs=false`` plays a provider that has none.
+- ``empathy/mock-judge-<name>`` (any name): more mock judges for a panel, each its own rater.
+  Two model args give any mock judge known biases (:func:`panel_mock_rating`): ``crowd`` (0 to 1,
+  default 0), the chance that it gives a stored reply the crowd's rating of it (else its hash
+  verdict), and ``bias`` (``source:shift,...``; a shift in -1..1 moves that source's ratings one
+  step up, or down, with that chance; ``model`` is any reply that is not stored).
 
 Usage is reported in words (no tokenizer is involved), so Inspect never reaches for tiktoken.
 """
@@ -41,11 +49,19 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from empathy_task.data.study import load_study
-from empathy_task.vocabulary import LABELS, STORED_SOURCES
+from empathy_task.vocabulary import LABELS, MODELS_FILE_SOURCES, STORED_SOURCES
 
 MOCK_JUDGE = "mock-judge"
 MOCK_JUDGE_STRICT = "mock-judge-strict"
 MOCK_JUDGES: tuple[str, ...] = (MOCK_JUDGE, MOCK_JUDGE_STRICT)
+#: An offline model that answers any prompt (a user's own prompt set has no stored replies).
+MOCK_RESPONDER = "mock-responder"
+_MOCK_REPLIES = (
+    "That sounds really hard. I am sorry you are going through this; I am here to help.",
+    "Thank you for telling me. It makes sense that you feel this way.",
+    "Oh no. Let us sort this out together, step by step.",
+    "I see. Here is what you can do next.",
+)
 _STRICTER = {"Good": "Okay", "Okay": "Bad", "Bad": "Bad"}
 
 
@@ -65,15 +81,20 @@ class EmpathyProvider(ModelAPI):
         api_key: str | None = None,
         config: GenerateConfig = GenerateConfig(),
         data: str | None = None,
+        models_data: str | None = None,
         **model_args: Any,
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
-        if model_name not in (*STORED_SOURCES, *MOCK_JUDGES):
+        if model_name not in (*STORED_SOURCES, MOCK_RESPONDER) and not is_mock_judge(model_name):
             raise ValueError(
                 f"unknown empathy model {model_name!r}: use one of "
-                + ", ".join(f"empathy/{m}" for m in (*STORED_SOURCES, *MOCK_JUDGES))
+                + ", ".join(f"empathy/{m}" for m in (*STORED_SOURCES, *MOCK_JUDGES, MOCK_RESPONDER))
+                + f", empathy/{MOCK_JUDGE}-<name>"
             )
+        if model_name in MODELS_FILE_SOURCES:
+            _require_models_data(model_name, models_data)
         self._data = data
+        self._models_data = models_data
         self._replies: dict[str, str] | None = None
         self._style = str(model_args.get("style", "rating"))
         if self._style not in MOCK_STYLES:
@@ -85,10 +106,15 @@ class EmpathyProvider(ModelAPI):
         self._calls_file = Path(str(calls_file)) if calls_file else None
         self._logprobs = str(model_args.get("logprobs", "true")).lower() not in ("false", "0", "no")
         self._calls = 0
+        self._crowd_share = float(model_args.get("crowd", 0.0))
+        self._bias = parse_bias(model_args.get("bias"))
+        if not 0 <= self._crowd_share <= 1:
+            raise ValueError("mock-judge crowd= must be between 0 and 1")
+        self._known: dict[str, tuple[str, int]] | None = None
 
     def _reply_for(self, dialog_id: str) -> str:
         if self._replies is None:
-            study = load_study(self._data)
+            study = load_study(self._data, models_data=self._models_data)
             self._replies = dict(zip(study["dialog_id"], study[f"reply_{self.model_name}"]))
         if dialog_id not in self._replies:
             raise ValueError(f"empathy/{self.model_name}: no stored reply for dialog {dialog_id!r}")
@@ -101,8 +127,12 @@ class EmpathyProvider(ModelAPI):
         tool_choice: ToolChoice,
         config: GenerateConfig,
     ) -> ModelOutput:
-        if self.model_name in MOCK_JUDGES:
+        if is_mock_judge(self.model_name):
             completion = await self._judge(input[-1].text)
+        elif self.model_name == MOCK_RESPONDER:
+            self._count_call(input[-1].text, fail=False)
+            digest = hashlib.sha256(input[-1].text.encode()).digest()[0]
+            completion = _MOCK_REPLIES[digest % len(_MOCK_REPLIES)]
         else:
             dialog_id = _dialog_id(input)
             completion = self._reply_for(dialog_id)
@@ -117,20 +147,119 @@ class EmpathyProvider(ModelAPI):
     async def _judge(self, prompt: str) -> str:
         self._calls += 1
         fail = self._fail_after is not None and self._calls > self._fail_after
+        self._count_call(prompt, fail)
+        if fail:
+            raise RuntimeError(f"mock-judge: injected failure after {self._fail_after} calls")
+        if self._delay:
+            await asyncio.sleep(self._delay)
+        judgement = mock_judgement(prompt, self._style, strict=self.model_name == MOCK_JUDGE_STRICT)
+        if self._crowd_share or self._bias:
+            label = mock_verdict(prompt, strict=self.model_name == MOCK_JUDGE_STRICT)
+            text = rated_response(prompt).strip()
+            rating = panel_mock_rating(
+                self.model_name,
+                text,
+                LABELS.index(label) + 1,
+                self._stored().get(text),
+                self._crowd_share,
+                self._bias,
+            )
+            judgement = judgement.replace(f"RATING: {label}", f"RATING: {LABELS[rating - 1]}")
+        return judgement
+
+    def _stored(self) -> dict[str, tuple[str, int]]:
+        """Each stored reply's text -> (its source, the crowd's rating of it)."""
+        if self._known is None:
+            from empathy_task.data.study import crowd_ratings
+
+            study = load_study(self._data).set_index("dialog_id")
+            known: dict[str, tuple[str, int]] = {}
+            for r in crowd_ratings().itertuples(index=False):
+                if r.dialog_id in study.index and f"reply_{r.source}" in study.columns:
+                    text = str(study.at[r.dialog_id, f"reply_{r.source}"]).strip()
+                    known.setdefault(text, (str(r.source), int(r.rating)))
+            self._known = known
+        return self._known
+
+    def _count_call(self, prompt: str, fail: bool) -> None:
         if self._calls_file is not None:
             # One line per call: the prompt's hash, and "failed" for a call that raised.
             with self._calls_file.open("a", encoding="utf-8") as f:
                 digest = hashlib.sha256(prompt.encode()).hexdigest()[:16]
                 f.write(f"{digest}{' failed' if fail else ''}\n")
-        if fail:
-            raise RuntimeError(f"mock-judge: injected failure after {self._fail_after} calls")
-        if self._delay:
-            await asyncio.sleep(self._delay)
-        return mock_judgement(prompt, self._style, strict=self.model_name == MOCK_JUDGE_STRICT)
 
     def max_connections(self) -> int:
         # Nothing is rate-limited: let Inspect run samples as fast as the event loop allows.
         return 256
+
+
+def is_mock_judge(name: str) -> bool:
+    """``mock-judge``, ``mock-judge-strict`` or a panel's ``mock-judge-<name>``."""
+    return name == MOCK_JUDGE or name.startswith(f"{MOCK_JUDGE}-")
+
+
+def parse_bias(value: object) -> dict[str, float]:
+    """``source:shift,...`` (or a mapping) -> shifts in -1..1, for :func:`panel_mock_rating`."""
+    if value is None or value == "":
+        return {}
+    items = value.items() if isinstance(value, dict) else (
+        part.split(":", 1) for part in str(value).split(",") if part.strip()
+    )  # fmt: skip
+    out = {}
+    for item in items:
+        key, shift = item
+        out[str(key).strip()] = float(shift)
+        if not -1 <= out[str(key).strip()] <= 1:
+            raise ValueError(f"mock-judge bias= shifts must be in -1..1, got {shift}")
+    return out
+
+
+def _uniform(*parts: str) -> float:
+    return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "big") / 2**64
+
+
+def panel_mock_rating(
+    judge: str,
+    response: str,
+    verdict: int,
+    known: tuple[str, int] | None,
+    crowd_share: float,
+    bias: dict[str, float],
+) -> int:
+    """A mock judge's rating with known biases: the crowd's rating of a stored reply with chance
+    ``crowd_share`` (else a verdict of its own, or ``verdict`` with ``crowd_share`` 0), then
+    moved a step by its source's ``bias`` shift.
+
+    Deterministic: each chance is a hash of the judge's name and the response, so two judges of
+    different names err apart, and a judge repeats itself.
+    """
+    source, crowd = known if known is not None else ("model", None)
+    # The judge's own noise: a hash verdict of its name and the response (judges err apart).
+    rating = verdict
+    if crowd_share:
+        rating = (1, 2, 2, 3, 3, 3)[int(_uniform(judge, "verdict", response) * 6)]
+    if crowd is not None and _uniform(judge, "crowd", response) < crowd_share:
+        rating = crowd
+    shift = bias.get(source, 0.0)
+    if shift and _uniform(judge, "bias", response) < abs(shift):
+        rating = min(3, max(1, rating + (1 if shift > 0 else -1)))
+    return rating
+
+
+def _require_models_data(model_name: str, models_data: str | None) -> None:
+    """Fail before the run, saying how to give the second study file, when it is absent."""
+    from empathy_task.data.fetch import MODELS_DATA_ENV, DataError, find_models_data_file
+
+    try:
+        found = find_models_data_file(models_data)
+    except DataError as e:
+        raise ValueError(f"empathy/{model_name}: {e}") from None
+    if found is None:
+        raise ValueError(
+            f"empathy/{model_name} replays the second study file (Distilling-Empathy "
+            f"datasets/dataset.csv), which is not here: set {MODELS_DATA_ENV} to a copy, pass "
+            "-M models_data=PATH, or fetch it into the cache with `empathy-task data`"
+        )
 
 
 def _dialog_id(messages: list[ChatMessage]) -> str:

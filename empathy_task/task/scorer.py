@@ -18,6 +18,7 @@ from inspect_ai.model import (
     GenerateConfig,
     Model,
     get_model,
+    model_roles,
 )
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
@@ -44,15 +45,28 @@ class GraderError(RuntimeError):
     """The judge could not be created; the message says how to name another."""
 
 
-def grader_model() -> Model:
+def grader_model(role: str = "grader", index: int = 0) -> Model:
     """The ``grader`` role if the run names one, else :data:`DEFAULT_GRADER` at temperature 0.
+
+    A panel's other judges (``task/judges.py``) are other roles, or later models of a role bound
+    to a list (``index``); only ``grader`` falls back to the default judge.
 
     Raises:
         GraderError: the judge cannot be created (no API key, a missing provider package).
     """
     try:
-        return get_model(
-            role="grader", default=DEFAULT_GRADER, config=GenerateConfig(temperature=0)
+        if index:
+            bound = model_roles().get(role)
+            if not isinstance(bound, list) or index >= len(bound):
+                raise ValueError(f"the role {role!r} holds no judge number {index + 1}")
+            return bound[index]  # the call's config sets temperature 0 (judge_config)
+        # The task creates the judge before any sample: a run without a usable judge stops before
+        # it pays for replies.
+        return get_model(  # inspect-evals-lint: ignore[get_model_location] -- judge made up front
+            role=role,
+            default=DEFAULT_GRADER if role == "grader" else None,
+            required=role != "grader",
+            config=GenerateConfig(temperature=0),
         )
     except Exception as e:
         raise GraderError(
@@ -102,10 +116,12 @@ def judge_messages(metadata: dict[str, Any], reply: str) -> list[ChatMessage]:
     lines neutralised (a plain reply as it is).
     """
     prompt = judge_prompt(
-        emotion=metadata["emotion"],
-        situation=metadata["situation"],
+        emotion=metadata.get("emotion"),
+        situation=metadata.get("situation"),
         speaker_turn=metadata["speaker_turn"],
         reply=judged_text(reply),
+        # A user's prompt set may give earlier turns (the study's prompts have none).
+        turns=metadata.get("turns") or (),
     )
     return [ChatMessageUser(content=prompt)]
 
@@ -201,7 +217,13 @@ def rating_value(rating: int | None, prefix: str = "") -> dict[str, float]:
 
 
 @scorer(metrics=JUDGE_METRICS)
-def empathy_judge(judge_human: bool = True, cache: bool = True, logprobs: bool = False) -> Scorer:
+def empathy_judge(
+    judge_human: bool = True,
+    cache: bool = True,
+    logprobs: bool = False,
+    role: str = "grader",
+    index: int = 0,
+) -> Scorer:
     """Rate the reply with the ``grader`` model, and (by default) the human reply too.
 
     Args:
@@ -210,13 +232,15 @@ def empathy_judge(judge_human: bool = True, cache: bool = True, logprobs: bool =
         logprobs: Ask the judge for log-probabilities and keep P(Bad), P(Okay), P(Good) of each
             reply in the score (``p_bad``, ``p_okay``, ``p_good`` and ``human_p_*``; NaN where
             the provider returns none). Off by default: it changes the judge call's cache key.
+        role: The model role of the judge (a panel's other judges: ``grader_2``, ...).
+        index: The judge's place in a role bound to a list of models (``grader=A,B``).
     """
     policy: bool | CachePolicy = JUDGE_CACHE if cache else False
     if isinstance(logprobs, str):  # `inspect score -S logprobs=...` may pass text
         logprobs = logprobs.strip().lower() in ("true", "1", "yes")
 
     async def score(state: TaskState, target: Target) -> Score:
-        grader = grader_model()
+        grader = grader_model(role, int(index))
         md = state.metadata
         reply = state.output.completion.strip()
 
@@ -224,10 +248,10 @@ def empathy_judge(judge_human: bool = True, cache: bool = True, logprobs: bool =
             return JudgeAnswer(None, "")
 
         model_call = ask_judge(grader, md, reply, policy, logprobs) if reply else no_reply()
+        # A user's prompt set may give no human reply to a prompt: nothing to rate there.
+        rate_human = judge_human and bool(md.get("human_reply"))
         human_call = (
-            ask_judge(grader, md, md["human_reply"], policy, logprobs)
-            if judge_human
-            else no_reply()
+            ask_judge(grader, md, md["human_reply"], policy, logprobs) if rate_human else no_reply()
         )
         answer, human = await asyncio.gather(model_call, human_call)
         (rating, text), (human_rating, human_text) = answer[:2], human[:2]
@@ -241,7 +265,7 @@ def empathy_judge(judge_human: bool = True, cache: bool = True, logprobs: bool =
         # that carried the answer format or instructions for the judge.
         flags = injection_flags(reply)
         value["flagged"] = float(bool(flags))
-        if not judge_human:
+        if not rate_human:
             value["human_rated"] = NAN
         reason = None
         if rating is None:
@@ -259,9 +283,9 @@ def empathy_judge(judge_human: bool = True, cache: bool = True, logprobs: bool =
                 "judge_prompt_version": JUDGE_PROMPT_VERSION,
                 "reply_flags": flags,
                 # The human reply goes to the judge too: checked alike, for the rating table.
-                "human_reply_flags": injection_flags(md["human_reply"]) if judge_human else None,
+                "human_reply_flags": injection_flags(md["human_reply"]) if rate_human else None,
                 "human_answer": RATING_LABELS.get(human_rating) if human_rating else None,
-                "human_explanation": human_text if judge_human else None,
+                "human_explanation": human_text if rate_human else None,
             },
         )
 

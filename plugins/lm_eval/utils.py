@@ -249,16 +249,28 @@ def _judge(docs: Sequence[dict[str, Any]], replies: Sequence[str]) -> None:
             _RATINGS[(name, job.dialog_id, job.reply)] = rating
 
 
-def judge_filter(replies: Iterable[str], docs: Sequence[dict[str, Any]]) -> list[str]:
-    """lm-eval filter: judge every reply of the task at once; the replies pass unchanged.
+# Replies the filter passed on, judged at the first process_results call (all at once): under
+# --predict_only lm-eval applies the filters but never calls process_results, so nothing is judged.
+_PENDING: list[tuple[list[dict[str, Any]], list[str]]] = []
 
-    lm-eval calls ``process_results`` once per doc, one after the other; rating all replies
-    here lets the judge's calls run concurrently. What a samples file logs as the filtered reply
-    stays the reply, so ``empathy-task judge`` can rate it again with another judge.
+
+def judge_filter(replies: Iterable[str], docs: Sequence[dict[str, Any]]) -> list[str]:
+    """lm-eval filter: queue every reply of the task for the judge; the replies pass unchanged.
+
+    lm-eval calls ``process_results`` once per doc, one after the other; the first call rates
+    every queued reply at once, so the judge's calls run concurrently. What a samples file logs as
+    the filtered reply stays the reply, so ``empathy-task judge`` can rate it again with another
+    judge.
     """
     replies = ["" if r is None else str(r) for r in replies]
-    _judge(docs, replies)
+    _PENDING.append((list(docs), replies))
     return replies
+
+
+def _judge_pending() -> None:
+    while _PENDING:
+        docs, replies = _PENDING.pop(0)
+        _judge(docs, replies)
 
 
 def _rating(doc: dict[str, Any], text: str) -> int | None:
@@ -267,7 +279,9 @@ def _rating(doc: dict[str, Any], text: str) -> int | None:
         return None
     key = (str(doc["judge"]), str(doc["dialog_id"]), text)
     if key not in _RATINGS:
-        # Not rated by the filter (process_results called on its own): rate it now.
+        _judge_pending()
+    if key not in _RATINGS:
+        # Not queued by the filter (process_results called on its own): rate it now.
         _judge([doc], [text])
     return _RATINGS[key]
 
@@ -291,6 +305,10 @@ def process_results_judged(doc: dict[str, Any], results: list[str]) -> dict[str,
     if human is not None:
         out["human_good_rate"] = int(human == 3)
     out["relative_increase_good"] = [None if r is None else int(r == 3) for r in (rating, human)]
+    # The same pair, for relative_increase_good_stderr: lm-eval bootstraps only its own metrics
+    # and reports a result "<metric>_stderr" as <metric>'s standard error. After the metric, so
+    # that it replaces lm-eval's "N/A" for it.
+    out["relative_increase_good_stderr"] = out["relative_increase_good"]
     out["parse_rate"] = int(rating is not None)
     return out
 
@@ -311,3 +329,33 @@ def relative_increase_good(items: Sequence[Sequence[int | None]]) -> float:
     if math.isnan(model) or math.isnan(human) or human == 0:
         return NAN
     return (model - human) / human * 100.0
+
+
+# The prompt bootstrap of relative_increase_good_stderr: fixed, so a run's table is reproducible.
+STDERR_RESAMPLES = 2000
+STDERR_SEED = 0
+
+
+def relative_increase_good_stderr(items: Sequence[Sequence[int | None]]) -> float:
+    """lm-eval aggregation: the standard error of :func:`relative_increase_good`, in points.
+
+    A bootstrap over the prompts (each resample draws prompts, keeping a reply's and its human
+    reply's ratings together, since the two share the prompt), :data:`STDERR_RESAMPLES` draws,
+    seed :data:`STDERR_SEED`: the standard deviation of the resampled relative increases, over
+    the draws where it is defined. NaN for fewer than two prompts or no defined draw.
+    """
+    import numpy as np
+
+    pairs = np.array(
+        [[np.nan if v is None else float(v) for v in pair] for pair in items], dtype=float
+    ).reshape(-1, 2)
+    if len(pairs) < 2:
+        return NAN
+    rng = np.random.default_rng(STDERR_SEED)
+    draws = pairs[rng.integers(0, len(pairs), size=(STDERR_RESAMPLES, len(pairs)))]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        model = np.nanmean(draws[:, :, 0], axis=1)
+        human = np.nanmean(draws[:, :, 1], axis=1)
+        rel = (model - human) / human * 100.0
+    rel = rel[np.isfinite(rel)]
+    return float(np.std(rel, ddof=1)) if len(rel) > 1 else NAN

@@ -128,18 +128,20 @@ def test_cluster_robust_intervals_are_the_hand_computation() -> None:
     se_rect = math.sqrt(3 / 2 * (sums**2).sum()) / 6  # CR1: C / (C - 1)
     se_judge = lam * G.std() / math.sqrt(8)
     se = math.sqrt(se_rect**2 + se_judge**2)
+    t2 = float(scipy_stats.t.ppf(0.975, 2))  # t with clusters - 1 = 2 df (issue 23)
     assert res.estimate == pytest.approx(theta)
-    assert res.interval == pytest.approx((theta - Z95 * se, theta + Z95 * se))
+    assert res.interval == pytest.approx((theta - t2 * se, theta + t2 * se))
     y_sums = np.array([(Y - Y.mean())[i : i + 2].sum() for i in (0, 2, 4)])
     se_y = math.sqrt(3 / 2 * (y_sums**2).sum()) / 6
-    assert res.classical_interval == pytest.approx((Y.mean() - Z95 * se_y, Y.mean() + Z95 * se_y))
+    assert res.classical_interval == pytest.approx((Y.mean() - t2 * se_y, Y.mean() + t2 * se_y))
     assert res.n_clusters == 3
     # Singleton clusters: the independent variance with n / (n - 1).
     single = ppi_mean(Y, F, G, lam=lam, clusters=np.arange(6))
     plain = ppi_mean(Y, F, G, lam=lam)
     half = (single.interval[1] - single.interval[0]) / 2
     r_var = r.var(ddof=1) / 6
-    assert half == pytest.approx(Z95 * math.sqrt(r_var + se_judge**2))
+    t5 = float(scipy_stats.t.ppf(0.975, 5))
+    assert half == pytest.approx(t5 * math.sqrt(r_var + se_judge**2))
     assert single.estimate == plain.estimate
     with pytest.raises(ValueError, match="two clusters"):
         ppi_mean(Y, F, G, clusters=np.zeros(6))
@@ -202,6 +204,25 @@ def test_batches_rated_by_lenient_or_harsh_raters_need_the_cluster_robust_interv
     # draws: sd about 0.013; CR1 with 30 clusters runs a little short).
     assert independent / reps < 0.9
     assert 0.91 <= clustered / reps <= 0.99
+
+
+def test_cluster_robust_interval_holds_at_three_batches() -> None:
+    # Issue 23: the allowed minimum, 3 crowd-rated batches of 10 (rater leniency SD 1.0). A CR1
+    # variance from 3 cluster sums with the normal quantile covered about 0.79.
+    rng = np.random.default_rng(23)
+    reps, hits = 400, 0
+    batch = np.repeat(np.arange(200), 10)
+    for _ in range(reps):
+        quality = 3 * rng.normal(size=2000)
+        rated = rng.choice(200, size=3, replace=False)
+        leniency = rng.normal(scale=1.0, size=200)[batch]
+        y = (rng.random(2000) < 1 / (1 + np.exp(-(quality + leniency)))).astype(float)
+        f = 1 / (1 + np.exp(-(quality + rng.normal(scale=0.7, size=2000) - 2)))
+        mask = np.isin(batch, rated)
+        r = ppi_mean(y[mask], f[mask], f[~mask], clusters=batch[mask])
+        hits += r.interval[0] <= 0.5 <= r.interval[1]
+    # 400 draws: sd about 0.011.
+    assert hits / reps >= 0.92
 
 
 def test_plain_ppi_with_a_useless_judge_is_wider_than_the_crowd_alone() -> None:

@@ -119,7 +119,12 @@ def test_listing_tasks_point_at_the_task_with_the_crowds_baseline() -> None:
         assert t["dataset_samples"] == reg["data"]["rows"]
         baseline = t["human_baseline"]
         published = reg["reference_results"]
-        assert baseline["metric"] == "good_rate"
+        # The crowd's Good rate is on the crowd's scale: named by the task's crowd-scale metric,
+        # never by a judge-scale metric the results use.
+        assert baseline["metric"] == "crowd_equivalent_good_rate"
+        assert baseline["metric"] not in {
+            r["metric"] for r in _listing()["evaluation_report"]["results"]
+        }
         assert baseline["score"] == round(published["good"]["human"] / published["n"], 3)
         assert baseline["source"] == reg["paper"]["url"]
 
@@ -191,8 +196,30 @@ def test_the_readme_report_is_rendered_from_the_listings_block() -> None:
         assert r["tokens"]["output"] > 0
     # The replayed human replies are the judged human replies: same replies, same judge.
     [human] = [r for r in block["results"] if r["model"] == "empathy/human"]
-    assert human["score"] == human["human_good_rate"]
+    assert human["score"] == human["judge_human_good_rate"]
     assert human["relative_increase_good_percent"] == 0.0
+
+
+def test_the_listing_names_the_scale_of_every_good_rate() -> None:
+    # A crowd-scale and a judge-scale Good rate are different measurements: no number in the
+    # listing is a bare `good_rate` or `human_good_rate` beside the other scale's.
+    from empathy_task.vocabulary import CROWD, JUDGE_SCALE
+
+    block = _listing()["evaluation_report"]
+    for r in block["results"]:
+        assert r["scale"] == JUDGE_SCALE and "judge_human_good_rate" in r
+        assert "human_good_rate" not in r
+    assert (
+        set(block["judged_human"]) >= {"judge_good_rate"}
+        and "good_rate" not in block["judged_human"]
+    )
+    assert block["reference"]["scale"] == CROWD
+    for r in block["reference"]["results"]:
+        assert "crowd_good_rate" in r and "good_rate" not in r
+    readme = (LISTING.parent / "README.md").read_text(encoding="utf-8")
+    # The register's guide titles the section "Evaluation Report".
+    assert "\n## Evaluation Report\n" in readme
+    assert "Good rate (judge)" in readme and "Good rate (crowd)" in readme
 
 
 def test_the_smollm2_row_replaces_the_last_one_and_says_how_it_was_run() -> None:
@@ -254,9 +281,29 @@ def test_the_report_block_is_computed_from_the_logs(tmp_path: Path) -> None:
         assert r["version"] == _listing()["version"]
     human = by_model["empathy/human"]
     assert (
-        human["score"] == human["human_good_rate"] == by_model["empathy/chatgpt"]["human_good_rate"]
+        human["score"]
+        == human["judge_human_good_rate"]
+        == by_model["empathy/chatgpt"]["judge_human_good_rate"]
     )
     # The reference rows are the crowd's, from the CSV: the paper's 986 and 1,295 Good of 2,000.
     crowd = {r["source"]: r for r in block["reference"]["results"]}
     assert crowd["human"]["good"] == 986 and crowd["chatgpt_empathy"]["good"] == 1295
     assert script.render_markdown(block).count("| `empathy/") == 2
+
+
+def test_pin_listing_says_when_the_pin_is_stale() -> None:
+    if subprocess.run(["git", "-C", str(REPO), "rev-parse"], capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import pin_listing
+    finally:
+        sys.path.pop(0)
+    assert pin_listing.changed_since("HEAD") == []
+    first = subprocess.run(
+        ["git", "-C", str(REPO), "rev-list", "--max-parents=0", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[0]
+    assert "pyproject.toml" in pin_listing.changed_since(first)

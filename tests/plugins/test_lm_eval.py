@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("lm_eval")
@@ -420,6 +421,42 @@ def test_judged_task_judges_each_reply_once_and_leaves_empty_replies_unrated(
     assert out["results"]["empathy_task_judged"]["parse_rate,none"] == 1.0
 
 
+def test_relative_increase_stderr_is_a_prompt_bootstrap() -> None:
+    sys.path.insert(0, str(PLUGIN))
+    try:
+        import utils
+    finally:
+        sys.path.pop(0)
+    rng = np.random.default_rng(1)
+    pairs = [[int(a), int(b)] for a, b in rng.random((400, 2)) < [0.6, 0.5]]
+    se = utils.relative_increase_good_stderr(pairs)
+    # Near the delta method's for two independent proportions (the pairs are independent here).
+    p, q, n = 0.6, 0.5, 400
+    delta = 100 * (p / q) * math.sqrt((1 - p) / (p * n) + (1 - q) / (q * n))
+    assert se == pytest.approx(delta, rel=0.2)
+    assert se == utils.relative_increase_good_stderr(pairs)  # seeded
+    assert math.isnan(utils.relative_increase_good_stderr([[1, 1]]))
+    assert math.isnan(utils.relative_increase_good_stderr([[None, 0], [1, 0]]))
+
+
+@pytest.mark.dataset_download
+def test_predict_only_makes_no_judge_call(judge_calls) -> None:
+    tm = _manager(judge="empathy/mock-judge")
+    lm = FixedLM()
+    out = simple_evaluate(
+        model=lm, tasks=["empathy_task_judged"], limit=3, task_manager=tm, predict_only=True,
+        bootstrap_iters=0,
+    )  # fmt: skip
+    assert len(lm.requests) == 3  # the replies were generated
+    assert judge_calls == []  # and not judged
+    assert len(out["samples"]["empathy_task_judged"]) == 3
+    # The judged task afterwards, in the same process, judges its own replies (3 new ones; the
+    # human replies may be rated already in this process).
+    out = _evaluate(["empathy_task_judged"], FixedLM("A reply only this test sends."), tm, limit=3)
+    assert len(judge_calls) >= 3
+    assert out["results"]["empathy_task_judged"]["parse_rate,none"] == 1.0
+
+
 def test_judged_task_without_a_usable_default_judge_fails_before_generating(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -496,6 +533,19 @@ def test_lm_eval_command_prints_the_judged_rates_in_its_table(tmp_path: Path) ->
     assert float(table["good_rate"]) == pytest.approx(rate, abs=5e-5)
     assert float(table["human_good_rate"]) == pytest.approx(human_rate, abs=5e-5)
     assert "relative_increase_good" in table and "parse_rate" in table
+    # The relative increase has a standard error in the table's Stderr column (a bootstrap of
+    # the prompts), as the rates have lm-eval's; its own "_stderr" result is no row of its own.
+    stderr = {
+        cells[5].strip(): cells[9].strip()
+        for line in run.stdout.splitlines()
+        if len(cells := line.split("|")) > 10
+    }
+    assert "relative_increase_good_stderr" not in stderr
+    if math.isfinite(expected):
+        assert float(stderr["relative_increase_good"]) >= 0  # a number, not lm-eval's N/A
+        assert results["relative_increase_good_stderr,none"] == pytest.approx(
+            float(stderr["relative_increase_good"]), abs=5e-5
+        )
 
     # The post-hoc judge reads the judged samples file like any other, with the same ratings.
     out = tmp_path / "ratings.csv"

@@ -30,12 +30,16 @@ def test_labels_are_filled_from_the_manifest() -> None:
 
 
 def test_study_table_round_trips(study: pd.DataFrame, tmp_path: Path) -> None:
+    from empathy_task.data.study import study_sources
+
     table = study_rating_table(study)
-    assert len(table) == 6000
+    # Six sources with the second study file, the authors' three without it.
+    sources = study_sources(study)
+    assert len(table) == 2000 * len(sources)
+    good = {"chatgpt": 1268, "chatgpt_empathy": 1295, "human": 986, "llama_empathy": 1219}
+    good |= {"gemini_empathy": 1081, "mixtral_empathy": 1192}
     assert table.groupby("source")["rating"].apply(lambda r: int((r == 3).sum())).to_dict() == {
-        "chatgpt": 1268,
-        "chatgpt_empathy": 1295,
-        "human": 986,
+        s: good[s] for s in sources
     }
     assert set(table["rater"].map(rater_kind)) == {CROWD}
     assert len(json.loads(table["teq"].iloc[0])) == 16

@@ -143,7 +143,7 @@ def start_server(
         assert proc.stdout is not None
         for line in proc.stdout:
             server.output.append(line)
-            m = re.search(r"on (http://[\d.]+:\d+)/", line)
+            m = re.search(r"on (http://(?:[\d.]+|\[[0-9a-f:]+\]):\d+)/", line)
             if m and not found.is_set():
                 server.url = m.group(1)
                 found.set()
@@ -165,6 +165,47 @@ def start_server(
 
 
 @contextmanager
+def running_proxy(upstream: str, timeout_s: float = 30.0) -> Iterator[str]:
+    """The buffering reverse proxy of :mod:`tests.study.proxy` in front of ``upstream``; yields
+    its URL (on 127.0.0.1, so it reaches ``upstream`` from 127.0.0.1)."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.study.proxy", upstream],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        m = re.search(r"proxy on (http://127\.0\.0\.1:\d+)/", line)
+        if not m:
+            raise RuntimeError(f"the proxy did not start: {line}")
+        yield m.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def session_from(source: str):
+    """A ``requests`` session whose connections leave from loopback address ``source`` (e.g.
+    127.0.0.2: Linux routes all of 127.0.0.0/8 to the loopback interface)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class _Bound(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs["source_address"] = (source, 0)
+            super().init_poolmanager(*args, **kwargs)
+
+    http = requests.Session()
+    http.mount("http://", _Bound())
+    return http
+
+
+@contextmanager
 def running_server(sheets: Path, db: Path, **kwargs: object) -> Iterator[Server]:
     server = start_server(sheets, db, **kwargs)  # type: ignore[arg-type]
     try:
@@ -180,12 +221,12 @@ _ITEM = re.compile(r'name="item_id" value="([^"]+)"')
 class RaterClient:
     """A participant driving the app over HTTP, as a browser would (cookies, forms, redirects)."""
 
-    def __init__(self, base_url: str, pid: str) -> None:
+    def __init__(self, base_url: str, pid: str, source: str | None = None) -> None:
         import requests
 
         self.base = base_url
         self.pid = pid
-        self.http = requests.Session()
+        self.http = session_from(source) if source else requests.Session()
         self.csrf = ""
         self.page = None
 

@@ -185,7 +185,14 @@ def test_forged_and_malformed_input_is_refused(tmp_path: Path) -> None:
 def test_least_rated_batch_first_and_resume(tmp_path: Path) -> None:
     sheets = _sheets(range(3))
     # Seven raters from one test client (one address): no claim limit here.
-    app, store = _app(tmp_path, sheets, raters_per_sheet=2, claims_per_address=0)
+    app, store = _app(
+        tmp_path,
+        sheets,
+        raters_per_sheet=2,
+        claims_per_address=0,
+        batches_per_address=0,
+        batches_per_subnet=0,
+    )
     given, raters = [], []
     for k in range(6):
         raters.append(Rater(app, f"rater-{k}"))

@@ -28,8 +28,15 @@ from tests.study.support import (  # noqa: E402
 PARTICIPANTS = 200
 CLIENT_THREADS = 24
 TIME_LIMIT_S = 90
-#: Every simulated participant connects from 127.0.0.1: no limit of claims per address.
-ONE_ADDRESS = ["--claims-per-address", "0"]
+#: Every simulated participant connects from 127.0.0.1: no limit of claims or batches per address.
+ONE_ADDRESS = [
+    "--claims-per-address",
+    "0",
+    "--batches-per-address",
+    "0",
+    "--batches-per-subnet",
+    "0",
+]
 
 
 def _rating(pid: str, n: int) -> int:

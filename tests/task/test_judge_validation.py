@@ -43,18 +43,22 @@ def _model_events(sample) -> list[ModelEvent]:
 
 @pytest.mark.dataset_download
 def test_validation_rates_every_stored_source_against_the_crowd() -> None:
-    log = _validate(sample=96, seed=3)
-    assert len(log.samples) == 96
+    from empathy_task.data.study import load_study, study_sources
+
+    # All six stored sources with the second study file, the authors' three without it.
+    sources = study_sources(load_study())
+    log = _validate(sample=32 * len(sources), seed=3)
+    assert len(log.samples) == 32 * len(sources)
     by_source: dict[str, list] = {}
     for s in log.samples:
         by_source.setdefault(s.metadata["source"], []).append(s)
-    assert sorted(by_source) == sorted(STORED_SOURCES)
+    assert sorted(by_source) == sorted(sources) and set(sources) <= set(STORED_SOURCES)
     assert {len(v) for v in by_source.values()} == {32}
     # Stratified by emotion: 32 prompts per source, one per emotion, the same prompts each.
     for samples in by_source.values():
         assert len({s.metadata["emotion"] for s in samples}) == 32
     prompts = [sorted(s.metadata["dialog_id"] for s in v) for v in by_source.values()]
-    assert prompts[0] == prompts[1] == prompts[2]
+    assert all(p == prompts[0] for p in prompts)
 
     crowd = crowd_ratings().set_index(["dialog_id", "source"])["rating"]
     judge, truth = [], []
@@ -148,7 +152,7 @@ def test_folder_spec_runs_only_the_main_task_and_the_name_runs_validation(tmp_pa
     logs = list((tmp_path / "logs").glob("*.eval"))
     assert len(logs) == 1 and "_empathy-task_" in logs[0].name
     subprocess.run(
-        [INSPECT, "eval", "empathy_task/empathy_judge_validation", "-T", "sample=3",
+        [INSPECT, "eval", "empathy_task/empathy_judge_validation", "-T", "sample=6",
          "--model", "empathy/mock-judge", *common],
         cwd=REPO, env=env, check=True, capture_output=True,
     )  # fmt: skip
@@ -203,6 +207,7 @@ def test_calibrate_then_report_in_crowd_units(
     import json
 
     from empathy_task.cli import main as cli
+    from empathy_task.data.study import study_sources
     from empathy_task.resources import data_pin
 
     cal_file = tmp_path / "judge.calibration.json"
@@ -215,8 +220,9 @@ def test_calibrate_then_report_in_crowd_units(
         "judge_prompt_version": "judge-2",
         "data_sha256": data_pin().sha256,
     }
-    assert [r["source"] for r in entry["loso"]] == list(STORED_SOURCES)
-    assert sum(sum(sum(t, [])) for t in [entry["counts"][s] for s in STORED_SOURCES]) == 300
+    sources = study_sources(study)  # six with the second study file, three without
+    assert [r["source"] for r in entry["loso"]] == list(sources)
+    assert sum(sum(sum(t, [])) for t in [entry["counts"][s] for s in sources]) == 300
     # An existing file is not overwritten without --force.
     assert cli(["calibrate", str(validation_log), "--out", str(cal_file)]) == 2
 
@@ -242,6 +248,17 @@ def test_calibrate_then_report_in_crowd_units(
     assert lo < ce["good_rate"] < hi
     assert ce["rel_increase_good_ci"][0] < ce["rel_increase_good"] < ce["rel_increase_good_ci"][1]
     assert sum(ce["counts"].values()) == pytest.approx(2000)
+    # Issue 23: how many sources calibrate, the transfer SD and how far the model lies outside
+    # their range, in report.json and the report.
+    assert (
+        ce["calibrating_sources"] == len(STORED_SOURCES)
+        and ce["transfer_df"] == len(STORED_SOURCES) - 1
+    )
+    assert ce["transfer_sd"] >= 0 and ce["extrapolation"] >= 0
+    low, high = ce["judge_good_range"]
+    inside = low <= ce["judge_good_rate"] <= high
+    assert (ce["extrapolation"] == 0) == inside
+    assert any("extrapolates" in w for w in ce["warnings"]) == (not inside)
     [card] = report["judge_card"]
     # The card comes with the file: the validation run's parse rate and tokens, priced here.
     assert card["human_ceiling_kappa"] == 0.28 and card["parse_rate"] == 1.0
@@ -251,6 +268,7 @@ def test_calibrate_then_report_in_crowd_units(
     assert "crowd-equivalent (judge empathy/mock-judge)" in md
     assert "judge empathy/mock-judge (judge's scale)" in md
     assert "Is the judge good enough?" in md
+    assert "| calibrating sources |" in md and "outside the range (points)" in md
 
 
 def test_a_calibration_whose_key_does_not_match_is_refused(
@@ -403,3 +421,48 @@ def test_judge_stored_reply_asks_the_model_the_scorers_question_about_the_stored
     for s in log.samples:
         [message] = judge_messages(s.metadata, s.metadata["reply"])
         assert s.output.completion == mock_judgement(message.text)
+
+
+def test_judge_agreement_reads_the_judge_answer_beside_the_crowd(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The scorer alone (no CSV): mockllm answers as a judge would, one sample per answer kind.
+    import inspect_ai.model._model as model_module
+    from inspect_ai import Task
+    from inspect_ai.dataset import Sample
+    from inspect_ai.model import ModelOutput
+    from inspect_ai.solver import generate
+
+    from empathy_task.task.judge_validation import judge_agreement
+
+    # mockllm counts tokens with tiktoken, whose encoding is a download: words serve offline.
+    monkeypatch.setattr(model_module, "count_text_tokens", lambda text: max(1, len(text.split())))
+    answers = ["The reply listens.\nRATING: Good", "RATING: Bad", "I cannot say."]
+    crowd = [3, 2, 1]
+    samples = [
+        Sample(
+            id=i,
+            input="rate it",
+            metadata={"reply": "I am sorry.", "crowd_rating": c, "source": "human", "dialog_id": i},
+        )
+        for i, c in enumerate(crowd)
+    ]
+    model = get_model(
+        "mockllm/model", custom_outputs=[ModelOutput.from_content("mockllm", a) for a in answers]
+    )
+    [log] = inspect_eval(
+        Task(dataset=samples, solver=generate(), scorer=judge_agreement()),
+        model=model,
+        display="none",
+        log_dir=os.environ["INSPECT_LOG_DIR"],
+        max_samples=1,
+    )
+    assert log.status == "success", log.error
+    values = {s.id: s.scores["judge_agreement"].value for s in log.samples}
+    assert values[0]["rating"] == 3.0 and values[0]["exact"] == 1.0
+    assert values[1]["rating"] == 1.0 and values[1]["exact"] == 0.0
+    assert values[2]["rated"] == 0.0 and np.isnan(values[2]["rating"])
+    assert log.samples[2].scores["judge_agreement"].metadata["judge"] == "mockllm/model"
+    metrics = metric_values(log)
+    assert metrics["parse_rate"] == pytest.approx(2 / 3)
+    assert metrics["exact_agreement"] == pytest.approx(0.5)

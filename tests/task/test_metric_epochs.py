@@ -103,3 +103,56 @@ def test_disagreeing_epochs_are_averaged_before_the_metrics() -> None:
     assert values["human_good_rate"] == pytest.approx(0.5)
     assert values["relative_increase_good"] == pytest.approx(50.0)
     assert not any(isinstance(v, float) and math.isnan(v) for v in values.values())
+
+
+# The judge validation task's metrics (empathy_judge_validation) and the crowd-equivalent metric
+# (-T calibration=): judge_agreement's score values, and a judge named in the score's metadata.
+def _agreement(rating: int | None, crowd: int) -> dict[str, float]:
+    nan = float("nan")
+    return {
+        "crowd_rating": float(crowd),
+        "crowd_good": float(crowd == 3),
+        "rated": 0.0 if rating is None else 1.0,
+        "rating": nan if rating is None else float(rating),
+        "good": nan if rating is None else float(rating == 3),
+        "exact": nan if rating is None else float(rating == crowd),
+    }
+
+
+AGREEMENT = [_agreement(3, 3), _agreement(2, 3), _agreement(1, 1), _agreement(None, 2)]
+SOURCES = [{"source": "human"}, {"source": "human"}, {"source": "chatgpt"}, {"source": "chatgpt"}]
+
+
+def test_the_validation_metrics_under_epochs() -> None:
+    from empathy_task.task.judge_validation import (
+        exact_agreement,
+        good_rate_by_source,
+        quadratic_kappa,
+    )
+
+    metrics = [exact_agreement(), quadratic_kappa(), good_rate_by_source()]
+    assert_agreeing_epochs_change_nothing(metrics, AGREEMENT, metadata=SOURCES)
+    values = run_metrics(metrics, [[v] for v in AGREEMENT], metadata=SOURCES)
+    assert values["exact_agreement"] == pytest.approx(2 / 3)
+    assert values["human_judge"] == pytest.approx(0.5)
+    assert values["human_crowd"] == pytest.approx(1.0)
+    assert values["chatgpt_judge"] == pytest.approx(0.0)
+
+
+def test_the_crowd_equivalent_good_rate_under_epochs() -> None:
+    from inspect_ai.scorer import Score
+
+    from empathy_task.task.metrics import crowd_equivalent_good_rate
+
+    p_good = {"judge/a": [0.1, 0.4, 0.8]}
+    scores = [Score(value=_value(r, 2), metadata={"judge": "judge/a"}) for r in (1, 2, 3, None)] + [
+        Score(value=_value(3, 2), metadata={"judge": "judge/uncalibrated"})
+    ]
+    metric = [crowd_equivalent_good_rate(p_good)]
+    assert_agreeing_epochs_change_nothing(metric, scores, metadata=METADATA[:5])
+    values = run_metrics(metric, [[s] for s in scores], metadata=METADATA[:5])
+    # The mean of P(crowd Good | label) over the three rated replies of the calibrated judge.
+    assert values["crowd_equivalent_good_rate"] == pytest.approx((0.1 + 0.4 + 0.8) / 3)
+    # Bad then Good in two epochs reduces to a rating of 2, read as Okay's P(Good).
+    two = run_metrics(metric, [[scores[0], scores[2]]], metadata=METADATA[:1])
+    assert two["crowd_equivalent_good_rate"] == pytest.approx(0.4)

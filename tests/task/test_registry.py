@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
-from empathy_task.resources import registry, resource_path
+from empathy_task.resources import UniqueKeyLoader, registry, resource_path
 
 REPO = Path(__file__).resolve().parents[2]
 LM_EVAL = resource_path("plugins/lm_eval")
 
 
-class _TaskYamlLoader(yaml.SafeLoader):
+class _TaskYamlLoader(UniqueKeyLoader):
     """Reads lm-eval task YAML without lm-eval: ``!function`` tags stay strings."""
 
 
@@ -39,6 +39,22 @@ def _lm_eval_configs(folder: Path) -> list[dict[str, Any]]:
         return {**load(path.parent / include), **cfg}
 
     return [load(p) for p in sorted(folder.glob("*.yaml"))]
+
+
+def test_no_yaml_file_writes_a_key_twice() -> None:
+    # YAML keeps the last of two equal keys silently (registry.yaml had `version` twice under
+    # frameworks.lm_eval): every YAML the package reads is loaded with duplicates refused.
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key 'version'"):
+        yaml.load("a:\n  version: 1.0.0\n  version: 1.0\n", Loader=UniqueKeyLoader)
+    files = [
+        REPO / "registry.yaml",
+        REPO / registry()["frameworks"]["inspect_evals"]["listing"],
+        *sorted(LM_EVAL.glob("*.yaml")),
+        LM_EVAL / "_empathy_task_template_yaml",
+    ]
+    for path in files:
+        yaml.load(path.read_text(encoding="utf-8"), Loader=_TaskYamlLoader)
+    assert registry()["frameworks"]["lm_eval"]["version"] == 1.0
 
 
 def test_lm_eval_tasks_agree_with_the_registry() -> None:
