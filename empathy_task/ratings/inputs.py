@@ -159,6 +159,14 @@ def load_inputs(
             _check_log(p)
             # One log at a time: a rating two logs disagree on is then named by its log.
             frame = rating_table_from_logs([p], scorer=scorer, allow_incomplete=allow_incomplete)
+            for judge, source, n, rated in frame.attrs.get("unrated", []):
+                # Beside every Good rate: a dropped verdict never moves it silently.
+                notes.setdefault(str(p), []).append(
+                    f"the judge {judge} rated {rated:,} of the {n:,} replies of {source} in {p} "
+                    f"(parse rate {rated / n:.3f}): its Good rate is over the rated replies, and "
+                    f"the {n - rated:,} unrated could move it by up to "
+                    f"{(n - rated) / rated if rated else float('inf'):.3f}"
+                )
             for summary in frame.attrs.get("incomplete", []):
                 notes.setdefault(str(p), []).append(
                     f"{summary.missing} of {summary.expected} samples missing from {p} "
