@@ -174,3 +174,9 @@ def test_the_report_says_the_parse_rate_beside_the_good_rate(
     said = [n for n in notes if "parse rate" in n]
     assert said and all("mockllm/model rated" in n for n in said)
     assert any(n in printed for n in said)
+
+
+def test_the_judge_reads_every_stored_reply_unchanged(study: Any) -> None:
+    # Their judge calls (and Inspect's cache keys) are as before issue 26.
+    for column in [c for c in study.columns if c.startswith("reply_")]:
+        assert all(judged_text(r) == r.strip() for r in study[column]), column
