@@ -488,10 +488,14 @@ _TRICKLE = b"GET / HTTP/1.1\r\nHost: study\r\nX-Pad: " + b"a" * 4000
 
 
 def _slowloris(
-    port: int, stop: threading.Event, counts: dict[str, int], sockets: int = 600
+    port: int,
+    stop: threading.Event,
+    counts: dict[str, int],
+    sockets: int = 600,
+    addresses: int = 1,
 ) -> None:
-    """``sockets`` connections from one address, one header byte each every 5 s; a closed one
-    is reopened after 1 s. One thread, non-blocking sockets."""
+    """``sockets`` connections spread over ``addresses`` networks (127.66.k.1), one header byte
+    each every 5 s; a closed one is reopened after 1 s. One thread, non-blocking sockets."""
     import selectors
 
     sel = selectors.DefaultSelector()
@@ -523,7 +527,7 @@ def _slowloris(
                 if s is None:
                     s = socket.socket()
                     s.setblocking(False)
-                    s.bind(("127.66.0.1", 0))
+                    s.bind((f"127.66.{slot % addresses}.1", 0))
                     s.connect_ex(("127.0.0.1", port))
                     conns[slot] = s
                     sel.register(s, selectors.EVENT_READ, slot)
@@ -552,7 +556,12 @@ def _slowloris(
 
 
 def attack(
-    kind: str, *, participants: int = 50, time_limit: float = 150.0, work: Path | None = None
+    kind: str,
+    *,
+    participants: int = 50,
+    time_limit: float = 150.0,
+    addresses: int = 1,
+    work: Path | None = None,
 ) -> dict[str, Any]:
     """Real participants walk the study under a ``flood`` or ``slowloris`` attacker (module doc)."""
     from empathy_task.study.sheets import make_sheets, write_sheets
@@ -575,7 +584,11 @@ def attack(
                     for _ in range(4)
                 ]
             else:
-                attackers = [threading.Thread(target=_slowloris, args=(server.port, stop, counts))]
+                attackers = [
+                    threading.Thread(
+                        target=_slowloris, args=(server.port, stop, counts, 600, addresses)
+                    )
+                ]
             for t in attackers:
                 t.start()
             time.sleep(5.0)  # the attack is under way before the first participant arrives
@@ -607,6 +620,7 @@ def attack(
     unfinished = [o for o in outcomes if not o.finished]
     res: dict[str, Any] = {
         "attack": kind,
+        "addresses": addresses,
         "participants": participants,
         "elapsed_s": elapsed,
         "p50_s": float(np.percentile(pages, 50)) if pages else float("nan"),
@@ -624,6 +638,7 @@ def attack(
 
 def attack_row(res: dict[str, Any]) -> str:
     """The attack's line in benchmarks/results.md."""
+    name = res["attack"] + (f" from {res['addresses']} networks" if res["addresses"] > 1 else "")
     if res["attack"] == "flood":
         what = (
             "one client inventing ids, each batch submitted all-Bad, 10 tries from one address "
@@ -635,13 +650,14 @@ def attack_row(res: dict[str, Any]) -> str:
             f"(bound: 5 per address, 20 per /24), {refused:,} refused"
         )
     else:
-        what = "600 sockets from one address, one header byte each every 5 s, reopened when cut"
+        where = "one address" if res["addresses"] == 1 else f"{res['addresses']} networks"
+        what = f"600 sockets from {where}, one header byte each every 5 s, reopened when cut"
         attacker = (
             f"attacker: {res['opened']:,} connections opened, {res['cut']:,} refused or cut "
             "by the server"
         )
     return (
-        f"{ATTACK_ROW.format(res['attack'])}{what}; {res['participants']} real participants (10 "
+        f"{ATTACK_ROW.format(name)}{what}; {res['participants']} real participants (10 "
         f"at a time, each its own network), `serve` defaults, loopback | real participants: "
         f"{res['participants'] - res['unfinished']}/{res['participants']} finished, p95 page "
         f"{res['p95_s'] * 1000:.0f} ms (median {res['p50_s'] * 1000:.0f} ms, "
@@ -664,12 +680,19 @@ def main(argv: list[str] | None = None) -> int:
         choices=("flood", "slowloris"),
         help="real participants (default 50) under an attacker, serve's defaults",
     )
+    ap.add_argument(
+        "--attack-addresses",
+        type=int,
+        default=1,
+        help="networks the slowloris spreads its 600 sockets over (default 1)",
+    )
     args = ap.parse_args(argv)
     if args.attack:
         res = attack(
             args.attack,
             participants=args.participants or 50,
             time_limit=args.time_limit or 150.0,
+            addresses=args.attack_addresses,
         )
         print(attack_row(res))
         if res["errors"]:
