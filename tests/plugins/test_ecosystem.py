@@ -307,3 +307,24 @@ def test_pin_listing_says_when_the_pin_is_stale() -> None:
         check=True,
     ).stdout.split()[0]
     assert "pyproject.toml" in pin_listing.changed_since(first)
+
+
+DOCS = [
+    REPO / "README.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    *sorted(REPO.glob("plugins/*/README.md")),
+]
+
+
+def test_the_docs_install_from_the_repository_and_lead_with_the_form_that_works_anywhere() -> None:
+    # The package is not on the package index: `pip install empathy-task` fails. And a bare
+    # `inspect eval empathy_task` is a path to Inspect, found only from the repo root.
+    from_index = re.compile(r"pip install ['\"]?empathy-task(\[[\w,-]+\])?['\"]?(?!\s*@)(\s|$)")
+    bare = re.compile(r"inspect eval empathy_task(?=[\s`]|$)")
+    for path in DOCS:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+            assert not from_index.search(line), where
+            if bare.search(line):
+                # Only where the text says why the bare form is not the one to use.
+                assert "path" in line or "folder" in line, where
