@@ -322,9 +322,10 @@ def test_the_docs_install_from_the_repository_and_lead_with_the_form_that_works_
     from_index = re.compile(r"pip install ['\"]?empathy-task(\[[\w,-]+\])?['\"]?(?!\s*@)(\s|$)")
     bare = re.compile(r"inspect eval empathy_task(?=[\s`]|$)")
     for path in DOCS:
+        in_code = False
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             where = f"{path.relative_to(REPO)}:{number}: {line.strip()}"
             assert not from_index.search(line), where
-            if bare.search(line):
-                # Only where the text says why the bare form is not the one to use.
-                assert "path" in line or "folder" in line, where
+            in_code ^= line.lstrip().startswith("```")
+            # A command to type (a code block) never uses the bare form.
+            assert not (in_code and bare.search(line)), where
