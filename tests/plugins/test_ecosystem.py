@@ -329,3 +329,23 @@ def test_the_docs_install_from_the_repository_and_lead_with_the_form_that_works_
             in_code ^= line.lstrip().startswith("```")
             # A command to type (a code block) never uses the bare form.
             assert not (in_code and bare.search(line)), where
+
+
+def test_the_registers_lint_passes_on_the_listed_task_file() -> None:
+    # As the register lints it: the listing's task file, the register's configuration (not the
+    # repository's [tool.inspect-evals-lint]). It found 3 failures: IEFS003 (task/ did not export
+    # the task), IEFS004 (no entry point in that package), IETS006 (judge_agreement untested).
+    pytest.importorskip("inspect_evals_lint")
+    import json
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "register_lint.py"), "--output-format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    [package] = json.loads(done.stdout)["packages"]
+    failed = [d for d in package["diagnostics"] if d.get("severity") == "error"]
+    assert done.returncode == 0 and package["passed"], failed
+    assert package["name"] == "task"
