@@ -207,3 +207,36 @@ def test_the_installed_wheel_runs_the_task_from_outside_the_checkout(tmp_path: P
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert list((tmp_path / "logs").glob("*.eval"))
+
+
+def test_every_package_the_code_imports_is_declared() -> None:
+    """A resolver installs only what pyproject.toml names: a package imported directly but
+    reached only through another's dependencies (tenacity, rich, markupsafe, pillow were) can
+    vanish from a fresh `uv sync` when that one changes."""
+    import ast
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {Requirement(r).name.lower().replace("_", "-") for r in project["dependencies"]}
+    for extra in project["optional-dependencies"].values():
+        declared |= {Requirement(r).name.lower().replace("_", "-") for r in extra}
+    dists = packages_distributions()
+    missing: dict[str, str] = {}
+    for folder in ("empathy_task", "plugins", "scripts"):
+        for path in (REPO / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    for dist in dists.get(top, []):
+                        if dist.lower().replace("_", "-") not in declared | {"empathy-task"}:
+                            missing[dist] = f"{path.relative_to(REPO)} imports {top}"
+    assert not missing, missing
