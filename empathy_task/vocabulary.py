@@ -39,7 +39,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -148,18 +148,56 @@ def load_or_create_pseudonym_key(path: str | os.PathLike[str]) -> bytes:
     return read_pseudonym_key(path)
 
 
-def is_allowed_rater(rater: str) -> bool:
-    """True for a crowd pseudonym or a judge model name: an id that may leave the machine."""
-    return bool(PSEUDONYM.fullmatch(rater) or JUDGE_NAME.fullmatch(rater))
+#: The providers a judge's name may start with: Inspect's model providers (inspect-ai 0.3.285;
+#: tests/ratings/test_hardening_reporter.py checks the list against Inspect's registry) and this
+#: package's ``empathy``. ``gmail.com/alice.smith`` or ``mturk/A1B2C3D4E5F6G7`` has the shape of a
+#: judge's name but no provider: a judge of another provider is named with ``--judge``.
+JUDGE_PROVIDERS: frozenset[str] = frozenset(
+    "anthropic azureai bedrock cloudflare deepseek empathy fireworks google grok groq hf "
+    "hf-inference-providers litellm-proxy llama-cpp-python meta mistral mockllm moonshot nnterp "
+    "ollama openai openai-api openai-api-completions openrouter perplexity sagemaker sambanova "
+    "sglang together transformer_lens vllm vllm-completions".split()
+)
 
 
-def first_personal_id(raters: pd.Series) -> int | None:
-    """The position of the first rater that is neither a pseudonym nor a judge name, or None."""
+def is_judge_name(name: str, known: Collection[str] = ()) -> bool:
+    """A judge's model name: one of ``known`` (the judges the logs recorded, or named with
+    ``--judge``), or ``provider/model`` with a provider of :data:`JUDGE_PROVIDERS`."""
+    if name in known:
+        return True
+    return bool(JUDGE_NAME.fullmatch(name)) and name.split("/", 1)[0] in JUDGE_PROVIDERS
+
+
+def is_allowed_rater(rater: str, known: Collection[str] = ()) -> bool:
+    """True for a crowd pseudonym or a judge's name (:func:`is_judge_name`): an id that may
+    leave the machine."""
+    return bool(PSEUDONYM.fullmatch(rater)) or is_judge_name(rater, known)
+
+
+#: A cell that reads as an e-mail address: never a source's name (a model, "human").
+EMAIL = re.compile(r"[^\s@/]+@[^\s@/]+\.[A-Za-z]{2,}")
+
+
+def first_email(values: pd.Series) -> int | None:
+    """The position of the first value that holds an e-mail address, or None."""
+    import pandas as pd
+
+    names = pd.Series(values, dtype=object).astype(str)
+    bad = {v for v in pd.unique(names) if EMAIL.search(v)}
+    if not bad:
+        return None
+    return int(names.isin(bad).to_numpy().nonzero()[0][0])
+
+
+def first_personal_id(raters: pd.Series, known: Collection[str] = ()) -> int | None:
+    """The position of the first rater that is neither a pseudonym nor a judge name, or None.
+
+    ``known``: judge names accepted as they are (:func:`is_judge_name`)."""
     import pandas as pd
 
     names = pd.Series(raters, dtype=object).astype(str)
     unique = pd.unique(names)
-    bad = {r for r in unique if not is_allowed_rater(r)}
+    bad = {r for r in unique if not is_allowed_rater(r, known)}
     if not bad:
         return None
     return int(names.isin(bad).to_numpy().nonzero()[0][0])
@@ -172,7 +210,7 @@ def masked(raw_id: str) -> str:
 
 PERSONAL_ID_HELP = (
     "is neither a crowd pseudonym (r- and 32 or 12 hex digits) nor a judge model "
-    "(provider/model): it looks like a person's id, which no output may hold. A judge's ratings: "
+    "(provider/model, with a provider Inspect knows): it looks like a person's id, which no output may hold. A judge's ratings: "
     "name the judge provider/model in the rater column (e.g. openai/gpt-4o-mini, not "
     "gpt-4o-mini), or name it on the command line: `--judge openai/gpt-4o-mini` takes a rater "
     "named gpt-4o-mini as that judge (`--judge RATER=PROVIDER/MODEL` for any other name). "

@@ -159,6 +159,14 @@ def load_inputs(
             _check_log(p)
             # One log at a time: a rating two logs disagree on is then named by its log.
             frame = rating_table_from_logs([p], scorer=scorer, allow_incomplete=allow_incomplete)
+            for judge, source, n, rated in frame.attrs.get("unrated", []):
+                # Beside every Good rate: a dropped verdict never moves it silently.
+                notes.setdefault(str(p), []).append(
+                    f"the judge {judge} rated {rated:,} of the {n:,} replies of {source} in {p} "
+                    f"(parse rate {rated / n:.3f}): its Good rate is over the rated replies, and "
+                    f"the {n - rated:,} unrated could move it by up to "
+                    f"{(n - rated) / rated if rated else float('inf'):.3f}"
+                )
             for summary in frame.attrs.get("incomplete", []):
                 notes.setdefault(str(p), []).append(
                     f"{summary.missing} of {summary.expected} samples missing from {p} "
@@ -169,7 +177,11 @@ def load_inputs(
     for origin, k, frame, path, per_source in parts:
         if judges:
             frame["rater"] = frame["rater"].astype(str).replace(judges)
-        _check_rater_ids(origin, k, frame, path, per_source)
+        # Judges: the names a log recorded, or named with --judge; else a provider Inspect knows.
+        known = set((judges or {}).values())
+        if k == "log":
+            known |= set(frame["rater"].astype(str))
+        _check_rater_ids(origin, k, frame, path, per_source, known)
     if len(parts) == 1:
         table, repeats = parts[0][2], [0]
     else:
@@ -219,12 +231,30 @@ def _combine(
 
 
 def _check_rater_ids(
-    origin: str, kind: str, frame: pd.DataFrame, path: Path, per_source: int
+    origin: str,
+    kind: str,
+    frame: pd.DataFrame,
+    path: Path,
+    per_source: int,
+    known: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """Refuse an input that names a person: a report must never carry one (see privacy)."""
-    from empathy_task.vocabulary import PERSONAL_ID_HELP, first_personal_id, masked
+    """Refuse an input that names a person: a report must never carry one (see privacy).
 
-    at = first_personal_id(frame["rater"])
+    A rater is a crowd pseudonym or a judge (``known``, or a provider Inspect knows); a source
+    that holds an e-mail address is a person's too.
+    """
+    from empathy_task.vocabulary import PERSONAL_ID_HELP, first_email, first_personal_id, masked
+
+    at = first_email(frame["source"])
+    if at is not None:
+        raise RatingTableError(
+            origin,
+            f"source {masked(str(frame['source'].iloc[at]))} holds an e-mail address: a source "
+            "names a model or the human replies, never a person",
+            _row_label(kind, path, at, per_source),
+            "source",
+        )
+    at = first_personal_id(frame["rater"], known)
     if at is not None:
         raw = str(frame["rater"].iloc[at])
         raise RatingTableError(

@@ -176,6 +176,7 @@ def rating_rows(
     scorer: str | None = None,
     allow_incomplete: bool = False,
     summaries: list[LogSummary] | None = None,
+    scored: dict[tuple[str, str], list[int]] | None = None,
 ) -> list[dict[str, Any]]:
     """Rating-table rows of one log: every epoch (or ``epoch``), every judge scorer (or ``scorer``).
 
@@ -184,6 +185,8 @@ def rating_rows(
     recorded it). Each row carries ``epoch`` and, for error messages, ``_place`` (log, sample,
     epoch and scorer). ``flagged`` collects the dialog ids of replies the scorer flagged for
     addressing the judge (``reply_flags``, :func:`empathy_task.task.verdict.injection_flags`).
+    ``scored`` counts, per (judge, source), the replies scored and those of them rated: the
+    parse rate beside each Good rate (an unrated reply gives no row).
     """
     from empathy_task.ratings.judge_runs import is_validation_log, validation_rating_rows
 
@@ -225,6 +228,11 @@ def rating_rows(
             flags = _reply_flags(metadata)
             for who, prefix in ((source, ""), (HUMAN, "human_")):
                 rating = _rating(score.value.get(f"{prefix}rating"))
+                if scored is not None and _rating(score.value.get(f"{prefix}rated")) is not None:
+                    # Judged (rated 1 or 0); NaN: not asked (judge_human=false).
+                    counts = scored.setdefault((rater, who), [0, 0])
+                    counts[0] += 1
+                    counts[1] += rating is not None
                 if rating is not None:
                     rows.append(
                         {
@@ -279,6 +287,7 @@ def rating_table_from_logs(
     """
     flagged: list[str] = []
     summaries: list[LogSummary] = []
+    scored: dict[tuple[str, str], list[int]] = {}
     rows = [
         row
         for p in paths
@@ -289,6 +298,7 @@ def rating_table_from_logs(
             scorer=scorer,
             allow_incomplete=allow_incomplete,
             summaries=summaries,
+            scored=scored,
         )
     ]
     origin = ", ".join(map(str, paths))
@@ -317,6 +327,8 @@ def rating_table_from_logs(
     table.attrs["flagged_replies"] = len(flagged)
     table.attrs["repeats"] = repeats
     table.attrs["incomplete"] = [s for s in summaries if s.status != "success"]
+    # (judge, source, replies scored, replies rated) where the judge left some unrated.
+    table.attrs["unrated"] = [(j, src, n, r) for (j, src), (n, r) in scored.items() if r < n]
     return table
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -9,6 +10,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Sequence
+from glob import escape as glob_escape
 from pathlib import Path
 
 from empathy_task.analysis.results import Analysis
@@ -129,17 +131,47 @@ def render_report(
     return RenderedReport(files)
 
 
-def _is_report_file(path: Path) -> bool:
-    """A file a report writes: its Markdown, HTML, JSON or one of its PNG figures."""
-    return (
-        path.is_file()
-        and not path.is_symlink()
-        and (
-            path.name in FILE_NAMES.values()
-            or path.suffix.lower() == ".png"
-            or (path.name.startswith("eee-") and path.suffix == ".json")
-        )
-    )
+#: The file in a report folder that lists the files the report wrote: the only files a later
+#: report replaces or deletes (a PNG of yours is yours).
+MANIFEST = ".empathy-report.json"
+_MANIFEST_KIND = "empathy-task report"
+# The figures' names (figures.py), for a folder written before reports had a manifest.
+_LEGACY_FILE = re.compile(
+    r"(?:ratings_by_source|(?:valence|forest|confusion|heatmap|between_models)_\d+)\.png"
+    r"|eee-.+\.json"
+)
+
+
+def _manifest(folder: Path) -> list[str] | None:
+    """The files the report in ``folder`` wrote, from its manifest; None if it has none."""
+    try:
+        doc = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("kind") != _MANIFEST_KIND:
+        return None
+    files = doc.get("files")
+    if not isinstance(files, list):
+        return None
+    # Plain names only: a manifest never names a file outside its folder.
+    return [f for f in files if isinstance(f, str) and f and Path(f).name == f and f != MANIFEST]
+
+
+def _manifest_bytes(names: Sequence[str]) -> bytes:
+    return json.dumps({"kind": _MANIFEST_KIND, "files": sorted(names)}, indent=1).encode("utf-8")
+
+
+def _is_report_file(path: Path, listed: Sequence[str] | None = None) -> bool:
+    """A file a report wrote: listed in the folder's manifest (``listed``); in a folder without
+    one (a report of an earlier version), its Markdown, HTML, JSON, Every Eval Ever records or
+    one of its figures."""
+    if not path.is_file() or path.is_symlink():
+        return False
+    if path.name == MANIFEST:
+        return True
+    if listed is not None:
+        return path.name in listed
+    return path.name in FILE_NAMES.values() or bool(_LEGACY_FILE.fullmatch(path.name))
 
 
 def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = False) -> list[Path]:
@@ -160,8 +192,10 @@ def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = F
         raise OutputExistsError(f"{out} exists and is not a folder")
     if out.is_symlink():
         out = out.resolve()
+    recover_swap(out)
     present = sorted(out.iterdir()) if out.is_dir() else []
-    reports = [p for p in present if _is_report_file(p)]
+    listed = _manifest(out) if out.is_dir() else None
+    reports = [p for p in present if _is_report_file(p, listed) and p.name != MANIFEST]
     if reports and not force:
         names = ", ".join(p.name for p in reports)
         raise OutputExistsError(f"{out} already holds {names}; pass --force to overwrite")
@@ -176,12 +210,14 @@ def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = F
             f"{out}: {names} is a folder or a symlink where the report writes a file; "
             "remove it first (nothing was written)"
         )
-    kept = [p.name for p in present if not _is_report_file(p)]
+    kept = [p.name for p in present if not _is_report_file(p, listed)]
     # The swap renames the folder itself: "." or "x/.." must name it, not stand for it.
     place = Path(os.path.abspath(out))
     place.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{place.name}.new-", dir=place.parent))
     try:
+        # First: it marks the folder as a report's, for recover_swap after a crash.
+        (new / MANIFEST).write_bytes(_manifest_bytes(list(report.files)))
         for name, data in report.files.items():
             (new / name).write_bytes(data)
         # mkdtemp's folder is private (0700): give it the old folder's mode, or a new one's.
@@ -202,6 +238,74 @@ def write_report(report: RenderedReport, out_dir: str | Path, *, force: bool = F
             shutil.rmtree(new, ignore_errors=True)
         raise
     return [out / name for name in report.files]
+
+
+def recover_swap(out: Path) -> None:
+    """Finish or undo a swap of ``out`` that a crash (kill -9, power loss) left halfway.
+
+    A swap works in two hidden folders beside ``out``, ``.NAME.new-*`` (the new report, then
+    the files of yours moved into it) and ``.NAME.old-*`` (the previous report, set aside), each
+    marked by its manifest. Files of yours go back into ``out`` (or, if the crash came between
+    the two renames, ``out`` is the new folder, renamed in); then the report files of the stale
+    folders, and nothing else, are deleted. A hidden folder without a report's manifest is not
+    touched.
+    """
+    place = Path(os.path.abspath(out))
+    parent = place.parent
+    if not parent.is_dir():
+        return
+    ours = [
+        p
+        for p in parent.glob(f".{glob_escape(place.name)}.*-*")
+        if p.is_dir()
+        and not p.is_symlink()
+        and p.name.startswith((f".{place.name}.new-", f".{place.name}.old-"))
+    ]
+    for p in ours:
+        # Killed before its manifest was whole: a folder that holds nothing else goes.
+        if _manifest(p) is None and {e.name for e in p.iterdir()} <= {MANIFEST}:
+            (p / MANIFEST).unlink(missing_ok=True)
+            p.rmdir()
+    stale = sorted(p for p in ours if p.exists() and _manifest(p) is not None)
+    if not stale:
+        return
+    if not place.exists():
+        new = [p for p in stale if p.name.startswith(f".{place.name}.new-")]
+        old = [p for p in stale if p.name.startswith(f".{place.name}.old-")]
+        if new and old:
+            # Killed between the two renames: the new folder was whole; it goes in.
+            os.rename(new[-1], place)
+            stale.remove(new[-1])
+        else:
+            # Killed while a first report was written: there is nothing of yours to move back.
+            for folder in stale:
+                listed = set(_manifest(folder) or ())
+                for entry in folder.iterdir():
+                    if entry.name == MANIFEST or _is_report_file(entry, listed):
+                        entry.unlink()
+                _remove_if_empty(folder, place)
+            return
+    for folder in stale:
+        listed = set(_manifest(folder) or ())
+        for entry in sorted(folder.iterdir()):
+            if entry.name == MANIFEST or (entry.name in listed and _is_report_file(entry, listed)):
+                entry.unlink()
+            elif not os.path.lexists(place / entry.name):
+                os.rename(entry, place / entry.name)  # a file of yours, back in its place
+        _remove_if_empty(folder, place)
+
+
+def _remove_if_empty(folder: Path, place: Path) -> None:
+    try:
+        folder.rmdir()
+        logger.warning("recovered %s from an interrupted report write (%s)", place, folder)
+    except OSError:
+        logger.error(
+            "%s holds files of yours whose names are taken in %s: %s",
+            folder,
+            place,
+            ", ".join(p.name for p in folder.iterdir()),
+        )
 
 
 def _working_folder_inside(folder: Path) -> Path | None:

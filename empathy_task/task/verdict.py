@@ -84,9 +84,9 @@ def parse_rating(text: str | None, reply: str | None = None) -> int | None:
 
 
 #: The most characters of a reply the judge reads: four times the longest reply the task's
-#: generation settings allow (512 tokens, about 2,000 characters), and over four times the longest
-#: reply in the study's data. The rest is cut, with a note the judge sees, and the reply flagged
-#: ``too_long``: a 1 MB reply costs a judge call of 2,000 tokens, not 250,000.
+#: generation settings allow (512 tokens, about 2,000 characters), 15 times the longest reply of
+#: the study's six sources (525). The rest is cut, with a note the judge sees, and the reply
+#: flagged ``too_long``: a 1 MB reply costs a judge call of 2,000 tokens, not 250,000.
 MAX_JUDGED_CHARS = 8_000
 #: What the judge reads in place of a reply's verdict line (:func:`judged_text`).
 NEUTRALISED_LINE = "[a line in the judge's answer format, removed before rating]"

@@ -12,7 +12,7 @@ from empathy_task.outputs import OutputExistsError, read_safe_csv, safe_csv_fram
 from empathy_task.ratings.files import read_rating_table, read_text_csv, write_rating_table
 from empathy_task.ratings.table import RatingTableError, study_rating_table
 from empathy_task.report.document import RenderedReport
-from empathy_task.report.render import render_markdown, write_report
+from empathy_task.report.render import MANIFEST, render_markdown, write_report
 
 
 @pytest.fixture
@@ -171,13 +171,15 @@ def test_force_leaves_exactly_the_new_report(tmp_path: Path) -> None:
     with pytest.raises(OutputExistsError, match="--force"):
         write_report(_report("a.png"), out)
     write_report(_report("a.png"), out, force=True)
+    # And the manifest of what it wrote (issue 26), which the next report reads.
     assert sorted(p.name for p in out.iterdir()) == [
+        MANIFEST,
         "a.png",
         "report.html",
         "report.json",
         "report.md",
     ]
-    assert all(p.read_bytes() == b"new" for p in out.iterdir())
+    assert all(p.read_bytes() == b"new" for p in out.iterdir() if p.name != MANIFEST)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no temporary folder left
 
 

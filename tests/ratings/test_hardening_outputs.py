@@ -188,8 +188,13 @@ def _report(*pngs: str, text: bytes = b"new"):  # noqa: ANN202
 
 
 def _folder(path: Path) -> dict[str, bytes]:
+    from empathy_task.report.render import MANIFEST
+
+    # The report's manifest (issue 26) is checked in tests/report/test_report_folder.py.
     return {
-        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+        str(p.relative_to(path)): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
     }
 
 
@@ -270,7 +275,7 @@ def test_force_swaps_the_folder_keeping_its_mode_your_files_and_a_link_to_it(
 def test_a_report_into_the_working_folder_swaps_it_and_follows_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from empathy_task.report.render import write_report
+    from empathy_task.report.render import MANIFEST, write_report
 
     out = tmp_path / "r"
     write_report(_report("a.png", "b.png", text=b"old"), out)
@@ -279,7 +284,7 @@ def test_a_report_into_the_working_folder_swaps_it_and_follows_it(
     written = write_report(_report("a.png", "c.png"), Path(".."), force=True)
     assert [p.read_bytes() for p in written] == [b"new"] * 5
     assert Path.cwd() == (out / "sub").resolve() and Path("../report.md").read_bytes() == b"new"
-    assert sorted(p.name for p in out.iterdir()) == sorted([*NEW, "sub"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*NEW, "sub", MANIFEST])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
 

@@ -143,3 +143,51 @@ def test_reading_a_plain_parquet_table_still_works(table: pd.DataFrame, tmp_path
     assert len(read_rating_table(path)) == len(table)
     with pytest.raises(RatingTableError):
         read_rating_table(tmp_path / "missing.parquet")
+
+
+# --- item 11: judges are judges, sources are not people -----------------------------------------
+
+
+@pytest.mark.parametrize("rater", ["gmail.com/alice.smith", "mturk/A1B2C3D4E5F6G7"])
+def test_an_id_shaped_like_a_judge_name_is_refused(
+    table: pd.DataFrame, rater: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "t.csv"
+    table.assign(rater=rater).to_csv(path, index=False)
+    err = _report(path, tmp_path, capsys)
+    assert "t.csv: row 2, column 'rater'" in err
+    assert rater not in err and "alice" not in err
+    # Named on the command line, it is a judge the user vouches for.
+    out = tmp_path / "named"
+    assert cli(["report", str(path), "--out", str(out), "--format", "json", "--judge", rater]) == 0
+
+
+def test_a_judge_of_a_provider_inspect_knows_is_accepted(
+    table: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "t.csv"
+    table.assign(rater="openai/gpt-4o-mini").to_csv(path, index=False)
+    assert cli(["report", str(path), "--out", str(tmp_path / "r"), "--format", "json"]) == 0
+
+
+def test_an_e_mail_as_source_is_refused(
+    table: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "t.csv"
+    table.assign(source=EMAIL).to_csv(path, index=False)
+    err = _report(path, tmp_path, capsys)
+    assert "t.csv: row 2, column 'source'" in err and "e-mail" in err
+    assert "alice" not in err and "example.com" not in err
+
+
+def test_the_judge_providers_are_inspects() -> None:
+    import inspect_ai.model._providers.providers  # noqa: F401  (registers Inspect's providers)
+    from inspect_ai._util.registry import registry_find
+
+    from empathy_task.vocabulary import JUDGE_PROVIDERS
+
+    names = {
+        str(o.__registry_info__.name).split("/")[-1]
+        for o in registry_find(lambda info: info.type == "modelapi")
+    }
+    assert names - {"none"} <= JUDGE_PROVIDERS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from empathy_task.analysis.steps import analyse, interval_gaps
 from empathy_task.cli import main as cli
 from empathy_task.data.study import emotions
 from empathy_task.ratings.inputs import detect_kind, load_inputs
-from empathy_task.ratings.table import RATING_COLUMNS, study_rating_table
+from empathy_task.ratings.table import RATING_COLUMNS
 from empathy_task.report import figures as plots
 from empathy_task.report import sections
 from empathy_task.vocabulary import STORED_SOURCES
@@ -65,8 +66,10 @@ def study_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def crowd_table() -> pd.DataFrame:
     from empathy_task.data.study import load_study
+    from empathy_task.ratings.table import stored_rating_table
 
-    return study_rating_table(load_study(STUDY_CSV))
+    # All six stored sources, with or without the second study file (then from the shipped ratings).
+    return stored_rating_table(load_study(STUDY_CSV))[0]
 
 
 # --- the paper's numbers ------------------------------------------------------------------------
@@ -84,9 +87,8 @@ def test_json_reproduces_the_headline_and_has_every_comparison(study_report: Pat
     assert doc["groups_by_rater"]["crowd"] == groups
 
     comparisons = doc["comparisons"]
-    others = sources[1:]
-    pairs = [("human", s) for s in others]
-    pairs += [(a, b) for i, a in enumerate(others) for b in others[i + 1 :]]
+    # Every pair of the six stored sources, the baseline's first.
+    pairs = list(itertools.combinations(STORED_SOURCES, 2))
     scopes = ["overall", "valence:positive", "valence:negative"] + [
         f"emotion:{e}" for e in emotions()
     ]
@@ -352,6 +354,15 @@ def test_a_third_partys_judge_named_without_provider_is_named_with_judge(
     # A name that is not provider/model is refused, saying how to write one.
     assert cli([*args2, "--force", "--judge", "gpt-4o-mini"]) == 2
     assert "provider/model" in capsys.readouterr().err
+    # calibrate names the judge the same way (its --judge also picks the judge to calibrate).
+    cal_file = tmp_path / "gpt-4o-mini.calibration.json"
+    assert cli(["calibrate", str(path), "--out", str(cal_file)]) == 2
+    assert "--judge" in capsys.readouterr().err
+    assert (
+        cli(["calibrate", str(path), "--out", str(cal_file), "--judge", "openai/gpt-4o-mini"]) == 0
+    )
+    [entry] = json.loads(cal_file.read_text())["calibrations"]
+    assert entry["key"]["judge"] == "openai/gpt-4o-mini"
 
 
 def test_degenerate_scopes_give_null_with_a_reason(tmp_path: Path, crowd_table: pd.DataFrame):
@@ -495,6 +506,8 @@ def test_reproduce_prints_the_headline_and_the_report(
     lines = printed.splitlines()
     gpt4 = next(line for line in lines if line.startswith("  chatgpt_empathy"))
     assert "GPT-4" in gpt4 and "Good 1,295 of 2,000 (64.8%)  +31.3%***" in gpt4
+    llama = next(line for line in lines if line.startswith("  llama_empathy"))
+    assert "LLaMA-2-70B-Chat" in llama and "Good 1,219 of 2,000 (61.0%)  +23.6%***" in llama
     human = next(line for line in lines if line.startswith("  human"))
     assert "Good   986 of 2,000 (49.3%)  baseline" in human
     # Published figures are printed only for paper models whose ratings are not in the input.

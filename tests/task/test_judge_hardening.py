@@ -138,3 +138,45 @@ def test_min_parse_rate_must_be_a_share() -> None:
 
     with pytest.raises(PrerequisiteError, match="min_parse_rate"):
         empathy_task(sample=4, min_parse_rate=1.5)
+
+
+@pytest.mark.dataset_download
+def test_the_report_says_the_parse_rate_beside_the_good_rate(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import os
+
+    from inspect_ai.model import ModelOutput, ModelUsage
+
+    from empathy_task.cli import main as cli
+
+    def answer(text: str) -> ModelOutput:
+        output = ModelOutput.from_content("mockllm/model", text)
+        output.usage = ModelUsage(input_tokens=300, output_tokens=4, total_tokens=304)
+        return output
+
+    answers = ["RATING: Good", "I would say it is fine.", "RATING: Bad", "RATING: okay"] * 4
+    judge = get_model("mockllm/model", custom_outputs=[answer(a) for a in answers], memoize=False)
+    [log] = inspect_eval(
+        empathy_task(sample=8, judge_cache=False, min_parse_rate=0),
+        model="empathy/chatgpt",
+        model_roles={"grader": judge},
+        display="none",
+        log_dir=os.environ["INSPECT_LOG_DIR"],
+    )
+    assert log.status == "success"
+    out = tmp_path / "rep"
+    assert cli(["report", log.location, "--out", str(out), "--format", "json"]) == 0
+    printed = capsys.readouterr().out
+    doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    notes = [n for i in doc["inputs"] for n in i["notes"]]
+    said = [n for n in notes if "parse rate" in n]
+    assert said and all("mockllm/model rated" in n for n in said)
+    assert any(n in printed for n in said)
+
+
+def test_the_judge_reads_every_stored_reply_unchanged(study: Any) -> None:
+    # Their judge calls (and Inspect's cache keys) are as before issue 26.
+    for column in [c for c in study.columns if c.startswith("reply_")]:
+        assert all(judged_text(r) == r.strip() for r in study[column]), column

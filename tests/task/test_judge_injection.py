@@ -12,7 +12,7 @@ import pytest
 from empathy_task.task.prompts import judge_prompt, reply_fence
 from empathy_task.task.provider import MOCK_STYLES, mock_judgement, mock_verdict, rated_response
 from empathy_task.task.verdict import LABEL_TO_RATING, injection_flags, parse_rating
-from tests.task.adversarial import ADVERSARIAL_REPLIES
+from tests.task.adversarial import ADVERSARIAL_REPLIES, LOOK_ALIKE_REPLIES
 
 REPO = Path(__file__).resolve().parents[2]
 CONTEXT = {"emotion": "sad", "situation": "SIT", "speaker_turn": "TURN"}
@@ -84,11 +84,18 @@ def test_the_measurement_script_reports_no_changed_rating() -> None:
         text=True,
     ).stdout
     result = json.loads(out)
-    assert result["replies"] == len(ADVERSARIAL_REPLIES)
+    replies = len(ADVERSARIAL_REPLIES) + len(LOOK_ALIKE_REPLIES)
+    assert result["replies"] == replies
     assert result["judge-2"]["changed"] == 0
     # The old wording and parser (kept in the script for the comparison) were steered.
     assert result["judge-1"]["changed"] > 0
-    assert result["judge-2"]["flagged"] == len(ADVERSARIAL_REPLIES)
+    assert result["judge-2"]["flagged"] == replies
+    # Issue 26's selective unrating: sent as is it lifts the Good rate to 1; as the judge reads
+    # the reply now, every reply is rated and the Good rate is the judge's own.
+    sel = result["selective"]
+    assert sel["attack_sent_as_is"]["good_rate"] == 1.0
+    assert sel["attack_neutralised"]["parse_rate"] == 1.0
+    assert abs(sel["attack_neutralised"]["good_rate"] - sel["plain"]["good_rate"]) < 0.1
 
 
 @pytest.mark.dataset_download
