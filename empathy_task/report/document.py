@@ -122,3 +122,10 @@ def fmt_power(x: Any) -> str:
 
 def kind_title(kind: str) -> str:
     return "crowd raters" if kind == CROWD else f"judge {kind}"
+
+
+def with_paper_name(source: str, names: dict[str, str]) -> str:
+    """A stored source with the paper's name of its model in brackets, where it differs
+    (``names``: ``resources.source_display_names()``)."""
+    name = names.get(source)
+    return f"{source} ({name})" if name and name.lower() != source.lower() else source

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from empathy_task.analysis.results import OVERALL, Analysis
-from empathy_task.report.document import kind_title
+from empathy_task.report.document import kind_title, with_paper_name
 from empathy_task.vocabulary import LABELS, VALENCES
 
 #: Bad, Okay, Good: colour-blind-safe (Okabe-Ito vermillion, yellow, bluish green).
@@ -383,7 +383,9 @@ def _heatmap_figures(a: Analysis, figures: dict[str, bytes]) -> None:
     """Per rater kind with a baseline: the 32 emotions x sources' Good rates, marked where a
     source differs from the baseline (its per-emotion Good test, p adjusted in its family)."""
     from empathy_task.report.between_models import SHOWN_MODELS
+    from empathy_task.resources import source_display_names
 
+    names = source_display_names()
     c = a.comparisons
     g = a.groups
     emotions = list(a.scopes[3:])
@@ -406,7 +408,7 @@ def _heatmap_figures(a: Analysis, figures: dict[str, bytes]) -> None:
         markers = [[m if isinstance(m, str) else "" for m in row] for row in marks.to_numpy()]
         figures[f"heatmap_{i}.png"] = good_rate_heatmap(
             [e.split(":", 1)[1] for e in emotions],
-            sources,
+            [with_paper_name(s, names) for s in sources],
             rates,
             markers,
             f"Good rate per emotion, {kind_title(kind)}; stars: differs from "

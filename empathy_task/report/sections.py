@@ -25,6 +25,7 @@ from empathy_task.report.document import (
     fmt_rel,
     is_nan,
     kind_title,
+    with_paper_name,
 )
 from empathy_task.resources import source_display_names
 from empathy_task.vocabulary import CROWD, LABELS
@@ -216,7 +217,7 @@ def _leaderboard(a: Analysis) -> Section:
         part = g[g["rater_kind"] == kind].sort_values("good_rate", ascending=False, kind="stable")
         for r in part.to_dict("records"):
             row = [
-                _with_paper_name(str(r["source"]), names),
+                with_paper_name(str(r["source"]), names),
                 kind_title(kind) if kind == CROWD else f"{kind_title(kind)} (judge's scale)",
                 fmt_int(r["n"]),
                 fmt_int(r["Bad"]),
@@ -246,7 +247,7 @@ def _leaderboard(a: Analysis) -> Section:
     for ce in a.crowd_equivalent:
         rows.append(
             [
-                _with_paper_name(str(ce["source"]), names),
+                with_paper_name(str(ce["source"]), names),
                 f"crowd-equivalent (judge {ce['judge']})",
                 fmt_int(ce["n"]),
                 *(f"{ce['counts'][label]:,.1f}" for label in LABELS),
@@ -398,12 +399,6 @@ def _published_fallback_rows(a: Analysis) -> list[list[str]]:
             ]
         )
     return rows
-
-
-def _with_paper_name(source: str, names: dict[str, str]) -> str:
-    """A stored source with the paper's name of it (registry.yaml ``sources``), where it differs."""
-    name = names.get(source)
-    return f"{source} ({name})" if name and name.lower() != source.lower() else source
 
 
 def _published_note(a: Analysis) -> str:
