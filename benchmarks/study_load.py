@@ -3,10 +3,12 @@
     python benchmarks/study_load.py            # 1,000 participants, 100 at a time
     python benchmarks/study_load.py --quick    # 100 participants, 25 at a time (CI)
     python benchmarks/study_load.py --restart  # also kill -9 the server halfway and restart it
+    python benchmarks/study_load.py --attack flood      # one client inventing ids, see below
+    python benchmarks/study_load.py --attack slowloris  # 600 sockets trickling header bytes
 
 ``empathy-task serve`` runs as a subprocess with its default settings (waitress, 8 threads, the
-crowd-study limits; only ``--claims-per-address 0``, since every simulated participant connects
-from 127.0.0.1). Each participant is a client with its own cookies that walks the whole study as
+crowd-study limits; only the per-address limits off (``--claims-per-address 0`` and the like),
+since every simulated participant connects from 127.0.0.1). Each participant is a client with its own cookies that walks the whole study as
 a browser does: the start page, start, the tutorial, the questionnaire, ten rating screens, each
 POST followed by its redirect. A *page time* is one such step, from request to the next page.
 
@@ -18,6 +20,19 @@ Checked from the database afterwards (the pseudonym key maps ids to raters):
   a rater with two live batches; must be 0;
 - **over-assigned batches**: batches with more live raters than ``--raters-per-sheet`` (1); 0;
 - **unfinished participants**: participants who did not reach the completion code in time.
+
+**Attacks** (``--attack``) run ``serve`` with all its defaults: each real participant connects from
+a loopback address of its own network (``127.1.k.1``, Linux routes 127/8 to loopback), the
+attacker from ``127.66.0.x`` while the real participants walk the study:
+
+- ``flood``: the attacker invents ids and takes each batch through to submit, all Bad, first from
+  one address, then rotating through its /24, as fast as it can (4 threads) until the real
+  participants are done; counted: junk batches submitted (``--batches-per-address`` 5 and
+  ``--batches-per-subnet`` 20 bound them) and refused;
+- ``slowloris``: 600 sockets from one address, each sending one header byte every 5 s, every
+  closed one reopened after 1 s; counted: connections the server refused or cut.
+
+Either way every real participant must finish with nothing lost (the row's goal).
 
 The speed is a ratio to a baseline measured in the same run, on the same server: the 95th
 percentile page time of participants who walk the study alone, one after another, before the load.
@@ -52,6 +67,18 @@ FULL = {"participants": 1000, "concurrent": 100, "time_limit": 900.0}
 QUICK = {"participants": 100, "concurrent": 25, "time_limit": 120.0}
 BASELINE_PARTICIPANTS = 10
 ROW = "| Study app under load, "
+ATTACK_ROW = "| Study app under attack ({}), "
+#: Every load participant connects from 127.0.0.1: the limits per address are off.
+ONE_ADDRESS = [
+    "--claims-per-address",
+    "0",
+    "--batches-per-address",
+    "0",
+    "--batches-per-subnet",
+    "0",
+    "--connections-per-address",
+    "0",
+]
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _ITEM = re.compile(r'name="item_id" value="([^"]+)"')
 
@@ -96,6 +123,8 @@ class Server:
     threads: int
     proc: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
+    #: serve's options beyond the fixed ones; None: the per-address limits off (one address).
+    options: list[str] | None = None
 
     @property
     def url(self) -> str:
@@ -121,8 +150,7 @@ class Server:
             COMPLETION_CODE,
             "--admin-token",
             ADMIN_TOKEN,
-            "--claims-per-address",
-            "0",
+            *(ONE_ADDRESS if self.options is None else self.options),
         ]
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -170,14 +198,37 @@ class Outcome:
     error: str = ""
 
 
+def session_from(source: str | None) -> Any:
+    """A ``requests`` session whose connections leave from loopback address ``source``."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    http = requests.Session()
+    if source:
+
+        class _Bound(HTTPAdapter):
+            def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+                kwargs["source_address"] = (source, 0)
+                super().init_poolmanager(*args, **kwargs)
+
+        http.mount("http://", _Bound())
+    return http
+
+
 def participant(
-    base: str, k: int, deadline: float, *, prefix: str = "load", timeout_s: float = 30.0
+    base: str,
+    k: int,
+    deadline: float,
+    *,
+    prefix: str = "load",
+    timeout_s: float = 30.0,
+    source: str | None = None,
 ) -> Outcome:
     """Walk the study as one participant; retry a step whose connection broke (a reload)."""
     import requests
 
     out = Outcome(f"{prefix}-{k:05d}")
-    http = requests.Session()
+    http = session_from(source)
     csrf = ""
 
     def get(path: str, also: str = "") -> requests.Response:
@@ -386,6 +437,236 @@ def row(res: dict[str, Any]) -> str:
     )
 
 
+# --------------------------------------------------------------------------- attacks
+
+
+def _flood(base: str, stop: threading.Event, counts: dict[str, int], lock: threading.Lock) -> None:
+    """One attacker thread: invent ids, take each batch to submit (all Bad), rotate addresses."""
+    import requests
+
+    n = 0
+    while not stop.is_set():
+        with lock:
+            n = counts["tries"] = counts["tries"] + 1
+        # The first 10 tries from one address, then through the /24.
+        source = "127.66.0.2" if n <= 10 else f"127.66.0.{2 + n % 250}"
+        http = session_from(source)
+        try:
+            page = http.get(base + "/", timeout=30)
+            csrf = _CSRF.search(page.text).group(1)
+            r = http.post(base + "/start", data={"csrf": csrf, "pid": f"junk-{n:06d}"}, timeout=30)
+            if not r.url.endswith("/info"):
+                with lock:
+                    counts[f"refused_{r.status_code}"] = (
+                        counts.get(f"refused_{r.status_code}", 0) + 1
+                    )
+                time.sleep(0.05)
+                continue
+            csrf = _CSRF.search(http.get(base + "/teq", timeout=30).text).group(1)
+            page = http.post(
+                base + "/teq",
+                data={"csrf": csrf, **{f"teq_{i}": "0" for i in range(1, 17)}},
+                timeout=30,
+            )
+            for screen in range(1, 11):
+                item = _ITEM.search(page.text).group(1)
+                page = http.post(
+                    f"{base}/rate/{screen}",
+                    data={"csrf": csrf, "item_id": item, "rating": "1"},
+                    timeout=30,
+                )
+            if COMPLETION_CODE in page.text:
+                with lock:
+                    counts["junk_submitted"] += 1
+        except (requests.RequestException, AttributeError):
+            with lock:
+                counts["errors"] += 1
+
+
+#: What a slowloris socket trickles: a request line, then a header that never ends.
+_TRICKLE = b"GET / HTTP/1.1\r\nHost: study\r\nX-Pad: " + b"a" * 4000
+
+
+def _slowloris(
+    port: int,
+    stop: threading.Event,
+    counts: dict[str, int],
+    sockets: int = 600,
+    addresses: int = 1,
+) -> None:
+    """``sockets`` connections spread over ``addresses`` networks (127.66.k.1), one header byte
+    each every 5 s; a closed one is reopened after 1 s. One thread, non-blocking sockets."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    due: dict[int, float] = {}  # socket slot -> when to send (or reopen)
+    conns: dict[int, socket.socket | None] = dict.fromkeys(range(sockets))
+    sent = dict.fromkeys(range(sockets), 0)
+    for slot in conns:
+        due[slot] = time.monotonic() + slot * 0.005  # ramp up over 3 s
+
+    def close(slot: int) -> None:
+        s = conns[slot]
+        if s is not None:
+            try:
+                sel.unregister(s)
+            except (KeyError, ValueError):
+                pass
+            s.close()
+        conns[slot] = None
+        sent[slot] = 0
+        due[slot] = time.monotonic() + 1.0
+
+    while not stop.is_set():
+        now = time.monotonic()
+        for slot, when in list(due.items()):
+            if when > now:
+                continue
+            s = conns[slot]
+            try:
+                if s is None:
+                    s = socket.socket()
+                    s.setblocking(False)
+                    s.bind((f"127.66.{slot % addresses}.1", 0))
+                    s.connect_ex(("127.0.0.1", port))
+                    conns[slot] = s
+                    sel.register(s, selectors.EVENT_READ, slot)
+                    counts["opened"] += 1
+                    due[slot] = now + 0.5
+                else:
+                    s.send(_TRICKLE[sent[slot] : sent[slot] + 1])
+                    sent[slot] = (sent[slot] + 1) % len(_TRICKLE)
+                    due[slot] = now + 5.0
+            except (BlockingIOError, InterruptedError):
+                due[slot] = now + 0.5
+            except OSError:
+                counts["cut"] += 1
+                close(slot)
+        for key, _ in sel.select(timeout=0.2):
+            slot = key.data
+            try:
+                data = conns[slot].recv(4096) if conns[slot] is not None else b""
+            except OSError:
+                data = b""
+            if not data:
+                counts["cut"] += 1
+                close(slot)
+    for slot in list(conns):
+        close(slot)
+
+
+def attack(
+    kind: str,
+    *,
+    participants: int = 50,
+    time_limit: float = 150.0,
+    addresses: int = 1,
+    work: Path | None = None,
+) -> dict[str, Any]:
+    """Real participants walk the study under a ``flood`` or ``slowloris`` attacker (module doc)."""
+    from empathy_task.study.sheets import make_sheets, write_sheets
+
+    if kind not in ("flood", "slowloris"):
+        raise ValueError(f"--attack {kind!r}: flood or slowloris")
+    with tempfile.TemporaryDirectory(prefix="study-attack-", dir=work) as tmp:
+        root = Path(tmp)
+        # Room for every real participant and as many junk batches as the attacker might take.
+        write_sheets(make_sheets(items(participants + 300), seed=6), root / "sheets")
+        server = Server(root / "sheets", root / "study.db", _free_port(), 8, options=[])
+        server.start()
+        stop = threading.Event()
+        lock = threading.Lock()
+        counts = {"tries": 0, "junk_submitted": 0, "errors": 0, "opened": 0, "cut": 0}
+        try:
+            if kind == "flood":
+                attackers = [
+                    threading.Thread(target=_flood, args=(server.url, stop, counts, lock))
+                    for _ in range(4)
+                ]
+            else:
+                attackers = [
+                    threading.Thread(
+                        target=_slowloris, args=(server.port, stop, counts, 600, addresses)
+                    )
+                ]
+            for t in attackers:
+                t.start()
+            time.sleep(5.0)  # the attack is under way before the first participant arrives
+            started = time.monotonic()
+            deadline = started + time_limit
+            with ThreadPoolExecutor(10) as pool:
+                futures = [
+                    pool.submit(
+                        participant,
+                        server.url,
+                        k,
+                        deadline,
+                        source=f"127.1.{k % 250}.{1 + k // 250}",
+                    )
+                    for k in range(participants)
+                ]
+                outcomes = [f.result() for f in futures]
+            elapsed = time.monotonic() - started
+        finally:
+            stop.set()
+            for t in attackers:
+                t.join(timeout=60)
+            server.stop()
+        integrity = check(server.db, outcomes)
+        from empathy_task.study.store import StudyStore
+
+        stored = StudyStore(server.db, create=False).counts()
+    pages = [t for o in outcomes for t in o.pages]
+    unfinished = [o for o in outcomes if not o.finished]
+    res: dict[str, Any] = {
+        "attack": kind,
+        "addresses": addresses,
+        "participants": participants,
+        "elapsed_s": elapsed,
+        "p50_s": float(np.percentile(pages, 50)) if pages else float("nan"),
+        "p95_s": _p95(pages),
+        "unfinished": len(unfinished),
+        "retries": sum(o.retries for o in outcomes),
+        "errors": sorted({o.error for o in unfinished})[:3],
+        "submitted": stored["submitted"],
+        **counts,
+        **integrity,
+    }
+    res["ok"] = not (res["lost"] or res["duplicated"] or res["over_assigned"] or res["unfinished"])
+    return res
+
+
+def attack_row(res: dict[str, Any]) -> str:
+    """The attack's line in benchmarks/results.md."""
+    name = res["attack"] + (f" from {res['addresses']} networks" if res["addresses"] > 1 else "")
+    if res["attack"] == "flood":
+        what = (
+            "one client inventing ids, each batch submitted all-Bad, 10 tries from one address "
+            "then rotating through its IPv4 /24, 4 threads"
+        )
+        refused = sum(v for k, v in res.items() if k.startswith("refused_"))
+        attacker = (
+            f"attacker: {res['tries']:,} tries, {res['junk_submitted']} junk batches submitted "
+            f"(bound: 5 per address, 20 per /24), {refused:,} refused"
+        )
+    else:
+        where = "one address" if res["addresses"] == 1 else f"{res['addresses']} networks"
+        what = f"600 sockets from {where}, one header byte each every 5 s, reopened when cut"
+        attacker = (
+            f"attacker: {res['opened']:,} connections opened, {res['cut']:,} refused or cut "
+            "by the server"
+        )
+    return (
+        f"{ATTACK_ROW.format(name)}{what}; {res['participants']} real participants (10 "
+        f"at a time, each its own network), `serve` defaults, loopback | real participants: "
+        f"{res['participants'] - res['unfinished']}/{res['participants']} finished, p95 page "
+        f"{res['p95_s'] * 1000:.0f} ms (median {res['p50_s'] * 1000:.0f} ms, "
+        f"{res['retries']} retries) in {res['elapsed_s']:.0f} s; lost answers {res['lost']}, "
+        f"duplicated {res['duplicated']}, over-assigned {res['over_assigned']}; {attacker} | | "
+        f"{'**ok**' if res['ok'] else '**failed**'} | 0 lost, every real participant served |"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--quick", action="store_true", help="100 participants, 25 at a time")
@@ -394,7 +675,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=8, help="serve --threads (default 8)")
     ap.add_argument("--time-limit", type=float, help="seconds for the load (900; quick 120)")
     ap.add_argument("--restart", action="store_true", help="kill -9 and restart the server halfway")
+    ap.add_argument(
+        "--attack",
+        choices=("flood", "slowloris"),
+        help="real participants (default 50) under an attacker, serve's defaults",
+    )
+    ap.add_argument(
+        "--attack-addresses",
+        type=int,
+        default=1,
+        help="networks the slowloris spreads its 600 sockets over (default 1)",
+    )
     args = ap.parse_args(argv)
+    if args.attack:
+        res = attack(
+            args.attack,
+            participants=args.participants or 50,
+            time_limit=args.time_limit or 150.0,
+            addresses=args.attack_addresses,
+        )
+        print(attack_row(res))
+        if res["errors"]:
+            print("errors: " + "; ".join(res["errors"]), file=sys.stderr)
+        return 0 if res["ok"] else 1
     res = run(
         quick=args.quick,
         participants=args.participants,

@@ -1,6 +1,6 @@
 """Measure how many judge calls the judge validation task costs, fresh and with a cached baseline.
 
-Usage: python scripts/validation_calls.py [--sample N] [--out FILE.json]
+Usage: python scripts/validation_calls.py [--sample N] [--count-prompts] [--out FILE.json]
 
 Offline, with the mock judge (``empathy/mock-judge``, whose ``calls_file`` gets one line per call
 it actually answers; a cache hit never reaches it), in a fresh Inspect cache each time:
@@ -9,6 +9,15 @@ it actually answers; a cache hit never reaches it), in a fresh Inspect cache eac
 2. a judge whose human baseline is cached: ``empathy_task --model empathy/human`` first (the judge
    rates the 2,000 human replies), then ``empathy_judge_validation``; only the validation run's
    calls are counted.
+
+The validation task covers every stored source whose replies are here: 12,000 replies with the
+second study file (``EMPATHY_TASK_MODELS_DATA``), 6,000 without it.
+
+``--count-prompts`` adds what the cache predicts without running anything: the distinct judge
+prompts of the validation task (what a fresh judge pays) and those not among the 2,000 human
+replies' prompts (what a judge whose human baseline is cached pays). A run with ``--sample``
+checks the prediction against the calls the mock judge answered on that sample (the full runs,
+about 25 minutes for 12,000 replies on two cores, agree with it to the call).
 
 Prints one JSON object (and writes it with ``--out``). The README's "Is the judge good enough?"
 quotes it.
@@ -39,10 +48,35 @@ def _eval(args: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def _sources() -> tuple[str, ...]:
+    from empathy_task.data.study import load_study, study_sources
+
+    return study_sources(load_study())
+
+
+def count_prompts(sample: int | None = None, seed: int = 42) -> dict[str, object]:
+    """Distinct judge prompts of the validation task, and those a cached human baseline saves."""
+    from empathy_task.task.judge_validation import validation_samples
+
+    sources = _sources()
+    samples = validation_samples(None, sources, sample, seed)
+    prompts = {str(s.input) for s in samples}
+    human = {str(s.input) for s in validation_samples(None, ("human",), None, seed)}
+    return {
+        "sources": list(sources),
+        "replies": len(samples),
+        "distinct_judge_prompts": len(prompts),
+        "not_among_the_human_replies": len(prompts - human),
+    }
+
+
 def measure(sample: int | None) -> dict[str, object]:
+    sources = _sources()
     sample_args = ["-T", f"sample={sample}"] if sample else []
-    task_sample = ["-T", f"sample={sample // 3}"] if sample else []
-    result: dict[str, object] = {"sample": sample or 6000}
+    # The empathy_task run judges the human replies of the prompts the validation sample draws
+    # for the human source: its share of the sample, with the same seed (42).
+    task_sample = ["-T", f"sample={sample // len(sources)}"] if sample else []
+    result: dict[str, object] = {"sample": sample or 2000 * len(sources), "sources": list(sources)}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         for case in ("fresh", "human_baseline_cached"):
@@ -76,10 +110,24 @@ def measure(sample: int | None) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sample", type=int, default=None, help="replies (default all 6,000)")
+    parser.add_argument(
+        "--sample", type=int, default=None, help="replies (default all: 12,000 with six sources)"
+    )
+    parser.add_argument(
+        "--count-prompts",
+        action="store_true",
+        help="also count the distinct judge prompts of the full validation task (no run)",
+    )
+    parser.add_argument(
+        "--no-run", action="store_true", help="only count prompts (with --count-prompts)"
+    )
     parser.add_argument("--out", default=None, help="also write the JSON here")
     args = parser.parse_args()
-    result = measure(args.sample)
+    result = {} if args.no_run else measure(args.sample)
+    if args.count_prompts:
+        result["predicted"] = count_prompts()
+        if args.sample:
+            result["predicted_for_sample"] = count_prompts(args.sample)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -214,3 +214,72 @@ def test_the_documented_worked_example_is_the_script(doc: str, heading: str) -> 
     text = (REPO / doc).read_text(encoding="utf-8")
     block = text[text.index(heading) :].split("```bash\n", 1)[1].split("```", 1)[0]
     assert _commands(block) == _commands(SCRIPT.read_text(encoding="utf-8"))
+
+
+# --- the worked example of "Your own prompts" (scripts/own_prompts_example.sh) -----------------
+
+OWN_SCRIPT = REPO / "scripts" / "own_prompts_example.sh"
+_OWN_SCRIPT_ONLY = {
+    '"$HERE/': '"',
+    "$HERE/": "",
+    "$MODEL": "empathy/mock-responder",
+    "$SET": "prompt_sets/clinic_support.jsonl",
+    "$EMPATHY_TASK_DATA": "dataset_and_ratings.csv",
+}
+
+
+@pytest.fixture(scope="module")
+def own_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("own-prompts-example")
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "INSPECT_CACHE_DIR": str(work / "inspect-cache"),
+    }
+    run = subprocess.run(
+        ["bash", str(OWN_SCRIPT), str(work / "example")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
+    return work / "example"
+
+
+def test_the_own_prompts_example_reports_the_set_apart_with_ppi_and_a_transfer(
+    own_example: Path,
+) -> None:
+    doc = json.loads((own_example / "report" / "report.json").read_text())
+    parts = {p["name"]: p["report"] for p in doc["prompt_sets"]}
+    assert set(parts) == {"the study's prompts", "clinic_support"}
+    clinic = parts["clinic_support"]
+    assert clinic["prompt_set"]["sha256"] == doc["prompt_sets"][1]["sha256"]
+    assert "emotion:anxious" in clinic["scopes"]
+    # The judge's comparison on the set is of the set's own replies: 40 prompts each.
+    [overall] = [
+        c
+        for c in clinic["comparisons"]
+        if c["scope"] == "overall" and c["a"] == "human" and c["rater_kind"] == JUDGE
+    ]
+    assert overall["b"] == "empathy/mock-responder" and overall["n_a"] == overall["n_b"] == 40
+    [ppi] = clinic["ppi"]
+    assert ppi["n_labelled"] == 30 and ppi["n_unlabelled"] == 10 and ppi["n_clusters"] == 3
+    for row in clinic["crowd_equivalent"]:
+        t = row["transfer"]
+        assert t["measured"] and t["crowd_ratings"] == 30
+        assert row["good_rate_ci"][0] <= t["good_rate_ci_study_domain"][0]
+        assert row["good_rate_ci"][1] >= t["good_rate_ci_study_domain"][1]
+    md = (own_example / "report" / "report.md").read_text()
+    assert "Ratings of different prompt sets are never compared" in md
+    assert "Domain transfer" in md and "Measured transfer error" in md
+
+
+def test_the_documented_own_prompts_example_is_the_script() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    heading = "### Worked example: your own prompts"
+    block = text[text.index(heading) :].split("```bash\n", 1)[1].split("```", 1)[0]
+    script = OWN_SCRIPT.read_text(encoding="utf-8")
+    for var, value in _OWN_SCRIPT_ONLY.items():
+        script = script.replace(var, value)
+    assert _commands(block) == _commands(script)

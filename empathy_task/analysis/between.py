@@ -15,8 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from empathy_task.analysis import stats
-
 #: The columns of :attr:`BetweenModels.rows`, in order (taken from the comparisons, plus ``better``).
 ROW_COLUMNS: tuple[str, ...] = (
     "rater_kind",
@@ -73,8 +71,9 @@ class BetweenModels:
 
     ``better`` is ``"A"`` or ``"B"`` where that side's Good rate is higher at
     ``good_p_adjusted < alpha`` (p adjusted with ``correction`` within ``family_good``), else
-    empty. The relative increase (B over A, percent) has a Katz log interval
-    (:func:`~empathy_task.analysis.stats.relative_increase_ci`).
+    empty. The relative increase (B over A, percent) has the comparisons' Katz log interval
+    (:func:`~empathy_task.analysis.stats.relative_increase_ci`), which treats the ratings as
+    independent (the rater-cluster bootstrap interval is computed against the baseline only).
     """
 
     correction: str
@@ -90,7 +89,6 @@ def between_models(
     correction: str,
     *,
     alpha: float = 0.05,
-    confidence: float = 0.95,
 ) -> BetweenModels:
     """The pairs of non-baseline sources in ``comparisons`` (the analysis' frame), summarised.
 
@@ -102,21 +100,10 @@ def between_models(
         frame = pd.DataFrame(columns=list(ROW_COLUMNS))
         return BetweenModels(correction, alpha, {}, (), frame, ())
     frame = c[~c["vs_baseline"].to_numpy(dtype=bool)].copy()
-    n_a = frame["n_a"].to_numpy(np.int64)
-    n_b = frame["n_b"].to_numpy(np.int64)
-    good_a = frame["good_a"].to_numpy(np.int64)
-    good_b = frame["good_b"].to_numpy(np.int64)
+    # The comparisons' own Katz interval of B over A (every comparison has one).
     frame["good_rate_difference"] = frame["good_rate_b"].to_numpy(float) - frame[
         "good_rate_a"
     ].to_numpy(float)
-    if len(frame):
-        # The analysis gives intervals against the baseline only; between models, the same Katz
-        # log interval of the ratio of the two Good rates.
-        low, high, _, _ = stats.relative_increase_ci(
-            good_a, n_a, good_b, n_b, confidence=confidence, of="rates"
-        )
-        frame["rel_increase_good_low"] = low
-        frame["rel_increase_good_high"] = high
     p = frame["good_p_adjusted"].to_numpy(float)
     significant = np.nan_to_num(p, nan=1.0) < alpha
     higher_b = frame["good_rate_b"].to_numpy(float) > frame["good_rate_a"].to_numpy(float)

@@ -330,7 +330,7 @@ def transfer_warnings(est: cal.CrowdEquivalent) -> list[str]:
     if est.calibrating_sources == 2:
         out.append(
             "only 2 stored sources calibrate: the transfer error rests on 2 leave-one-source-out "
-            "errors (1 degree of freedom), and the interval covered 0.81-0.89 instead of 0.95 "
+            "errors (1 degree of freedom), and the interval covered 0.85-0.90 instead of 0.95 "
             "when the judge-crowd relation differs between sources (benchmarks/results.md)"
         )
     if est.extrapolation > 0:

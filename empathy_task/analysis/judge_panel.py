@@ -161,9 +161,9 @@ def _estimate_row(
     }
 
 
-def _judge_scale_row(source: str, table: pd.DataFrame, judges: Sequence[str]) -> dict[str, Any]:
-    """The panel vote's Good rate of a source and of the human replies to the same prompts."""
-    wide = judge_ratings(table, judges)
+def _judge_scale_row(source: str, wide: pd.DataFrame) -> dict[str, Any]:
+    """The panel vote's Good rate of a source and of the human replies to the same prompts
+    (``wide``: :func:`judge_ratings`)."""
     mine = wide.loc[source] if source in wide.index.get_level_values(0) else wide.iloc[:0]
     human = wide.loc[HUMAN] if HUMAN in wide.index.get_level_values(0) else wide.iloc[:0]
     shared = mine.index.intersection(human.index)
@@ -287,7 +287,7 @@ def with_panel(
             row["without"] = _without(str(source), rest, table, a, rng)
             row["self_preference_judges"] = flagged
         rows.append(row)
-        scale.append(_judge_scale_row(str(source), table, judges))
+        scale.append(_judge_scale_row(str(source), wide))
     panel = {k: v for k, v in result.items() if not k.startswith("_")}
     panel |= {
         "card": _card(calib, result, [cards[j] for j in judges]),

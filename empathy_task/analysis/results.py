@@ -123,6 +123,11 @@ class Analysis:
     :func:`empathy_task.analysis.steps._paired_frame` and :mod:`empathy_task.analysis.paired`.
     Empty for the crowd, whose raters differ between sources.
 
+    ``published``: the paper's published rows (Good counts) of its models whose crowd ratings are
+    not in the input, the leaderboard's labelled fallback
+    (:func:`empathy_task.analysis.steps.published_rows`); a paper model whose ratings are there is
+    a computed group like any other.
+
     Good-rate intervals are Wilson intervals (:func:`empathy_task.analysis.stats.wilson_interval`) of
     every group in every scope: closed forms, so identical counts give identical intervals.
     """

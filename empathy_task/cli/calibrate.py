@@ -22,7 +22,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="the calibration file to write (.json)")
     parser.add_argument(
-        "--judge", default=None, help="calibrate only this judge (default every judge found)"
+        "--judge",
+        default=None,
+        metavar="[RATER=]PROVIDER/MODEL",
+        help="calibrate only this judge (default every judge found); as in `report --judge`, "
+        "`openai/gpt-4o-mini` also takes a rater named gpt-4o-mini as that judge, and "
+        "RATER=PROVIDER/MODEL any rater name",
     )
     parser.add_argument(
         "--data",
@@ -50,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
     check_writable(out, args.force)
     if args.smoothing < 0:
         raise ValueError("--smoothing must be non-negative")
-    table, _ = load_inputs(args.inputs)
+    from empathy_task.ratings.inputs import judge_names
+
+    renames = judge_names([args.judge]) if args.judge else {}
+    table, _ = load_inputs(args.inputs, judges=renames)
+    if args.judge:
+        args.judge = args.judge.rpartition("=")[2]  # the judge's name after renaming
     logs = [p for p in args.inputs if p.lower().endswith((".eval", ".json"))]
     calibrations = calibrate_judges(
         table,

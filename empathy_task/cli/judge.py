@@ -52,6 +52,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(providers that support it; slower, about half the cost)",
     )
     parser.add_argument("--data", help="path of the authors' CSV (default: EMPATHY_TASK_DATA, ...)")
+    parser.add_argument(
+        "--prompts",
+        metavar="SET",
+        help="the replies answer a prompt set of your own (lm-eval's --metadata prompts, or "
+        "-T prompts=): its context goes to the judge, its labels and sha256 into the table",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
 
@@ -128,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 data=args.data,
                 max_connections=args.max_connections,
                 progress=not args.no_progress,
+                prompts=args.prompts,
             )
             tables.append(table)
             summaries.append(summary)

@@ -138,6 +138,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import ipaddress
     import secrets
 
     try:
@@ -157,6 +158,14 @@ def run(args: argparse.Namespace) -> int:
     ):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        # One address, never "*": a client connecting past the proxy must not pick its address.
+        ipaddress.ip_address(args.trusted_proxy_address)
+    except ValueError:
+        raise ValueError(
+            f"--trusted-proxy-address {args.trusted_proxy_address[:60]!r}: give the proxy's IP "
+            "address, e.g. 127.0.0.1 or ::1"
+        ) from None
     code = args.completion_code or secrets.token_hex(4).upper()
     token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV)
     generated = not token

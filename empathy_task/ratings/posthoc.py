@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -121,21 +121,46 @@ def judge_replies(
     data: str | os.PathLike[str] | None = None,
     max_connections: int | None = None,
     progress: bool = True,
+    prompts: str | os.PathLike[str] | None = None,
 ) -> tuple[pd.DataFrame, JudgeSummary]:
     """Rate replies (``dialog_id, source, reply``) and, by default, the human replies.
 
     Returns the validated rating table (``rater`` = the judge's model name, as the Inspect
     scorer records it) and a summary. Unparsable answers and empty replies give no row.
     Raises :class:`JudgeRunError` if the judge fails; a re-run resumes from the cache.
+    ``prompts``: the replies answer a user's own prompt set (README, "Your own prompts"): the
+    judge sees its context, and every rating carries its labels and the set's name and sha256.
     """
     from empathy_task.task.dataset import prompt_set
     from empathy_task.task.verdict import injection_flags
 
-    prompts = prompt_set(data).set_index("dialog_id")
-    unknown = ~replies["dialog_id"].isin(prompts.index)
+    labels: dict[str, Any] = {}
+    if prompts is not None:
+        from empathy_task.task.dataset import own_prompt_set
+
+        frame, pset = own_prompt_set(prompts)
+        by_id = frame.set_index("dialog_id")
+        labels = {
+            i: {
+                "emotion": r["emotion"],
+                "sentiment": r["sentiment"],
+                "part_no": int(r["part_no"]),
+                **pset.identity(),
+            }
+            for i, r in by_id.iterrows()
+        }
+        table_prompts = by_id
+        unknown_what = f"not a prompt of the set {pset.name!r}"
+    else:
+        table_prompts = prompt_set(data).set_index("dialog_id")
+        unknown_what = ""
+    unknown = ~replies["dialog_id"].isin(table_prompts.index)
     if unknown.any():
         i = int(unknown.to_numpy().argmax())
-        raise RatingTableError("<replies>", unknown_dialog(replies["dialog_id"].iloc[i]), i + 1)
+        value = replies["dialog_id"].iloc[i]
+        what = f"dialog id {value!r} is {unknown_what}" if unknown_what else unknown_dialog(value)
+        raise RatingTableError("<replies>", what, i + 1)
+    prompts_frame = table_prompts
 
     summary = JudgeSummary()
     jobs: list[_Job] = []
@@ -147,8 +172,10 @@ def judge_replies(
             summary.empty[rec.source] += 1
     if judge_human:
         for dialog_id in dict.fromkeys(replies["dialog_id"]):
-            human = str(prompts.at[dialog_id, "human_reply"]).strip()
-            jobs.append(_Job(dialog_id, HUMAN, human))
+            human = prompts_frame.at[dialog_id, "human_reply"]
+            if human is None:  # a user's set may give no human reply to a prompt
+                continue
+            jobs.append(_Job(dialog_id, HUMAN, str(human).strip()))
         # A reply table may already hold the human replies: rate each once.
         jobs = list(dict.fromkeys(jobs))
 
@@ -157,7 +184,7 @@ def judge_replies(
     calls = list(dict.fromkeys(_Job(j.dialog_id, "", j.reply) for j in jobs))
     workers = max_connections or grader.config.max_connections or grader.api.max_connections()
     with _progress(len(calls), str(grader), enabled=progress) as advance:
-        ratings = asyncio.run(_judge_jobs(grader, calls, prompts, workers, advance))
+        ratings = asyncio.run(_judge_jobs(grader, calls, prompts_frame, workers, advance))
     summary.judge_calls = len(calls)
 
     rater = str(grader)
@@ -178,6 +205,7 @@ def judge_replies(
                 "rater": rater,
                 "rating": rating,
                 "flagged": flagged,
+                **labels.get(job.dialog_id, {}),
             }
         )
     if not rows:

@@ -142,7 +142,10 @@ def read_lm_eval_samples(path: str | os.PathLike[str], source: str | None = None
                 origin, "not an empathy_task samples record (no doc with a dialog_id)", row=n
             )
         dialog_id = doc["dialog_id"]
-        if not isinstance(dialog_id, str) or dialog_positions([dialog_id])[0] < 0:
+        # A doc of a user's prompt set names its set; its ids are checked against the set when
+        # it is judged (empathy-task judge --prompts).
+        own = bool(doc.get("prompt_set"))
+        if not isinstance(dialog_id, str) or (not own and dialog_positions([dialog_id])[0] < 0):
             raise RatingTableError(origin, unknown_dialog(dialog_id), n, "doc.dialog_id")
         # Named as an Inspect export names it, also under --source: two variants never merge.
         name = source_with_variant(model, doc.get("prompt_variant"))

@@ -110,8 +110,14 @@ ROW_COLUMNS: tuple[Column, ...] = (
             f"{fmt_ci(r['rel_increase_good_low'], r['rel_increase_good_high'], 1.0)}".strip()
         ),
     ),
-    Column("rel_increase_good_low", "Katz log interval of rel_increase_good, low"),
-    Column("rel_increase_good_high", "Katz log interval of rel_increase_good, high"),
+    Column(
+        "rel_increase_good_low",
+        "Katz log interval of rel_increase_good, low (treats the ratings as independent)",
+    ),
+    Column(
+        "rel_increase_good_high",
+        "Katz log interval of rel_increase_good, high (treats the ratings as independent)",
+    ),
     Column(
         "good_chi2",
         "chi-squared, Good vs not Good (2x2, Yates)",
@@ -148,9 +154,7 @@ ROW_COLUMNS: tuple[Column, ...] = (
 def compute(a: Analysis) -> between.BetweenModels:
     """The statistic for the report (one call, shared by every writer)."""
     o = a.options
-    return between.between_models(
-        a.comparisons, o.correction, alpha=o.alpha, confidence=o.confidence
-    )
+    return between.between_models(a.comparisons, o.correction, alpha=o.alpha)
 
 
 def correction_note(result: between.BetweenModels) -> str:
@@ -216,8 +220,10 @@ def between_sections(
             if result.correction == "none"
             else ""
         )
-        + " Every pair in every scope, with the distribution test and intervals, is in "
-        "report.json (key between_models)."
+        + " The interval of B over A is the Katz log interval, which treats the ratings as "
+        "independent: for the crowd it is narrower than a rater-cluster interval (see the "
+        "leaderboard's crowd rows against the baseline). Every pair in every scope, with the "
+        "distribution test and intervals, is in report.json (key between_models)."
     )
     out = [s]
     records = pair_records(result)

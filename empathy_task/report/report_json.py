@@ -20,7 +20,8 @@
   per judge-rated source that is not a stored one ``{"source", "judge", "good_rate",
   "good_rate_ci", "rel_increase_good"`` (percent, against the crowd's human group 986 / 2,000)
   ``, "rel_increase_good_ci", "counts": {"Bad", "Okay", "Good"}, ...}`` (estimated counts);
-  ``judge_card``: the judges' report cards (docs/design.md, "Judge calibration").
+  ``judge_card``: the judges' report cards (docs/design.md, "Judge calibration"), and a judge
+  panel's row last, marked ``"panel": true``.
 - added: ``intervals`` (the method of each interval), ``clusters`` (the cluster bootstrap and
   design effects; ``good_rs_chi2, good_rs_p`` in the overall comparisons), ``families``, ``descriptive_only``, ``power``, ``agreement``, ``rater_quality``,
   ``paper_models`` (the paper's models, their stored sources and whether the input's crowd
@@ -367,7 +368,8 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
         "agreement": [_agreement_json(ag) for ag in a.agreement],
         "calibration": [_calibration_json(c) for c in a.calibrations],
         "crowd_equivalent": list(a.crowd_equivalent),
-        "judge_card": [dict(c.card) for c in a.calibrations],
+        "judge_card": [dict(c.card) for c in a.calibrations]
+        + ([{**a.panel["card"], "panel": True}] if a.panel is not None else []),
         "rater_quality": a.rater_quality.to_dict(orient="records"),
         "paper_models": paper_models(a.sources.get(CROWD, ())),
         "published": {

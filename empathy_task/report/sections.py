@@ -908,8 +908,7 @@ def _calibration_sections(a: Analysis) -> list[Section]:
                         ce["judge"],
                         fmt_int(ce.get("calibrating_sources", 0)),
                         f"{100 * ce.get('transfer_sd', float('nan')):.1f}",
-                        f"{fmt_rate(ce['judge_good_rate'])} "
-                        + fmt_ci(*ce.get("judge_good_range", (float("nan"),) * 2)),
+                        _judge_range(ce),
                         f"{100 * ce.get('extrapolation', float('nan')):.1f}",
                         "; ".join(ce.get("warnings") or []) or "none",
                     ]
@@ -952,6 +951,14 @@ def _calibration_sections(a: Analysis) -> list[Section]:
         out.append(sub)
     out.append(_judge_card(a))
     return out
+
+
+def _judge_range(ce: dict[str, Any]) -> str:
+    """A source's judge Good rate beside the calibrating sources' range of it."""
+    low, high = ce.get("judge_good_range") or (float("nan"), float("nan"))
+    if is_nan(low) or is_nan(high):
+        return fmt_rate(ce["judge_good_rate"])
+    return f"{fmt_rate(ce['judge_good_rate'])} (sources {fmt_rate(low)} to {fmt_rate(high)})"
 
 
 def _judge_card(a: Analysis) -> Section:

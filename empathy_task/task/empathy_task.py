@@ -174,25 +174,29 @@ def _judge_slots(judges: str | list[str] | None) -> list[JudgeSlot]:
 
 
 def _named_graders(slots: list[JudgeSlot]) -> dict[str, Model | list[Model]] | None:
-    """The judges' roles to record in the log, created now when the task is built inside a run
-    (see :func:`_named_grader`); a role bound to a list is recorded as the list."""
-    roles = _named_grader()
-    if roles is None:
+    """The judges' roles to record in the log, created now when the task is built inside a run.
+
+    ``inspect eval`` (and ``eval("empathy_task/...")``) build the task with the run's model and
+    roles set: the judges are created now, so that an unusable one ends the run before anything
+    else, with a non-zero exit status (a sample's error would not change Inspect's exit status).
+    Built from Python before ``eval()``, no role is set yet: :func:`judge_ready` resolves them.
+    A role bound to a list is recorded as the list; only ``grader`` falls back to the default.
+    """
+    bound_now = model_roles()
+    if not any(bound_now.get(s.role) is not None for s in slots) and not _in_eval_setup():
         return None
+    roles: dict[str, Model | list[Model]] = {}
     for slot in slots:
-        if slot.role == "grader":
+        if slot.role in roles:
             continue
-        bound = model_roles().get(slot.role)
+        bound = bound_now.get(slot.role)
         if isinstance(bound, list):
             roles[slot.role] = bound
-        else:
-            try:
-                roles[slot.role] = grader_model(slot.role)
-            except GraderError as e:
-                raise PrerequisiteError(str(e)) from e
-    bound = model_roles().get("grader")
-    if isinstance(bound, list):
-        roles["grader"] = bound
+            continue
+        try:
+            roles[slot.role] = grader_model(slot.role)
+        except GraderError as e:
+            raise PrerequisiteError(str(e)) from e
     return roles
 
 
@@ -261,22 +265,6 @@ def _p_good(path: str, judge: str | None) -> dict[str, list[float]]:
     except (OSError, ValueError) as e:
         raise PrerequisiteError(f"empathy_task: -T calibration=: {e}") from e
     return {c.judge: [float(x) for x in c.fit().p_crowd_given_judge[:, -1]] for c in found}
-
-
-def _named_grader() -> dict[str, Model | list[Model]] | None:
-    """The judge to record as the task's ``grader`` role, when the task is built inside a run.
-
-    ``inspect eval`` (and ``eval("empathy_task/...")``) build the task with the run's model and
-    roles set: the judge is created now, so that an unusable one ends the run before anything
-    else, with a non-zero exit status (a sample's error would not change Inspect's exit status).
-    Built from Python before ``eval()``, no role is set yet: :func:`judge_ready` resolves it.
-    """
-    if model_roles().get("grader") is None and not _in_eval_setup():
-        return None
-    try:
-        return {"grader": grader_model()}
-    except GraderError as e:
-        raise PrerequisiteError(str(e)) from e
 
 
 def _in_eval_setup() -> bool:

@@ -44,11 +44,14 @@ def is_file_target(target: str) -> bool:
 _resolved: dict[str, str] = {}
 
 
-def resolved_target(target: str) -> str:
-    """``target`` against the user's folder, as first resolved when a task was built."""
+def resolved_target(target: str, *, building: bool = False) -> str:
+    """``target`` against the user's folder: resolved anew while a task is built (``building``),
+    then as the last build of a task with this target resolved it."""
     from empathy_task.task.paths import user_path
 
-    return _resolved.setdefault(target, user_path(target))
+    if building or target not in _resolved:
+        _resolved[target] = user_path(target)
+    return _resolved[target]
 
 
 def check_export_target(target: str) -> None:
@@ -57,7 +60,7 @@ def check_export_target(target: str) -> None:
     Called when the task is built. Raises Inspect's ``PrerequisiteError`` (the run ends with its
     message and a non-zero exit status, before any sample runs).
     """
-    path = Path(resolved_target(target)).resolve()  # recorded for the hook, file or folder
+    path = Path(resolved_target(target, building=True)).resolve()  # for the hook, file or folder
     if not is_file_target(target):
         return
     from empathy_task.task.prerequisite import PrerequisiteError

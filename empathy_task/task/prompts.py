@@ -96,7 +96,8 @@ def generation_prompt(
     if variant not in PROMPT_VARIANTS:
         raise ValueError(f"unknown prompt variant {variant!r}: use empathy or vanilla")
     template = _GENERATION_EMPATHY if variant == "empathy" else _GENERATION_VANILLA
-    lines = [f"Situation, in Speaker #1's words: {situation.strip()}"] if situation else []
+    situation = _given(situation)
+    lines = [f"Situation, in Speaker #1's words: {situation}"] if situation else []
     lines.append(_dialogue(speaker_turn, turns))
     return template.format(
         definition=EMPATHY_DEFINITION,
@@ -104,6 +105,11 @@ def generation_prompt(
         mean_words=MEAN_WORDS,
         max_words=MAX_WORDS,
     )
+
+
+def _given(value: object) -> str:
+    """A label or a situation as text, ``""`` where a prompt set gives none (None, NaN)."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def dialogue_before(speaker_turn: str, turns: Sequence[str] = ()) -> str:
@@ -149,9 +155,8 @@ def judge_prompt(
     have neither); earlier ``turns`` come before Speaker #1's turn. A study prompt's text is the
     same as it always was (Inspect's cache key).
     """
-    situation = situation.strip() if situation else ""
+    situation, emotion = _given(situation), _given(emotion)
     speaker_turn, reply = speaker_turn.strip(), reply.strip()
-    emotion = emotion or ""
     turns = [t.strip() for t in turns]
     open_fence, close_fence = reply_fence(reply, emotion, situation, speaker_turn, *turns)
     header = [f"Emotion of the speaker: {emotion}"] if emotion else []

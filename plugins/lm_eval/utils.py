@@ -37,7 +37,15 @@ DOC_COLUMNS: tuple[str, ...] = (
 # Selection keys load_dataset takes from ``--metadata`` (lm-eval passes the task's ``metadata``,
 # i.e. the YAML's, ``--metadata`` and the model args merged, as keyword arguments); every other
 # metadata key is ignored.
-_SELECTION_KEYS: tuple[str, ...] = ("data", "prompt", "valence", "emotions", "sample", "seed")
+_SELECTION_KEYS: tuple[str, ...] = (
+    "data",
+    "prompt",
+    "valence",
+    "emotions",
+    "sample",
+    "seed",
+    "prompts",
+)
 # lm-eval calls ``custom_dataset(**metadata, **dataset_kwargs)``: a key in both is a TypeError
 # ("multiple values for keyword argument"). So a task's YAML states what its name promises under
 # these names, never as ``prompt``/``valence``, and ``--metadata`` may repeat it, not contradict it.
@@ -107,15 +115,32 @@ def load_dataset(**kwargs: Any) -> dict[str, Any]:
     judge = str(kwargs.get("judge") or default_judge_name()) if judged else None
     if judge is not None:
         grader(judge)
-    frame = prompt_set(
-        options.pop("data", None),
-        emotions=options.pop("emotions", None),
-        valence=None if valence in (None, "all") else str(valence),
-        sample=sample,
-        seed=options.pop("seed", 42),
-        prompt=variant,
-    )
-    docs = frame[[*DOC_COLUMNS, "human_reply"] if judged else list(DOC_COLUMNS)].copy()
+    selection = {
+        "emotions": options.pop("emotions", None),
+        "valence": None if valence in (None, "all") else str(valence),
+        "sample": sample,
+        "seed": options.pop("seed", 42),
+        "prompt": variant,
+    }
+    own = options.pop("prompts", None)
+    if own is not None:
+        # A user's own prompt set (README, "Your own prompts"), validated whole before any doc
+        # exists; each doc carries its earlier turns and the set's name and sha256.
+        from empathy_task.data.prompt_sets import PromptSetError
+        from empathy_task.task.dataset import own_prompt_set
+
+        try:
+            frame, _ = own_prompt_set(str(own), **selection)
+        except (PromptSetError, ValueError) as e:
+            raise TaskOptionError(f"{_task_name(kwargs)}: --metadata prompts: {e}") from None
+        extra = ["turns", "prompt_set", "prompt_set_sha256"]
+    else:
+        frame = prompt_set(options.pop("data", None), **selection)
+        extra = []
+    columns = [*DOC_COLUMNS, *extra, *(["human_reply"] if judged else [])]
+    docs = frame[columns].copy()
+    if own is not None:
+        docs["turns"] = [list(t) for t in docs["turns"]]
     docs["part_no"] = docs["part_no"].astype(int)
     # Recorded in every doc so that a samples file says which prompt its replies answer.
     docs["prompt_variant"] = variant
@@ -129,7 +154,9 @@ def doc_to_text(doc: dict[str, Any]) -> str:
     """The generation prompt, rendered by the Inspect task's own function."""
     from empathy_task.task.prompts import generation_prompt
 
-    return generation_prompt(doc["situation"], doc["speaker_turn"], doc["prompt_variant"])
+    return generation_prompt(
+        doc["situation"], doc["speaker_turn"], doc["prompt_variant"], doc.get("turns") or ()
+    )
 
 
 def reply_words(reply: str) -> int:
@@ -206,7 +233,9 @@ def _jobs(docs: Sequence[dict[str, Any]], replies: Sequence[str]) -> list[tuple[
     """(judge, dialog id, text) of each reply and human reply not rated yet in this process."""
     todo: dict[tuple[str, str, str], None] = {}
     for doc, reply in zip(docs, replies, strict=True):
-        for text in (reply.strip(), str(doc["human_reply"]).strip()):
+        # A user's prompt set may give no human reply to a prompt: nothing to rate there.
+        human = doc.get("human_reply")
+        for text in (reply.strip(), "" if human is None else str(human).strip()):
             key = (str(doc["judge"]), str(doc["dialog_id"]), text)
             # An empty reply is not asked about: unrated, as the Inspect scorer leaves it.
             if text and key not in _RATINGS:
@@ -233,7 +262,7 @@ def _judge(docs: Sequence[dict[str, Any]], replies: Sequence[str]) -> None:
     by_doc = {str(d["dialog_id"]): d for d in docs}
     prompts = pd.DataFrame.from_dict(
         {
-            i: {k: by_doc[i][k] for k in ("emotion", "situation", "speaker_turn")}
+            i: {k: by_doc[i].get(k) for k in ("emotion", "situation", "speaker_turn", "turns")}
             for i in dict.fromkeys(i for _, i, _ in todo)
         },
         orient="index",
@@ -297,7 +326,7 @@ def process_results_judged(doc: dict[str, Any], results: list[str]) -> dict[str,
     :func:`relative_increase_good`.
     """
     rating = _rating(doc, results[0])
-    human = _rating(doc, str(doc["human_reply"]))
+    human = _rating(doc, str(doc.get("human_reply") or ""))
     out: dict[str, Any] = process_results(doc, results)
     if rating is not None:
         out["good_rate"] = int(rating == 3)

@@ -115,7 +115,9 @@ def test_listing_tasks_point_at_the_task_with_the_crowds_baseline() -> None:
     for t in _listing()["tasks"]:
         path = REPO / t["task_path"]
         assert path.is_file(), t["task_path"]
-        assert re.search(rf"@task\s+def {t['name']}\(", path.read_text(encoding="utf-8"))
+        assert re.search(
+            rf"@task\s+(?:@\w+\s+)*def {t['name']}\(", path.read_text(encoding="utf-8")
+        )
         assert t["dataset_samples"] == reg["data"]["rows"]
         baseline = t["human_baseline"]
         published = reg["reference_results"]
@@ -307,3 +309,45 @@ def test_pin_listing_says_when_the_pin_is_stale() -> None:
         check=True,
     ).stdout.split()[0]
     assert "pyproject.toml" in pin_listing.changed_since(first)
+
+
+DOCS = [
+    REPO / "README.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    *sorted(REPO.glob("plugins/*/README.md")),
+]
+
+
+def test_the_docs_install_from_the_repository_and_lead_with_the_form_that_works_anywhere() -> None:
+    # The package is not on the package index: `pip install empathy-task` fails. And a bare
+    # `inspect eval empathy_task` is a path to Inspect, found only from the repo root.
+    from_index = re.compile(r"pip install ['\"]?empathy-task(\[[\w,-]+\])?['\"]?(?!\s*@)(\s|$)")
+    bare = re.compile(r"inspect eval empathy_task(?=[\s`]|$)")
+    for path in DOCS:
+        in_code = False
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+            assert not from_index.search(line), where
+            in_code ^= line.lstrip().startswith("```")
+            # A command to type (a code block) never uses the bare form.
+            assert not (in_code and bare.search(line)), where
+
+
+def test_the_registers_lint_passes_on_the_listed_task_file() -> None:
+    # As the register lints it: the listing's task file, the register's configuration (not the
+    # repository's [tool.inspect-evals-lint]). It found 3 failures: IEFS003 (task/ did not export
+    # the task), IEFS004 (no entry point in that package), IETS006 (judge_agreement untested).
+    pytest.importorskip("inspect_evals_lint")
+    import json
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "register_lint.py"), "--output-format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    [package] = json.loads(done.stdout)["packages"]
+    failed = [d for d in package["diagnostics"] if d.get("severity") == "error"]
+    assert done.returncode == 0 and package["passed"], failed
+    assert package["name"] == "task"

@@ -561,3 +561,75 @@ def test_lm_eval_command_prints_the_judged_rates_in_its_table(tmp_path: Path) ->
     posthoc = table.groupby("source")["rating"].apply(lambda r: (r == 3).mean())
     assert posthoc["dummy [vanilla]"] == pytest.approx(rate)
     assert posthoc["human"] == pytest.approx(human_rate)
+
+
+def test_lm_eval_runs_a_users_prompt_set_through_metadata(tmp_path: Path) -> None:
+    """`lm_eval --metadata '{"prompts": SET}'`: the docs are the set's (its turns in the
+    prompt, its name and sha256 in every doc), and `empathy-task judge --prompts SET` rates them
+    into a rating table of that set; the judged task rates them inside the harness."""
+    from empathy_task.data.prompt_sets import load_prompt_set
+
+    spec = resource_path("prompt_sets/clinic_support.jsonl")
+    pset = load_prompt_set(spec)
+    meta = json.dumps({"prompts": str(spec), "judge": "empathy/mock-judge"})
+    run = _lm_eval(
+        tmp_path,
+        "--tasks",
+        "empathy_task,empathy_task_judged",
+        "--limit",
+        "25",
+        "--log_samples",
+        "--output_path",
+        "out",
+        "--metadata",
+        meta,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    [samples] = tmp_path.glob("out/*/samples_empathy_task_2*.jsonl")
+    docs = [json.loads(line)["doc"] for line in samples.read_text().splitlines()]
+    assert {d["prompt_set_sha256"] for d in docs} == {pset.sha256}
+    with_turns = next(d for d in docs if d["turns"])  # cs-21 onwards give earlier turns
+    assert with_turns["dialog_id"] in set(pset.frame["dialog_id"])
+    [judged] = tmp_path.glob("out/*/results_*.json")
+    results = json.loads(judged.read_text())["results"]["empathy_task_judged"]
+    assert 0 <= results["good_rate,none"] <= 1 and 0 <= results["human_good_rate,none"] <= 1
+    out = tmp_path / "ratings.csv"
+    judge = subprocess.run(
+        [
+            BIN / "empathy-task",
+            "judge",
+            str(samples),
+            "--grader",
+            "empathy/mock-judge",
+            "--prompts",
+            str(spec),
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert judge.returncode == 0, judge.stderr
+    from empathy_task.ratings.files import read_rating_table
+
+    table = read_rating_table(out)
+    assert set(table["source"]) == {"dummy", "human"} and len(table) == 50
+    assert set(table["prompt_set_sha256"]) == {pset.sha256}
+    assert set(table["emotion"]) <= set(pset.frame["emotion"])
+    # Without --prompts the ids are not the study's: refused, naming the id.
+    bad = subprocess.run(
+        [
+            BIN / "empathy-task",
+            "judge",
+            str(samples),
+            "--grader",
+            "empathy/mock-judge",
+            "--out",
+            str(tmp_path / "x.csv"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "cs-01" in bad.stderr

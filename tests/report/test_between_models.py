@@ -24,19 +24,10 @@ from empathy_task.ratings.table import RATING_COLUMNS
 from empathy_task.resources import published_good_counts, registry, source_display_names
 from empathy_task.vocabulary import authors_pseudonym
 
-pytestmark = pytest.mark.dataset_download
+pytestmark = [pytest.mark.dataset_download, pytest.mark.models_data]
 
 STUDY_CSV = Path(os.environ["EMPATHY_TASK_DATA"])
-SECOND_CSV = Path(
-    os.environ.get(
-        "EMPATHY_TASK_SECOND_DATA",
-        Path(__file__).resolve().parents[2].parent
-        / "shared"
-        / "data"
-        / "distilling-empathy"
-        / "dataset.csv",
-    )
-)
+SECOND_CSV = Path(os.environ["EMPATHY_TASK_MODELS_DATA"])  # tests/conftest.py sets it
 FAST = ["--resamples", "200"]
 PNG = b"\x89PNG\r\n\x1a\n"
 LLMS = ("chatgpt", "chatgpt_empathy", "llama_empathy", "gemini_empathy", "mixtral_empathy")
@@ -44,8 +35,6 @@ LLMS = ("chatgpt", "chatgpt_empathy", "llama_empathy", "gemini_empathy", "mixtra
 
 def six_source_table() -> pd.DataFrame:
     """The 12,000 crowd ratings of the six stored sources as a rating table."""
-    if not SECOND_CSV.is_file():
-        pytest.skip(f"needs the second file (Distilling Empathy's dataset.csv) at {SECOND_CSV}")
     authors = pd.read_csv(STUDY_CSV)
     second = pd.read_csv(SECOND_CSV)
     labels = authors[["dialog_id", "emotion", "sentiment", "plutchik", "part_no"]]

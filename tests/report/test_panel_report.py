@@ -84,7 +84,8 @@ def test_the_calibrated_panel_transfers_better_than_each_of_its_judges(
     doc = panel_report["json"]
     panel = doc["panel"]
     assert panel["judges"] == [m for m, _ in JUDGES.values()]
-    singles = {c["judge"]: c["loso_rms_error"] for c in doc["judge_card"]}
+    singles = {c["judge"]: c["loso_rms_error"] for c in doc["judge_card"] if not c.get("panel")}
+    assert doc["judge_card"][-1]["panel"] is True
     assert set(singles) == set(panel["judges"])
     assert panel["loso_rms_error"] < min(singles.values()), (panel["loso_rms_error"], singles)
     assert [r["source"] for r in panel["loso"]] == ["human", "chatgpt", "chatgpt_empathy"]
@@ -118,7 +119,7 @@ def test_the_panel_row_the_self_preferring_judge_and_the_judge_scale_vote(
     [vote] = doc["panel"]["judge_scale"]
     assert vote["rater"] == "judge-scale (panel vote)" and vote["n_prompts"] == SAMPLE
     card = doc["panel"]["card"]
-    singles = doc["judge_card"]
+    singles = [c for c in doc["judge_card"] if not c.get("panel")]
     for key in ("input_tokens_per_1000", "output_tokens_per_1000"):
         assert card[key] == pytest.approx(sum(c[key] for c in singles))
     assert {b["judge"] for b in doc["panel"]["source_bias"]} == set(doc["panel"]["judges"])

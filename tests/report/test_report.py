@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from empathy_task.analysis.steps import analyse, interval_gaps
 from empathy_task.cli import main as cli
 from empathy_task.data.study import emotions
 from empathy_task.ratings.inputs import detect_kind, load_inputs
-from empathy_task.ratings.table import RATING_COLUMNS, study_rating_table
+from empathy_task.ratings.table import RATING_COLUMNS
 from empathy_task.report import figures as plots
 from empathy_task.report import sections
 from empathy_task.vocabulary import STORED_SOURCES
@@ -65,8 +66,10 @@ def study_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def crowd_table() -> pd.DataFrame:
     from empathy_task.data.study import load_study
+    from empathy_task.ratings.table import stored_rating_table
 
-    return study_rating_table(load_study(STUDY_CSV))
+    # All six stored sources, with or without the second study file (then from the shipped ratings).
+    return stored_rating_table(load_study(STUDY_CSV))[0]
 
 
 # --- the paper's numbers ------------------------------------------------------------------------
@@ -75,14 +78,17 @@ def crowd_table() -> pd.DataFrame:
 def test_json_reproduces_the_headline_and_has_every_comparison(study_report: Path) -> None:
     doc = _strict_json((study_report / "report.json").read_text())
     groups = doc["groups"]
-    assert set(groups) == set(STORED_SOURCES)
+    # The authors' CSV's three sources, and the second file's three where it is present.
+    sources = [s for s in STORED_SOURCES if s in groups]
+    assert set(groups) == set(sources) and set(sources) >= {"human", "chatgpt", "chatgpt_empathy"}
     assert groups["human"]["n"] == 2000
     assert groups["human"]["counts"] == {"Bad": 342, "Okay": 672, "Good": 986}
     assert groups["chatgpt_empathy"]["counts"]["Good"] == 1295
     assert doc["groups_by_rater"]["crowd"] == groups
 
     comparisons = doc["comparisons"]
-    pairs = [("human", "chatgpt"), ("human", "chatgpt_empathy"), ("chatgpt", "chatgpt_empathy")]
+    # Every pair of the six stored sources, the baseline's first.
+    pairs = list(itertools.combinations(STORED_SOURCES, 2))
     scopes = ["overall", "valence:positive", "valence:negative"] + [
         f"emotion:{e}" for e in emotions()
     ]
@@ -133,7 +139,9 @@ def test_json_extras(study_report: Path) -> None:
     assert all(doc["groups"].get(r["stored_source"]) is None for r in published.values())
     quality = {(r["rater_kind"], r["source"]): r for r in doc["rater_quality"]}
     assert quality[("crowd", "human")]["raters"] == 200  # each rater counted once
-    assert quality[("all", "all")]["raters"] == 600
+    # Every group with TEQ answers (without the second file, its sources' come without them).
+    with_teq = sum(kind == "crowd" for kind, _ in quality)
+    assert quality[("all", "all")]["raters"] == 200 * with_teq
     assert 0 <= quality[("all", "all")]["share_reverse_often"] <= 1
     assert doc["agreement"] == []  # one kind of rater only
 
@@ -346,6 +354,15 @@ def test_a_third_partys_judge_named_without_provider_is_named_with_judge(
     # A name that is not provider/model is refused, saying how to write one.
     assert cli([*args2, "--force", "--judge", "gpt-4o-mini"]) == 2
     assert "provider/model" in capsys.readouterr().err
+    # calibrate names the judge the same way (its --judge also picks the judge to calibrate).
+    cal_file = tmp_path / "gpt-4o-mini.calibration.json"
+    assert cli(["calibrate", str(path), "--out", str(cal_file)]) == 2
+    assert "--judge" in capsys.readouterr().err
+    assert (
+        cli(["calibrate", str(path), "--out", str(cal_file), "--judge", "openai/gpt-4o-mini"]) == 0
+    )
+    [entry] = json.loads(cal_file.read_text())["calibrations"]
+    assert entry["key"]["judge"] == "openai/gpt-4o-mini"
 
 
 def test_degenerate_scopes_give_null_with_a_reason(tmp_path: Path, crowd_table: pd.DataFrame):
@@ -389,7 +406,11 @@ def test_holm_and_bh_adjust_within_families(crowd_table: pd.DataFrame) -> None:
         assert (c["good_p_adjusted"] >= c["good_p"] - 1e-15).all()
         assert (c["good_p"] == none["good_p"]).all()
         fam = {f.name: f.size for f in a.families}
-        assert fam["crowd / good / emotion"] == 96 and fam["crowd / dist / overall"] == 3
+        k = crowd_table["source"].nunique()
+        pairs = k * (k - 1) // 2
+        assert (
+            fam["crowd / good / emotion"] == 32 * pairs and fam["crowd / dist / overall"] == pairs
+        )
         emo = c[c["level"] == "emotion"]
         assert (emo["family_good"] == "crowd / good / emotion").all()
     assert (none["good_p_adjusted"] == none["good_p"]).all()
@@ -482,9 +503,16 @@ def test_reproduce_prints_the_headline_and_the_report(
     args = ["reproduce", "--data", STUDY_CSV, "--out", str(out), "--format", "json", *FAST]
     assert cli(args) == 0
     printed = capsys.readouterr().out
-    assert "chatgpt_empathy  Good 1,295 of 2,000 (64.8%)  +31.3%***" in printed
-    assert "human            Good   986 of 2,000 (49.3%)  baseline" in printed
-    assert "GPT-4" in printed and "Published" in printed
+    lines = printed.splitlines()
+    gpt4 = next(line for line in lines if line.startswith("  chatgpt_empathy"))
+    assert "GPT-4" in gpt4 and "Good 1,295 of 2,000 (64.8%)  +31.3%***" in gpt4
+    llama = next(line for line in lines if line.startswith("  llama_empathy"))
+    assert "LLaMA-2-70B-Chat" in llama and "Good 1,219 of 2,000 (61.0%)  +23.6%***" in llama
+    human = next(line for line in lines if line.startswith("  human"))
+    assert "Good   986 of 2,000 (49.3%)  baseline" in human
+    # Published figures are printed only for paper models whose ratings are not in the input.
+    computed = sum(line.startswith("  llama_empathy") for line in lines)
+    assert ("Published" in printed) == (not computed)
     assert f"Report: {(out / 'report.json').resolve()}" in printed
     assert cli(args) == 2  # no overwrite without --force
 
@@ -567,7 +595,8 @@ def test_intervals_for_every_source_and_scope_and_identical_for_identical_data(
     vs = c[c["vs_baseline"]]
     defined = vs["good_a"] > 0
     assert vs.loc[defined, "rel_increase_good_low"].notna().all()
-    assert set(vs.loc[vs["level"] == "emotion", "b"]) == {"chatgpt", "chatgpt_empathy", "twin"}
+    models = set(crowd_table["source"]) - {"human"}
+    assert set(vs.loc[vs["level"] == "emotion", "b"]) == models | {"twin"}
     cv = vs.set_index(["b", "scope"])
     for col in ("rel_increase_good_low", "rel_increase_good_high"):
         assert (cv.loc["twin", col] == cv.loc["chatgpt", col]).all()
@@ -615,7 +644,7 @@ def test_crowd_clusters_are_raters_and_the_report_shows_them(crowd_table: pd.Dat
     # The clustered test is more cautious than the paper's where raters are heterogeneous.
     assert (overall["good_rs_chi2"] < overall["good_chi2"] * 1.05).all()
     doc = _strict_json(report.render_json(a))
-    assert {r["source"] for r in doc["clusters"]["rows"]} == {"human", "chatgpt", "chatgpt_empathy"}
+    assert {r["source"] for r in doc["clusters"]["rows"]} == set(crowd_table["source"])
     md = report.render_markdown(report.build_document(a, {}))
     assert "## Rater clusters" in md and "| crowd raters | human | rater | 200 |" in md
 

@@ -443,3 +443,37 @@ def test_serve_on_ipv6_loopback(tmp_path: Path) -> None:
         assert server.url.startswith("http://[::1]:")
         client = RaterClient(server.url, "v6-rater")
         assert client.start().url.endswith("/info")
+
+
+def test_networks_as_the_limits_count_them() -> None:
+    from empathy_task.study.app import network_of
+
+    assert network_of("203.0.113.7") == "203.0.113.7"
+    assert network_of("203.0.113.7", wide=True) == "203.0.113.0/24"
+    assert network_of("::ffff:203.0.113.7") == "203.0.113.7"
+    assert (
+        network_of("2001:db8:1:2:aaaa::1")
+        == network_of("2001:db8:1:2::ffff")
+        == ("2001:db8:1:2::/64")
+    )
+    assert network_of("2001:db8:1:3::1", wide=True) == "2001:db8:1::/48"
+    assert network_of("not an address") == "not an address"
+
+
+def test_a_bad_prolific_export_is_a_located_error(tmp_path: Path) -> None:
+    from empathy_task.study.void import read_prolific_export
+
+    short = tmp_path / "short.csv"
+    short.write_text("Submission id,Participant id,Status\na,b,APPROVED\nc,d\n")
+    with pytest.raises(ValueError, match=r"short\.csv, row 3: 2 cells"):
+        read_prolific_export(short)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty file"):
+        read_prolific_export(empty)
+    ok = tmp_path / "ok.csv"
+    ok.write_text(
+        "\ufeffSubmission ID,Participant_id,STATUS\ns1,p1,Approved\ns2,p2,RETURNED\n"
+        "s3,p3,awaiting review\n"
+    )
+    assert read_prolific_export(ok) == {("p1", "s1"), ("p3", "s3")}

@@ -97,6 +97,7 @@ def _answer_teq(page) -> list[int]:
     return answers
 
 
+@pytest.mark.dataset_download  # the sheets are cut from the authors' CSV
 def test_a_rater_session_from_a_replayed_source(browser, tmp_path: Path) -> None:
     sheets, key_path, db = tmp_path / "sheets", tmp_path / "sheets.key.csv", tmp_path / "study.db"
     assert cli(["sheets", "--source", "chatgpt_empathy", "--out", str(sheets), "--seed", "1"]) == 0

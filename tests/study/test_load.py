@@ -36,6 +36,8 @@ ONE_ADDRESS = [
     "0",
     "--batches-per-subnet",
     "0",
+    "--connections-per-address",
+    "0",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -36,8 +37,25 @@ def inspect_eval(*args: str, log_dir: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_prompt_set_runs_through_the_task_judge_and_export(tmp_path: Path) -> None:
-    spec = write_set(tmp_path / "support.csv", ROWS)
+def _dataset_folder(path: Path) -> Path:
+    import datasets
+    import pandas as pd
+
+    frame = pd.DataFrame(ROWS)
+    frame["turns"] = [t if isinstance(t, list) else [] for t in frame["turns"]]
+    frame["human_rating"] = [
+        json.dumps(v) if isinstance(v, list) else v for v in frame["human_rating"]
+    ]
+    datasets.Dataset.from_pandas(frame, preserve_index=False).save_to_disk(str(path))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["csv", "dataset folder"])
+def test_a_prompt_set_runs_through_the_task_judge_and_export(tmp_path: Path, kind: str) -> None:
+    if kind == "csv":
+        spec = write_set(tmp_path / "support.csv", ROWS)
+    else:  # a Hugging Face dataset written by save_to_disk, read offline
+        spec = _dataset_folder(tmp_path / "support")
     logs = tmp_path / "logs"
     done = inspect_eval(
         "--model",

@@ -211,3 +211,31 @@ def test_self_preference_warning_fires_in_the_run_its_log_and_the_report(
         }
     ]
     assert "Self-preference warning" in (out / "report.md").read_text()
+
+
+def test_mock_judges_of_known_biases() -> None:
+    from empathy_task.task.provider import panel_mock_rating, parse_bias
+
+    stored = ("human", 2)
+    assert panel_mock_rating("mock-judge-a", "a reply", 1, stored, 1.0, {}) == 2
+    assert panel_mock_rating("mock-judge-a", "a reply", 1, stored, 1.0, {"human": 1.0}) == 3
+    assert panel_mock_rating("mock-judge-a", "a reply", 1, stored, 1.0, {"human": -1.0}) == 1
+    # A reply that is not stored: the judge's own verdict, moved by the "model" bias.
+    assert panel_mock_rating("mock-judge-a", "new", 3, None, 0.0, {"model": -1.0}) == 2
+    assert parse_bias("human:0.3, chatgpt:-0.2") == {"human": 0.3, "chatgpt": -0.2}
+    with pytest.raises(ValueError, match="-1..1"):
+        parse_bias("human:2")
+
+
+def test_a_panel_of_named_roles_without_the_grader_role() -> None:
+    [log] = inspect_eval(
+        "empathy_task/empathy_task",
+        model="empathy/human",
+        model_roles={"grader_a": A, "grader_b": B},
+        task_args={"sample": 4, "judges": "grader_a,grader_b"},
+        display="none",
+        log_dir=os.environ["INSPECT_LOG_DIR"],
+    )
+    assert log.status == "success", log.error
+    assert sorted(log.eval.model_roles) == ["grader_a", "grader_b"]
+    assert _raters(log) == [A, B]

@@ -157,3 +157,86 @@ def test_lm_eval_path_from_an_installed_wheel(tmp_path: Path) -> None:
     # The wheel's copy is the clone's.
     for name in names - {"__pycache__"}:
         assert (folder_path / name).read_bytes() == (LM_EVAL / name).read_bytes(), name
+
+
+@pytest.mark.dataset_download
+def test_the_installed_wheel_runs_the_task_from_outside_the_checkout(tmp_path: Path) -> None:
+    """What a user gets from `pip install` of the built wheel: `inspect eval
+    empathy_task/empathy_task` from a folder that is not the clone (no repo on the path)."""
+    pytest.importorskip("hatchling", reason="building the wheel offline needs hatchling")
+    import os
+
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, REPO],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = wheels.glob("empathy_task-*.whl")
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    # The dependencies from this environment, after the venv's own folder (a path in a .pth file
+    # is appended; its own .pth files, such as an editable install's, are not run): the package
+    # itself comes only from the wheel.
+    import site
+    import sysconfig
+
+    [own] = (env_dir / "lib").glob("python*/site-packages")
+    deps = [p for p in {sysconfig.get_path("purelib"), *site.getsitepackages()} if Path(p).is_dir()]
+    (own / "test-dependencies.pth").write_text("\n".join(sorted(deps)) + "\n")
+    subprocess.run(
+        [*pip, "--python", python, "install", "--no-deps", "--no-index", wheel],
+        check=True,
+        capture_output=True,
+    )
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = subprocess.run(
+        [python, "-c", "import empathy_task; print(empathy_task.__file__)"],
+        capture_output=True, text=True, check=True, cwd=outside, env=env,
+    ).stdout.strip()  # fmt: skip
+    assert Path(where).is_relative_to(env_dir), where
+    run = subprocess.run(
+        [python, "-m", "inspect_ai", "eval", "empathy_task/empathy_task",
+         "--model", "empathy/human", "--model-role", "grader=empathy/mock-judge",
+         "--limit", "2", "--display", "none", "--log-dir", str(tmp_path / "logs")],
+        capture_output=True, text=True, cwd=outside, env=env, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert list((tmp_path / "logs").glob("*.eval"))
+
+
+def test_every_package_the_code_imports_is_declared() -> None:
+    """A resolver installs only what pyproject.toml names: a package imported directly but
+    reached only through another's dependencies (tenacity, rich, markupsafe, pillow were) can
+    vanish from a fresh `uv sync` when that one changes."""
+    import ast
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {Requirement(r).name.lower().replace("_", "-") for r in project["dependencies"]}
+    for extra in project["optional-dependencies"].values():
+        declared |= {Requirement(r).name.lower().replace("_", "-") for r in extra}
+    dists = packages_distributions()
+    missing: dict[str, str] = {}
+    for folder in ("empathy_task", "plugins", "scripts"):
+        for path in (REPO / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    for dist in dists.get(top, []):
+                        if dist.lower().replace("_", "-") not in declared | {"empathy-task"}:
+                            missing[dist] = f"{path.relative_to(REPO)} imports {top}"
+    assert not missing, missing
