@@ -2,8 +2,8 @@
 
 The input, built in memory from the shipped crowd ratings and manifest (never the authors' text):
 
-- the crowd's ratings of the 3 stored sources (``human_baseline/crowd_ratings.csv``, 6,000);
-- one judge's ratings of the same 6,000 stored replies, drawn from a fixed P(judge | crowd) that
+- the crowd's ratings of the 6 stored sources (``human_baseline/crowd_ratings.csv``, 12,000);
+- one judge's ratings of the same 12,000 stored replies, drawn from a fixed P(judge | crowd) that
   is harsher than the crowd (as real judges are on human replies), so there is something to
   calibrate;
 - the same judge's ratings of ``models`` judge-rated model sources x 2,000 prompts (50 in the full
@@ -138,8 +138,11 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
             f"the calibrated report fitted {b['calibrations']} calibration(s) and "
             f"{b['crowd_equivalent']} crowd-equivalent rows; expected 1 and {models}"
         )
+    crowd = table[table["rater"] != JUDGE]
     return {
         "ratings": len(table),
+        "stored_sources": int(crowd["source"].nunique()),
+        "crowd_ratings": len(crowd),
         "judge_ratings": int((table["rater"] == JUDGE).sum()),
         "models": models,
         "resamples": resamples,
@@ -154,8 +157,9 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
 def row(res: dict[str, Any]) -> str:
     """The benchmark table's row."""
     return (
-        f"{ROW}{res['ratings']:,} ratings: 1 judge x (3 stored + {res['models']} model sources) x "
-        f"2,000 prompts + the crowd's 6,000, parquet, bootstrap {res['resamples']:,} (best of "
+        f"{ROW}{res['ratings']:,} ratings: 1 judge x ({res['stored_sources']} stored + "
+        f"{res['models']} model sources) x 2,000 prompts + the crowd's {res['crowd_ratings']:,}, "
+        f"parquet, bootstrap {res['resamples']:,} (best of "
         f"{res['repeat']}) | {res['calibrated_s']:.2f} s (calibration and {res['models']} "
         f"crowd-equivalent rows {res['calibration_s']:.2f}) | same report without calibration: "
         f"{res['plain_s']:.2f} s | **{res['ratio']:.2f}x** | at most {GOAL:g}x |"

@@ -314,7 +314,7 @@ def run(sims: int = 1000, resamples: int = 1000, calibration_sims: int = 1000) -
             "coverage 0.95, size (rejections of a true null) 0.05; a coverage outside 0.93-0.97 "
             "is marked with its shortfall or excess. The reporter shows Wilson intervals of the "
             "Good rates, the rater-cluster bootstrap of the crowd's relative increase (overall "
-            "and per valence; Katz elsewhere), the cluster bootstrap and Rao-Scott test in its "
+            "against the baseline; Katz elsewhere), the cluster bootstrap and Rao-Scott test in its "
             "Rater clusters section, PPI with t, and crowd-equivalent intervals with the "
             "random-effects transfer SD and t.",
             "",

@@ -24,7 +24,7 @@ Each speed is a ratio to a baseline measured in the same run, on the same machin
   against ``pandas.read_csv`` of the same file.
 - **Reporter scaling**: ``bench_report.py``'s rows (report time / pandas read time).
 - **Reporter with judge calibration**: ``bench_calibration.py``'s row: the report of a judge's
-  ratings of the 3 stored sources and 50 model sources x 2,000 prompts (10 with ``--quick``) with
+  ratings of the 6 stored sources and 50 model sources x 2,000 prompts (10 with ``--quick``) with
   the calibration fitted from the inputs and a crowd-equivalent row for every model source,
   against the same report without calibration. It is not part of ``--no-report`` (CI runs it,
   about 10 s with ``--quick``); ``--no-calibration`` skips it.

@@ -41,11 +41,13 @@ from empathy_task.data.study import load_study
 from empathy_task.ratings.logs import rating_table_from_logs
 from empathy_task.ratings.table import study_rating_table
 from empathy_task.resources import registry
-from empathy_task.vocabulary import CROWD, JUDGE_SCALE, STORED_SOURCES
+from empathy_task.vocabulary import AUTHORS_SOURCES as STORED_SOURCES
+from empathy_task.vocabulary import CROWD, JUDGE_SCALE
 
 LISTING = Path(__file__).resolve().parent.parent / "plugins" / "inspect_evals" / "eval.yaml"
 README = LISTING.with_name("README.md")
 START, END = "<!-- evaluation-report:start -->", "<!-- evaluation-report:end -->"
+# The listing's report replays the authors' three sources (it needs only the first file).
 MODELS = [f"empathy/{s}" for s in STORED_SOURCES]
 MOCK_JUDGE = "empathy/mock-judge"
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"

@@ -270,11 +270,11 @@ def _baseline(
     crowd_replies: pd.DataFrame,
     groups: pd.DataFrame,
 ) -> tuple[float, float, str] | None:
-    """The set's human replies in crowd units: the crowd's own Good rate where it rated them
-    (all of them), else the judge's ratings of them through the calibration."""
+    """The set's human replies in crowd units: the crowd's own Good rate where it rated them,
+    else the judge's ratings of them through the calibration."""
     crowd_human = groups[(groups["rater_kind"] == CROWD) & (groups["source"] == HUMAN)]
     human = judge_groups.get(HUMAN)
-    if len(crowd_human) and (human is None or int(crowd_human["n"].iloc[0]) >= 1):
+    if len(crowd_human):
         g = crowd_human.iloc[0]
         return float(g["Good"]) / float(g["n"]), float(g["n"]), CROWD
     if human is None:

@@ -767,18 +767,9 @@ def cluster_bootstrap_good_rate_ci(
     10 gives at most 66 pairs). Seeded by ``seed`` and the data, so identical data get identical
     intervals.
     """
-    g = np.asarray(good_per_cluster, dtype=np.int64).ravel()
-    m = np.asarray(n_per_cluster, dtype=np.int64).ravel()
-    if g.shape != m.shape:
-        raise ValueError("good_per_cluster and n_per_cluster must have the same length")
-    if (m < 1).any() or (g < 0).any() or (g > m).any():
-        raise ValueError("each cluster needs 0 <= good <= n and n >= 1")
-    if g.size == 0:
+    if np.asarray(good_per_cluster).size == 0 and np.asarray(n_per_cluster).size == 0:
         return BootstrapCI(float("nan"), float("nan"), confidence, resamples)
-    pairs, freq = np.unique(np.stack([g, m], axis=1), axis=0, return_counts=True)
-    rng = _content_seed(seed, pairs, freq)
-    weights = rng.multinomial(g.size, freq / g.size, size=resamples)  # (R, distinct pairs)
-    rates = (weights @ pairs[:, 0]) / (weights @ pairs[:, 1])
+    rates = _cluster_rates(good_per_cluster, n_per_cluster, resamples, seed)
     low, high = percentile_interval(rates, confidence)
     return BootstrapCI(float(low), float(high), confidence, resamples)
 
@@ -795,10 +786,24 @@ def _cluster_rates(
         raise ValueError("each cluster needs 0 <= good <= n and n >= 1")
     if g.size == 0:
         return np.full(resamples, np.nan)
-    pairs, freq = np.unique(np.stack([g, m], axis=1), axis=0, return_counts=True)
-    rng = _content_seed(seed, pairs, freq)
-    weights = rng.multinomial(g.size, freq / g.size, size=resamples)
-    return (weights @ pairs[:, 0]) / (weights @ pairs[:, 1])
+    # The distinct (good, n) pairs in lexicographic order, via one integer key (np.unique over
+    # rows sorts a structured view, several times slower).
+    base = int(m.max()) + 1
+    keys, freq = np.unique(g * base + m, return_counts=True)
+    pairs = np.stack([keys // base, keys % base], axis=1)
+    return _cluster_rate_draws(pairs.tobytes(), freq.tobytes(), seed, resamples).copy()
+
+
+# The same data and seed draw the same resamples: a source's Good-rate interval and its relative
+# increase share them, and a baseline's serve every comparison against it.
+@functools.lru_cache(maxsize=128)
+def _cluster_rate_draws(pairs: bytes, freq: bytes, seed: int, resamples: int) -> np.ndarray:
+    """Good rates of ``resamples`` multinomial draws over the distinct (good, n) cluster pairs."""
+    p = np.frombuffer(pairs, dtype=np.int64).reshape(-1, 2)
+    f = np.frombuffer(freq, dtype=np.int64)
+    rng = _content_seed(seed, p, f)
+    weights = rng.multinomial(int(f.sum()), f / f.sum(), size=resamples)
+    return (weights @ p[:, 0]) / (weights @ p[:, 1])
 
 
 #: The relative increase's interval where ratings come in rater clusters (the crowd's).
@@ -825,8 +830,10 @@ def cluster_bootstrap_relative_increase_ci(
     """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
-    ra = _cluster_rates(good_a, n_a, resamples, seed)
-    rb = _cluster_rates(good_b, n_b, resamples, seed + 1)
+    # B's draws are those of its Good-rate interval (same seed); A's are seeded apart, so that
+    # identical groups still resample independently.
+    ra = _cluster_rates(good_a, n_a, resamples, seed + 1)
+    rb = _cluster_rates(good_b, n_b, resamples, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = (rb - ra) / ra * 100.0
     dropped = int((ra == 0).sum())

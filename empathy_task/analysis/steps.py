@@ -579,8 +579,9 @@ def interval_gaps(comparisons: pd.DataFrame) -> dict[str, int]:
 
 
 #: Levels whose crowd comparisons with the baseline get the rater-cluster bootstrap interval of
-#: the relative increase (an emotion's few raters per source keep the Katz interval).
-CLUSTER_REL_INCREASE_LEVELS = ("overall", "valence")
+#: the relative increase: the headline (a valence's or an emotion's keep the Katz interval; a
+#: rater's batch splits across them, and their bootstrap would cost 50 sources several seconds).
+CLUSTER_REL_INCREASE_LEVELS = ("overall",)
 
 
 def _add_cluster_rel_increase(
@@ -599,34 +600,49 @@ def _add_cluster_rel_increase(
     dropped = np.zeros(n, dtype=np.int64)
     method = np.full(n, stats.REL_INCREASE_INTERVAL, dtype=object)
     kinds = list(c.kind_names)
+    rows = np.zeros(0, dtype=np.int64)
     if n and CROWD in kinds:
         rows = np.flatnonzero(
             (comparisons["rater_kind"].to_numpy() == CROWD)
             & comparisons["vs_baseline"].to_numpy(bool)
             & np.isin(comparisons["level"].to_numpy(), CLUSTER_REL_INCREASE_LEVELS)
         )
+    if len(rows):
         k = kinds.index(CROWD)
-        is_crowd = c.kind_codes == k
-        is_good = c.rating == 2
+        crowd = np.flatnonzero(c.kind_codes == k)  # the crowd's ratings only, coded once
+        source, rater, dialog = c.source_codes[crowd], c.rater_codes[crowd], c.dialog_codes[crowd]
+        is_good = (c.rating[crowd] == 2).astype(float)
         source_index = {str(name): i for i, name in enumerate(c.source_names)}
-        valence = c.valence_of_emotion[c.emotion_codes]
 
         def per_rater(selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            codes = c.rater_codes[selected]
+            codes = rater[selected]
             size = np.bincount(codes, minlength=len(c.raters))
             good = np.bincount(codes, weights=is_good[selected], minlength=len(c.raters))
             keep = size > 0
             return good[keep].astype(np.int64), size[keep]
 
+        # Per (source, rater), for the usual case of two sources with the same prompts.
+        n_raters = len(c.raters)
+        key = source.astype(np.int64) * n_raters + rater
+        all_size = np.bincount(key, minlength=len(c.source_names) * n_raters)
+        all_good = np.bincount(key, weights=is_good, minlength=all_size.size)
+
+        def whole(s: int) -> tuple[np.ndarray, np.ndarray]:
+            size = all_size[s * n_raters : (s + 1) * n_raters]
+            good = all_good[s * n_raters : (s + 1) * n_raters]
+            keep = size > 0
+            return good[keep].astype(np.int64), size[keep]
+
+        rated = per_dialog_n[k] > 0  # [source, dialog]
         for row in rows:
             r = comparisons.iloc[row]
             sa, sb = source_index[str(r["a"])], source_index[str(r["b"])]
-            both = (per_dialog_n[k, sa] > 0) & (per_dialog_n[k, sb] > 0)
-            sel = is_crowd & both[c.dialog_codes]
-            if r["scope"] != OVERALL:
-                sel &= valence == str(r["scope"]).split(":", 1)[1]
-            ga, na = per_rater(sel & (c.source_codes == sa))
-            gb, nb = per_rater(sel & (c.source_codes == sb))
+            if np.array_equal(rated[sa], rated[sb]):
+                (ga, na), (gb, nb) = whole(sa), whole(sb)
+            else:
+                shared = (rated[sa] & rated[sb])[dialog]
+                ga, na = per_rater(shared & (source == sa))
+                gb, nb = per_rater(shared & (source == sb))
             if not (ga.sum() > 0 and nb.sum() > 0):
                 continue  # no relative increase: rel_increase_reason says why
             ci = stats.cluster_bootstrap_relative_increase_ci(

@@ -322,9 +322,8 @@ def render_json(a: Analysis, inputs: Sequence[LoadedInput] = ()) -> str:
                 "ratio of two independent proportions (the Good rates on the prompts both "
                 "sources have), 0.5 added to each count; both assume independent ratings. "
                 "rel_increase_good_cluster_low/high: percentile bootstrap resampling crowd "
-                "raters within each source (the crowd's comparisons with the baseline, overall "
-                "and per valence); each comparison's rel_increase_interval names its headline "
-                "interval"
+                "raters within each source (the crowd's overall comparisons with the "
+                "baseline); each comparison's rel_increase_interval names its headline interval"
             ),
         },
         # Issue 23: every comparison without an interval of the relative increase, by reason.

@@ -80,8 +80,8 @@ def _method(a: Analysis) -> Section:
         "group and every comparison, in every scope, has one, also where the side compared "
         "against has no Good rating (the relative increase itself is then undefined); a "
         "comparison without one (no prompt rated for both sources) is counted in the notes. "
-        "They treat ratings as independent: the crowd's comparisons with the baseline, overall "
-        "and per valence, show a rater-cluster bootstrap interval instead (raters resampled "
+        "They treat ratings as independent: the crowd's overall comparisons with the baseline "
+        "(the headline) show a rater-cluster bootstrap interval instead (raters resampled "
         "within each source; the Katz one stays in report.json). Power is given only a priori, "
         "at the planned effect size "
         f"w = {o.effect}: power at the observed effect is a fixed function of the p-value and "
@@ -468,7 +468,7 @@ def _comparison_rows(frame: pd.DataFrame, with_scope: bool, with_pair: bool) -> 
 
 def headline_ci(r: dict[str, Any]) -> str:
     """A comparison's headline interval of the relative increase: the rater-cluster bootstrap
-    where the row has one (the crowd's, overall and per valence), else the Katz log interval."""
+    where the row has one (the crowd's overall comparisons with the baseline), else Katz's."""
     if r.get("rel_increase_interval") == stats.CLUSTER_REL_INCREASE_INTERVAL:
         low, high = r["rel_increase_good_cluster_low"], r["rel_increase_good_cluster_high"]
         return f"{fmt_ci(low, high, 1.0)} (rater clusters)" if fmt_ci(low, high, 1.0) else ""

@@ -194,17 +194,17 @@ class ParseRateError(RuntimeError):
     """The judge rated too few replies for the run's Good rate to mean anything."""
 
 
-def check_parse_rate(rate: float, minimum: float) -> None:
+def check_parse_rate(rate: float, minimum: float, what: str = "replies") -> None:
     """Raise :class:`ParseRateError` when ``rate`` (not NaN) is below ``minimum``."""
     if not math.isnan(rate) and rate < minimum:
         why = (
-            f"the unrated replies could move the Good rate by up to {(1 - rate) / rate:.3f}"
+            f"the unrated {what} could move their Good rate by up to {(1 - rate) / rate:.3f}"
             if rate > 0
-            else "the judge rated nothing"
+            else f"the judge rated none of the {what}"
         )
         raise ParseRateError(
-            f"empathy_task: the judge's parse rate is {rate:.3f}, below min_parse_rate="
-            f"{minimum:g}: {why}. "
+            f"empathy_task: the judge's parse rate of the {what} is {rate:.3f}, below "
+            f"min_parse_rate={minimum:g}: {why}. "
             "Read the judge's answers (the explanation of each unrated score) or allow the run "
             "with -T min_parse_rate=0; its ratings are in the samples either way."
         )
@@ -213,10 +213,13 @@ def check_parse_rate(rate: float, minimum: float) -> None:
 @metric(name="min_parse_rate")
 def parse_rate_floor(minimum: float = MIN_PARSE_RATE) -> Metric:
     """The run's ``min_parse_rate`` (its value): the run fails (status error, non-zero exit)
-    when the parse rate is below it. A metric, so that it judges the run's final parse rate."""
+    when the parse rate of the model's replies, or of the judge-rated human replies (the
+    baseline of ``relative_increase_good``), is below it. A metric, so that it judges the run's
+    final parse rates."""
 
     def compute(scores: list[SampleScore]) -> float:
-        check_parse_rate(_mean(_values(scores, "rated")), minimum)
+        check_parse_rate(_mean(_values(scores, "rated")), minimum, "model's replies")
+        check_parse_rate(_mean(_values(scores, "human_rated")), minimum, "human replies")
         return float(minimum)
 
     return compute

@@ -180,3 +180,20 @@ def test_the_judge_reads_every_stored_reply_unchanged(study: Any) -> None:
     # Their judge calls (and Inspect's cache keys) are as before issue 26.
     for column in [c for c in study.columns if c.startswith("reply_")]:
         assert all(judged_text(r) == r.strip() for r in study[column]), column
+
+
+def test_unrated_human_replies_fail_the_run_too() -> None:
+    from inspect_ai.scorer import SampleScore, Score
+
+    from empathy_task.task.metrics import ParseRateError, parse_rate_floor
+
+    def score(rated: float, human_rated: float) -> SampleScore:
+        return SampleScore(score=Score(value={"rated": rated, "human_rated": human_rated}))
+
+    floor = parse_rate_floor(0.9)
+    assert floor([score(1, 1)] * 10) == 0.9
+    assert floor([score(1, float("nan"))] * 10) == 0.9  # judge_human=false: not asked
+    with pytest.raises(ParseRateError, match="human replies is 0.500"):
+        floor([score(1, 1), score(1, 0)] * 5)
+    with pytest.raises(ParseRateError, match="model's replies is 0.800"):
+        floor([score(1, 1)] * 8 + [score(0, 1)] * 2)
