@@ -23,6 +23,7 @@ from empathy_task.report.document import (
     fmt_rate,
     fmt_rel,
     kind_title,
+    with_paper_name,
 )
 from empathy_task.vocabulary import CROWD
 
@@ -37,14 +38,21 @@ CORRECTION_NAMES = {
 }
 
 
+def _named(key: str) -> Any:
+    """A source's cell: its name, with the paper's name of a stored source in brackets."""
+    from empathy_task.resources import source_display_names
+
+    return lambda r: with_paper_name(str(r[key]), source_display_names())
+
+
 def _emotions(key: str) -> Any:
     return lambda r: ", ".join(r[key]) or "none"
 
 
 PAIR_COLUMNS: tuple[Column, ...] = (
     Column("rater_kind", "who rated both models", "rater", lambda r: kind_title(r["rater_kind"])),
-    Column("a", "model A", "A"),
-    Column("b", "model B", "B"),
+    Column("a", "model A", "A", _named("a")),
+    Column("b", "model B", "B", _named("b")),
     Column(
         "good_rate_a", "A's Good rate, overall", "Good rate A", lambda r: fmt_rate(r["good_rate_a"])
     ),
@@ -88,8 +96,8 @@ PAIR_COLUMNS: tuple[Column, ...] = (
 
 ROW_COLUMNS: tuple[Column, ...] = (
     Column("rater_kind", "who rated both models"),
-    Column("a", "model A", "A"),
-    Column("b", "model B", "B"),
+    Column("a", "model A", "A", _named("a")),
+    Column("b", "model B", "B", _named("b")),
     Column(
         "scope", "overall, valence:<v> or emotion:<e>", "scope", lambda r: r["scope"].split(":")[-1]
     ),

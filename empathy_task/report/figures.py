@@ -350,7 +350,9 @@ def wins_plot(models: Sequence[str], wins: np.ndarray, title: str) -> bytes:
     label_width = _text_width(fig, models, _SMALL) + _PAD + 0.1
     header = _text_width(fig, models, _SMALL) * 0.71 + 0.35
     side = 0.5 * max(n, 1)
-    width = max(label_width + side + 0.3, _text_width(fig, [title], _TITLE) + 0.3)
+    # Room right of the matrix for the last column's name, drawn at 45 degrees.
+    right = max(0.3, header - 0.35 - 0.25 + 0.1)
+    width = max(label_width + side + right, _text_width(fig, [title], _TITLE) + 0.3)
     height = 0.45 + header + side + 0.2
     fig.set_size_inches(width, height)
     ax = _axes(fig, label_width, width - label_width - side, 0.45 + header, 0.2)
@@ -419,13 +421,15 @@ def _heatmap_figures(a: Analysis, figures: dict[str, bytes]) -> None:
 def _between_figures(a: Analysis, figures: dict[str, bytes]) -> None:
     from empathy_task.analysis.between import wins_matrix
     from empathy_task.report.between_models import compute, shown_models
+    from empathy_task.resources import source_display_names
 
+    names = source_display_names()
     result = compute(a)
     for i, kind in enumerate(result.sources, start=1):
         models, wins = wins_matrix(result, kind)
         keep = [j for j, m in enumerate(models) if m in set(shown_models(a, result, kind))]
         figures[f"between_models_{i}.png"] = wins_plot(
-            [models[j] for j in keep],
+            [with_paper_name(models[j], names) for j in keep],
             wins[np.ix_(keep, keep)],
             f"Emotions where the row's model is significantly better, {kind_title(kind)}",
         )

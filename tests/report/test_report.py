@@ -288,20 +288,20 @@ def test_judge_and_crowd_are_never_compared_and_their_agreement_is_measured(
     tmp_path: Path, crowd_table: pd.DataFrame
 ) -> None:
     judge = _judge_table(crowd_table, "openai/gpt-judge", ["human", "chatgpt_empathy", "chatgpt"])
-    lone = _judge_table(crowd_table, "other/judge", ["chatgpt"], n=100)
+    lone = _judge_table(crowd_table, "anthropic/other-judge", ["chatgpt"], n=100)
     table = pd.concat([crowd_table, judge, lone], ignore_index=True)
     a = analyse(table, AnalysisOptions(resamples=100))
-    assert a.rater_kinds == ("crowd", "openai/gpt-judge", "other/judge")
+    assert a.rater_kinds == ("crowd", "openai/gpt-judge", "anthropic/other-judge")
     c = a.comparisons
     assert set(c["rater_kind"]) == {"crowd", "openai/gpt-judge"}
     # Within each kind, a and b are rated by that kind alone.
     judged = c[(c["rater_kind"] == "openai/gpt-judge") & (c["scope"] == "overall")]
     assert set(judged["n_a"]) == {400}
     # The lone judge never rated the baseline: descriptive numbers only, with the reason.
-    assert [(k, s) for k, s, _ in a.descriptive_only] == [("other/judge", "chatgpt")]
+    assert [(k, s) for k, s, _ in a.descriptive_only] == [("anthropic/other-judge", "chatgpt")]
     assert "never tested against each other" in a.descriptive_only[0][2]
     pairs = {(g.reference, g.other) for g in a.agreement}
-    assert ("crowd", "openai/gpt-judge") in pairs and ("crowd", "other/judge") in pairs
+    assert ("crowd", "openai/gpt-judge") in pairs and ("crowd", "anthropic/other-judge") in pairs
     ag = next(g for g in a.agreement if g.other == "openai/gpt-judge")
     assert ag.overall.n == 1200 and len(ag.per_source) == 3
     assert 0.3 < ag.overall.kappa_linear < 1 and 0.3 < ag.overall.alpha_ordinal < 1
@@ -318,7 +318,7 @@ def test_judge_and_crowd_are_never_compared_and_their_agreement_is_measured(
     assert cli(["report", str(path), "--out", str(out), "--format", "json", *FAST]) == 0
     doc = _strict_json((out / "report.json").read_text())
     assert doc["primary_rater_kind"] == "crowd"
-    assert set(doc["groups_by_rater"]) == {"crowd", "openai/gpt-judge", "other/judge"}
+    assert set(doc["groups_by_rater"]) == {"crowd", "openai/gpt-judge", "anthropic/other-judge"}
     assert doc["groups_by_rater"]["openai/gpt-judge"]["human"]["n"] == 400
     assert doc["agreement"][0]["reference"] == "crowd"
     # The document itself, without drawing its figures (plots are tested in the module fixture).
@@ -487,7 +487,12 @@ def test_refuses_to_overwrite_without_force(tmp_path: Path, capsys) -> None:
     assert cli([*args, "--seed", "5", "--force"]) == 0
     assert (out / "report.json").read_bytes() != before
     assert (out / "keep.txt").read_text() == "mine"
-    assert sorted(p.name for p in out.iterdir()) == ["keep.txt", "report.json"]
+    # The report's files and its manifest (the files --force may replace), and yours.
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".empathy-report.json",
+        "keep.txt",
+        "report.json",
+    ]
 
 
 def test_power_command(capsys: pytest.CaptureFixture[str]) -> None:
