@@ -134,8 +134,9 @@ def test_interval_holds_when_the_map_differs_between_six_sources() -> None:
     # The judge-crowd relation differs a little between sources (Good odds SD 0.3 on the logit):
     # 3 or 6 errors' RMS used as known with z covered 0.84-0.91.
     new, old = _coverage(6, 0.3, 250, seed=23)
-    # 250 draws: the coverage's sd is about 0.014.
-    assert new >= 0.925 and new > old
+    # 250 draws: the coverage's sd is about 0.014 (measured: 0.928, the former interval 0.884;
+    # 1,000 draws in benchmarks/results.md).
+    assert new >= 0.915 and new > old + 0.02
 
 
 def test_exact_transfer_adds_nothing_to_the_bootstrap() -> None:
