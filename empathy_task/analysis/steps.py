@@ -210,18 +210,22 @@ def prompt_set_keys(table: pd.DataFrame) -> pd.Series:
 
 
 def split_by_prompt_set(table: pd.DataFrame) -> list[tuple[dict[str, Any] | None, pd.DataFrame]]:
-    """The ratings of each prompt set apart, the study's prompts first: ``(set or None, table)``.
+    """The ratings of each prompt set apart, the study's prompts first, then the sets by name:
+    ``(set or None, table)``.
 
     A set is identified by its sha256 (two versions of one set are two sets).
     """
     keys = prompt_set_keys(table)
     out = []
-    for key in sorted(pd.unique(keys), key=lambda k: (k != "", k)):
+    for key in pd.unique(keys):
         part = table[(keys == key).to_numpy()]
         if key == "":
             part = part.drop(columns=[c for c in ("prompt_set", "prompt_set_sha256") if c in part])
         out.append((prompt_set_of_table(part), part.reset_index(drop=True)))
-    return out
+    # The study's prompts first, then the sets by name (and sha256: two versions of one name).
+    return sorted(
+        out, key=lambda p: ("", "") if p[0] is None else (p[0]["name"], p[0]["sha256"] or "")
+    )
 
 
 #: The hidden cell of a prompt set without emotions: its ratings count overall and per valence,

@@ -122,7 +122,7 @@ def test_a_mixed_table_is_refused_by_the_analysis(tmp_path: Path) -> None:
         judge_table(make_set(tmp_path / "x.csv", 10, valence=False), tmp_path / "a.csv")
     )
     b = read_rating_table(
-        judge_table(make_set(tmp_path / "y.csv", 10, valence=False), tmp_path / "b.csv")
+        judge_table(make_set(tmp_path / "y.csv", 12, valence=False), tmp_path / "b.csv")
     )
     with pytest.raises(ValueError, match="never compared"):
         analyse(pd.concat([a, b], ignore_index=True))
