@@ -315,7 +315,9 @@ def test_judge_and_crowd_are_never_compared_and_their_agreement_is_measured(
 
     path = _write(table, tmp_path / "mixed.parquet")
     out = tmp_path / "out"
-    assert cli(["report", str(path), "--out", str(out), "--format", "json", *FAST]) == 0
+    # "other" is no provider Inspect knows: the judge is vouched for by name (issue 26, item 11).
+    judge = ["--judge", "other/judge"]
+    assert cli(["report", str(path), "--out", str(out), "--format", "json", *FAST, *judge]) == 0
     doc = _strict_json((out / "report.json").read_text())
     assert doc["primary_rater_kind"] == "crowd"
     assert set(doc["groups_by_rater"]) == {"crowd", "openai/gpt-judge", "other/judge"}
@@ -487,7 +489,12 @@ def test_refuses_to_overwrite_without_force(tmp_path: Path, capsys) -> None:
     assert cli([*args, "--seed", "5", "--force"]) == 0
     assert (out / "report.json").read_bytes() != before
     assert (out / "keep.txt").read_text() == "mine"
-    assert sorted(p.name for p in out.iterdir()) == ["keep.txt", "report.json"]
+    # With the manifest of the files the report wrote (issue 26, tests/report/test_report_folder.py).
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".empathy-report.json",
+        "keep.txt",
+        "report.json",
+    ]
 
 
 def test_power_command(capsys: pytest.CaptureFixture[str]) -> None:
