@@ -177,12 +177,14 @@ def judge_prompt_template() -> str:
     """The judge prompt with the per-reply fields left as ``{emotion}``, ``{situation}``,
     ``{speaker_turn}``, ``{reply}`` and the fence lines as ``{open_fence}``, ``{close_fence}``
     (for a results record; a template, never a prompt's data)."""
-    fields = ("emotion", "situation", "speaker_turn", "reply", "open_fence", "close_fence")
     return _JUDGE.format(
         version=JUDGE_PROMPT_VERSION,
         definition=EMPATHY_DEFINITION,
         question=RATER_QUESTION,
-        **{f: "{" + f + "}" for f in fields},
+        # The study's screen: both header lines (a prompt set without them leaves them out).
+        header="Emotion of the speaker: {emotion}\nSituation: {situation}\n\n",
+        dialogue=_dialogue("{speaker_turn}"),
+        **{f: "{" + f + "}" for f in ("reply", "open_fence", "close_fence")},
     )
 
 

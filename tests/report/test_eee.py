@@ -65,8 +65,12 @@ def test_report_format_eee_validates_and_keeps_the_scales_apart(tmp_path: Path) 
     out = tmp_path / "report"
     code = cli(["report", str(path), "--format", "eee", "--out", str(out), "--resamples", "200"])
     assert code == 0
-    files = sorted(p.name for p in out.iterdir())
-    assert files == ["eee-acme__new-model.json", "eee-chatgpt.json", "eee-chatgpt_empathy.json"]
+    files = sorted(p.name for p in out.glob("eee-*.json"))
+    # One record per source but the baseline: the new model and every stored model source.
+    assert len(files) == table["source"].nunique() - 1
+    assert {"eee-acme__new-model.json", "eee-chatgpt.json", "eee-chatgpt_empathy.json"} <= set(
+        files
+    )
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     records = {}
     for name in files:
