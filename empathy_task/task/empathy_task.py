@@ -30,6 +30,7 @@ def empathy_task(
     data: str | None = None,
     export: str | None = None,
     calibration: str | None = None,
+    models_data: str | None = None,
     **unknown: object,
 ) -> Task:
     """Welivita & Pu (2024): how empathetic are a model's replies, rated Bad / Okay / Good.
@@ -55,6 +56,9 @@ def empathy_task(
         calibration: The judge's calibration to the crowd (``empathy-task calibrate``): the run
             also reports ``crowd_equivalent_good_rate``. Without it every metric is on the
             judge's scale.
+        models_data: Path of the second study file (default: ``EMPATHY_TASK_MODELS_DATA`` or the
+            cache), checked against the authors' CSV when the task is built; the replay models
+            ``empathy/llama_empathy`` etc. take theirs with ``-M models_data=``.
         unknown: Refused: Inspect only warns about a -T it cannot pass on, and a typo would
             then run all 2,000 prompts.
     """
@@ -73,11 +77,12 @@ def empathy_task(
         # Registered only now, so that runs of other tasks never see (or announce) the hook.
         register_export_hook()
 
-    from empathy_task.data.fetch import CLI_DATA_OPTION, DataError
+    from empathy_task.data.fetch import DataError
 
     try:
         frame = prompt_set(
             data,
+            models_data=models_data,
             emotions=_emotions(emotions),
             valence=str(valence).lower(),
             sample=_optional_int(sample, "sample"),
@@ -87,9 +92,7 @@ def empathy_task(
     except DataError as e:
         # The data error names the command line's option; in Inspect the parameter is -T data=.
         # A PrerequisiteError: Inspect prints it as a message, not a traceback.
-        raise PrerequisiteError(
-            f"empathy_task: {str(e).replace(CLI_DATA_OPTION, 'pass its path with -T data=')}"
-        ) from e
+        raise PrerequisiteError(f"empathy_task: {_inspect_options(str(e))}") from e
     roles = _named_grader()
     metrics = None
     if calibration:
@@ -116,6 +119,14 @@ def empathy_task(
         version=registry()["version"],
         metadata={**prompt_versions(prompt), "data_sha256": data_pin().sha256},
     )
+
+
+def _inspect_options(message: str) -> str:
+    """A data error as Inspect's user reads it: ``-T data=`` for ``--data`` and so on."""
+    from empathy_task.data.fetch import CLI_DATA_OPTION, CLI_MODELS_DATA_OPTION
+
+    message = message.replace(CLI_DATA_OPTION, "pass its path with -T data=")
+    return message.replace(CLI_MODELS_DATA_OPTION, "pass its path with -T models_data=")
 
 
 def _p_good(path: str, judge: str | None) -> dict[str, list[float]]:
@@ -203,6 +214,7 @@ TASK_PARAMETERS = (
     "data",
     "export",
     "calibration",
+    "models_data",
 )
 
 
