@@ -40,13 +40,14 @@ def prompt_set(
     sample: int | None = None,
     seed: int = 42,
     prompt: str = "empathy",
+    models_data: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """The selected prompts as a DataFrame with the rendered generation prompt in ``input``.
 
     Columns: ``dialog_id``, the labels, ``situation``, ``speaker_turn``, ``human_reply`` and
     ``input``.
     """
-    study = load_study(data)
+    study = load_study(data, models_data=models_data)
     frame = select_prompts(study, emotions=emotions, valence=valence, sample=sample, seed=seed)
     out = frame[
         ["dialog_id", "emotion", "sentiment", "plutchik", "part_no", "situation", "speaker_turn"]

@@ -40,6 +40,7 @@ def empathy_task(
     judges: str | list[str] | None = None,
     min_parse_rate: float | str = MIN_PARSE_RATE,
     prompts: str | None = None,
+    models_data: str | None = None,
     **unknown: object,
 ) -> Task:
     """Welivita & Pu (2024): how empathetic are a model's replies, rated Bad / Okay / Good.
@@ -75,6 +76,9 @@ def empathy_task(
             Parquet file, a Hugging Face dataset folder (``save_to_disk``), or
             ``hf:NAME[:SPLIT][@REVISION]`` (README, "Your own prompts"). The whole set is
             validated before any model is called; its name and sha256 go into the log.
+        models_data: Path of the second study file (default: ``EMPATHY_TASK_MODELS_DATA`` or the
+            cache), checked against the authors' CSV when the task is built; the replay models
+            ``empathy/llama_empathy`` etc. take theirs with ``-M models_data=``.
         unknown: Refused: Inspect only warns about a -T it cannot pass on, and a typo would
             then run all 2,000 prompts.
     """
@@ -90,6 +94,7 @@ def empathy_task(
     # Paths against the user's folder, not the task file's (the folder form changes to it).
     data = user_path(str(data)) if data else data
     calibration = user_path(str(calibration)) if calibration else calibration
+    models_data = user_path(str(models_data)) if models_data else models_data
     if prompts and not str(prompts).startswith("hf:"):
         prompts = user_path(str(prompts))
     if export:
@@ -99,7 +104,7 @@ def empathy_task(
         # Registered only now, so that runs of other tasks never see (or announce) the hook.
         register_export_hook()
 
-    from empathy_task.data.fetch import CLI_DATA_OPTION, DataError
+    from empathy_task.data.fetch import DataError
 
     selection = {
         "emotions": _emotions(emotions),
@@ -116,15 +121,13 @@ def empathy_task(
             data_identity = pset.identity()
             dataset_name = pset.name
         else:
-            frame = prompt_set(data, **selection)
+            frame = prompt_set(data, models_data=models_data, **selection)
             data_identity = {"data_sha256": data_pin().sha256}
             dataset_name = "empathy_task"
     except DataError as e:
         # The data error names the command line's option; in Inspect the parameter is -T data=.
         # A PrerequisiteError: Inspect prints it as a message, not a traceback.
-        raise PrerequisiteError(
-            f"empathy_task: {str(e).replace(CLI_DATA_OPTION, 'pass its path with -T data=')}"
-        ) from e
+        raise PrerequisiteError(f"empathy_task: {_inspect_options(str(e))}") from e
     floor = _share(min_parse_rate, "min_parse_rate")
     slots = _judge_slots(judges)
     roles = _named_graders(slots)
@@ -245,6 +248,14 @@ def _own_prompts(spec: str, selection: dict[str, Any]) -> tuple[Any, Any]:
         raise PrerequisiteError(f"empathy_task: -T prompts={spec}: {e}") from e
 
 
+def _inspect_options(message: str) -> str:
+    """A data error as Inspect's user reads it: ``-T data=`` for ``--data`` and so on."""
+    from empathy_task.data.fetch import CLI_DATA_OPTION, CLI_MODELS_DATA_OPTION
+
+    message = message.replace(CLI_DATA_OPTION, "pass its path with -T data=")
+    return message.replace(CLI_MODELS_DATA_OPTION, "pass its path with -T models_data=")
+
+
 def _p_good(path: str, judge: str | None) -> dict[str, list[float]]:
     """P(crowd Good | judge label) per judge, from the calibrations in ``path`` (keys checked).
 
@@ -318,6 +329,7 @@ TASK_PARAMETERS = (
     "judges",
     "min_parse_rate",
     "prompts",
+    "models_data",
 )
 
 

@@ -261,3 +261,18 @@ def test_data_install_recognises_the_second_file(
 def test_shared_sources_are_in_both_files() -> None:
     assert set(SHARED_SOURCES) <= set(AUTHORS_SOURCES)
     assert not set(MODELS_FILE_SOURCES) & set(AUTHORS_SOURCES)
+
+
+@pytest.mark.models_data
+def test_the_task_checks_the_second_file_it_is_given(tmp_path: Path) -> None:
+    from inspect_ai._util.error import PrerequisiteError
+
+    from empathy_task.task.empathy_task import empathy_task
+
+    path = _edited_copy(tmp_path, lambda d: d.loc.__setitem__((5, "response_human"), "changed"))
+    with pytest.raises(PrerequisiteError, match=r"row 7, column 'response_human'"):
+        empathy_task(models_data=str(path), sample=4)
+    missing = tmp_path / "missing.csv"
+    with pytest.raises(PrerequisiteError, match="not found"):
+        empathy_task(models_data=str(missing), sample=4)
+    assert len(empathy_task(models_data=str(MODELS_CSV), sample=4).dataset) == 4
