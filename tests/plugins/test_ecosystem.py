@@ -116,7 +116,7 @@ def test_listing_tasks_point_at_the_task_with_the_crowds_baseline() -> None:
         path = REPO / t["task_path"]
         assert path.is_file(), t["task_path"]
         assert re.search(
-            rf"@task\s+(?:@\w+\s+)*def {t['name']}\(", path.read_text(encoding="utf-8")
+            rf"@task\s+(?:@[\w.]+\s+)*def {t['name']}\(", path.read_text(encoding="utf-8")
         )
         assert t["dataset_samples"] == reg["data"]["rows"]
         baseline = t["human_baseline"]
