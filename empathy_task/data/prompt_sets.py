@@ -518,36 +518,15 @@ def select_from_set(
 ) -> pd.DataFrame:
     """:func:`empathy_task.data.selection.select_prompts` on a user's set: its own emotion labels
     and valences; the sample is stratified by emotion where the set has emotions."""
-    from empathy_task.data.selection import _as_list, _stratified
+    from empathy_task.data.selection import _as_list, select_prompts
 
-    out = prompt_set.frame
-    where = prompt_set.name
-    if emotions is not None and emotions != [] and emotions != "":
-        known = set(out["emotion"].dropna())
-        if not known:
-            raise ValueError(f"prompt set {where!r} has no emotions to select by")
-        wanted = [e.lower() for e in _as_list(emotions)]
-        unknown = [e for e in wanted if e not in known]
-        if unknown:
-            raise ValueError(
-                f"unknown emotion(s) {', '.join(unknown)}: prompt set {where!r} has "
-                + ", ".join(sorted(known))
-            )
-        out = out[out["emotion"].isin(wanted)]
-    if valence is not None and valence not in ("", "all"):
-        if valence not in VALENCES:
-            raise ValueError(f"unknown valence {valence!r}: use positive, negative or all")
-        if out["sentiment"].isna().all():
-            raise ValueError(f"prompt set {where!r} gives no valence to select by")
-        out = out[out["sentiment"] == valence]
-    if sample is not None:
-        sample = int(sample)
-        if sample <= 0:
-            raise ValueError(f"sample must be a positive number of prompts, got {sample}")
-        if sample < len(out):
-            strata = out.assign(emotion=out["emotion"].fillna(""))
-            picked = _stratified(strata, sample, seed).index
-            out = out.loc[picked]
-    if out.empty:
-        raise ValueError(f"no prompt of prompt set {where!r} is selected")
-    return out.sort_values(["part_no", "dialog_id"]).reset_index(drop=True)
+    frame = prompt_set.frame
+    return select_prompts(
+        frame,
+        emotions=None if emotions is None else [e.lower() for e in _as_list(emotions)],
+        valence=valence,
+        sample=sample,
+        seed=seed,
+        known_emotions=frame["emotion"].dropna(),
+        where=f"prompt set {prompt_set.name!r}",
+    )
