@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 ROW = "| Reporter with judge calibration, "
-JUDGE = "bench/judge"
+JUDGE = "mockllm/bench-judge"  # a provider Inspect knows: other names are refused as ids
 #: P(judge label | crowd label), rows crowd Bad/Okay/Good: a judge harsher than the crowd.
 JUDGE_GIVEN_CROWD = np.array([[0.75, 0.20, 0.05], [0.40, 0.45, 0.15], [0.15, 0.45, 0.40]])
 GOAL = 2.0
