@@ -247,6 +247,8 @@ def own_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work / "example"
 
 
+# The example calibrates the judge on the study's stored replies: it needs the authors' CSV.
+@pytest.mark.dataset_download
 def test_the_own_prompts_example_reports_the_set_apart_with_ppi_and_a_transfer(
     own_example: Path,
 ) -> None:

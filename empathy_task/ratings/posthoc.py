@@ -113,6 +113,15 @@ async def _judge_jobs(
     return results
 
 
+def _refuse_unknown(replies: pd.DataFrame, known: pd.Index, unknown_what: str) -> None:
+    unknown = ~replies["dialog_id"].isin(known)
+    if unknown.any():
+        i = int(unknown.to_numpy().argmax())
+        value = replies["dialog_id"].iloc[i]
+        what = f"dialog id {value!r} is {unknown_what}" if unknown_what else unknown_dialog(value)
+        raise RatingTableError("<replies>", what, i + 1)
+
+
 def judge_replies(
     replies: pd.DataFrame,
     grader: Model,
@@ -152,14 +161,14 @@ def judge_replies(
         table_prompts = by_id
         unknown_what = f"not a prompt of the set {pset.name!r}"
     else:
+        from empathy_task.data.study import manifest_index
+
+        # Checked against the shipped ids first: a reply to another prompt set is named as such
+        # even where the study's text (the authors' CSV) is not here.
+        _refuse_unknown(replies, manifest_index(), "")
         table_prompts = prompt_set(data).set_index("dialog_id")
         unknown_what = ""
-    unknown = ~replies["dialog_id"].isin(table_prompts.index)
-    if unknown.any():
-        i = int(unknown.to_numpy().argmax())
-        value = replies["dialog_id"].iloc[i]
-        what = f"dialog id {value!r} is {unknown_what}" if unknown_what else unknown_dialog(value)
-        raise RatingTableError("<replies>", what, i + 1)
+    _refuse_unknown(replies, table_prompts.index, unknown_what)
     prompts_frame = table_prompts
 
     summary = JudgeSummary()
