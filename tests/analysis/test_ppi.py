@@ -239,7 +239,7 @@ def test_plain_ppi_with_a_useless_judge_is_wider_than_the_crowd_alone() -> None:
 # --- the analysis step and the report -------------------------------------------------------
 
 NEW = "acme/new-model"
-JUDGE = "acme/judge"
+JUDGE = "openai/acme-judge"  # a provider Inspect knows: other names are refused as ids
 
 
 @pytest.fixture(scope="module")
