@@ -325,20 +325,25 @@ def good_rate_heatmap(
                 color=colour,
                 parse_math=False,
             )
-    ax.set_xticks(range(n_cols))
-    ax.set_xticklabels([str(s) for s in sources], fontsize=_SMALL)
-    ax.xaxis.tick_top()
-    for text in ax.get_xticklabels():
-        text.set_parse_math(False)
-        text.set_rotation(45)
-        text.set_rotation_mode("anchor")
-        text.set_horizontalalignment("left")
+    _top_column_labels(ax, sources)
     _row_labels(ax, np.arange(n_rows), emotions)
     colourbar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     colourbar.ax.tick_params(labelsize=_SMALL)
     colourbar.set_label("Good rate", fontsize=_SMALL)
     fig.suptitle(title, fontsize=_TITLE, y=1 - 0.1 / height, va="top", parse_math=False)
     return _png(fig)
+
+
+def _top_column_labels(ax: Any, labels: Sequence[str]) -> None:
+    """Column names above a matrix, at 45 degrees, as plain text (a source may hold a ``$``)."""
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels([str(label) for label in labels], fontsize=_SMALL)
+    ax.xaxis.tick_top()
+    for text in ax.get_xticklabels():
+        text.set_parse_math(False)
+        text.set_rotation(45)
+        text.set_rotation_mode("anchor")
+        text.set_horizontalalignment("left")
 
 
 def wins_plot(models: Sequence[str], wins: np.ndarray, title: str) -> bytes:
@@ -368,14 +373,7 @@ def wins_plot(models: Sequence[str], wins: np.ndarray, title: str) -> bytes:
             ax.text(
                 j, i, f"{int(wins[i, j])}", ha="center", va="center", fontsize=_SMALL, color=colour
             )
-    ax.set_xticks(range(n))
-    ax.set_xticklabels([str(m) for m in models], fontsize=_SMALL)
-    ax.xaxis.tick_top()
-    for text in ax.get_xticklabels():
-        text.set_parse_math(False)
-        text.set_rotation(45)
-        text.set_rotation_mode("anchor")
-        text.set_horizontalalignment("left")
+    _top_column_labels(ax, models)
     _row_labels(ax, np.arange(n), models)
     fig.suptitle(title, fontsize=_TITLE, y=1 - 0.1 / height, va="top", parse_math=False)
     return _png(fig)
